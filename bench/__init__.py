@@ -1,0 +1,1 @@
+"""Benchmarks: quality, speed and wire-copy detection; they print tables, tests never time things."""

@@ -1,0 +1,108 @@
+"""Serve a truth.jsonl corpus (e.g. ../shared/corpora/fundus) on loopback as link-only RSS feeds."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "fundus"
+
+
+@dataclass(frozen=True)
+class CorpusPage:
+    """One page of the corpus with its ground truth."""
+
+    path: str  # served path, e.g. /c0/de/BR_2024_04_22.html
+    file: Path
+    publisher: str
+    truth: dict[str, Any]
+
+
+def load_truth(corpus: Path) -> list[dict[str, Any]]:
+    """Read truth.jsonl of a corpus folder."""
+    with (corpus / "truth.jsonl").open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def corpus_pages(corpus: Path, copies: int = 1) -> list[CorpusPage]:
+    """List the pages to serve: every truth row, ``copies`` times under distinct URL prefixes."""
+    pages = []
+    for copy in range(copies):
+        for row in load_truth(corpus):
+            name = re.sub(r"\.html\.gz$", ".html", row["file"])
+            pages.append(CorpusPage(f"/c{copy}/{name}", corpus / row["file"], row["publisher"], row))
+    return pages
+
+
+def rss_for(base: str, title: str, pages: list[CorpusPage]) -> bytes:
+    """A minimal RSS 2.0 feed whose items carry only <link> and <guid>."""
+    items = "".join(
+        f"<item><link>{escape(base + p.path)}</link><guid>{escape(base + p.path)}</guid></item>" for p in pages
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(title)}</title>'
+        f"<link>{escape(base)}</link><description>corpus</description>{items}</channel></rss>"
+    ).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def __init__(self, *args: Any, routes: dict[str, tuple[str, Any]], **kwargs: Any) -> None:
+        self._routes = routes
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:  # noqa: N802
+        route = self._routes.get(self.path.split("?")[0])
+        if route is None:
+            self.send_error(404)
+            return
+        content_type, source = route
+        body = gzip.decompress(source.read_bytes()) if isinstance(source, Path) else source
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def serve_corpus(corpus: Path, copies: int = 1) -> Iterator[tuple[str, str, list[CorpusPage]]]:
+    """Serve the corpus pages and one link-only RSS feed per publisher and copy, plus an OPML of them.
+
+    Yields:
+        ``(base_url, opml_url, pages)``.
+    """
+    pages = corpus_pages(corpus, copies)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.daemon_threads = True
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    routes: dict[str, tuple[str, Any]] = {p.path: ("text/html; charset=utf-8", p.file) for p in pages}
+    groups: dict[str, list[CorpusPage]] = {}
+    for page in pages:
+        groups.setdefault(f"{page.path.split('/')[1]}-{page.publisher}", []).append(page)
+    outlines = []
+    for key, group in sorted(groups.items()):
+        routes[f"/feeds/{key}.rss"] = ("application/rss+xml; charset=utf-8", rss_for(base, key, group))
+        outlines.append(f'<outline text="{escape(key)}" type="rss" xmlUrl="{base}/feeds/{key}.rss"/>')
+    opml = f'<?xml version="1.0"?><opml version="2.0"><head><title>corpus</title></head><body>{"".join(outlines)}</body></opml>'
+    routes["/corpus.opml"] = ("text/x-opml", opml.encode())
+    server.RequestHandlerClass = partial(_Handler, routes=routes)  # type: ignore[assignment]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base, f"{base}/corpus.opml", pages
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,94 @@
+"""The ingest flow: feeds -> new entries -> pages -> articles -> enrichment -> DuckDB."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
+
+from tasks.enrich import enrich_batch
+from tasks.extract import extract_batch
+from tasks.feeds import failed_feed_result, fetch_feed, read_feed_list
+from tasks.http import HttpClient
+from tasks.load import batched, import_feeds, list_feeds, load_batch, prepare_warehouse, record_fetches, select_new_entries
+from tasks.pages import fetch_pages
+from tasks.records import FeedResult, IngestSummary
+from tasks.report import NothingFetchedError, publish_report, summarize
+from tasks.settings import load_settings
+
+# Batches in flight at once: enough to keep fetching, extracting and loading overlapped,
+# few enough that memory stays flat however many articles a run has.
+MAX_BATCHES_IN_FLIGHT = 3
+
+
+@flow(name="ingest", log_prints=False)
+def ingest(feeds: str | None = None, warehouse: str | None = None, batch_size: int | None = None) -> IngestSummary:
+    """Fetch feeds, extract and enrich their new articles, and load them into the warehouse.
+
+    Args:
+        feeds: A feed list (OPML/TOML path or URL) to import first; None ingests every stored feed.
+        warehouse: DuckDB file (default: settings, ``warehouse/news.duckdb``).
+        batch_size: Articles per batch (default: settings).
+
+    Returns:
+        The run summary.
+    """
+    started = time.monotonic()
+    logger = get_run_logger()
+    settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
+    path = settings.warehouse_path
+    run_id = str(flow_run.id) if flow_run.id else None
+    prepare_warehouse(path)
+    with HttpClient(settings) as client:
+        if feeds:
+            feed_list = read_feed_list(feeds, client, settings)
+            import_feeds(path, feed_list, feeds)
+        else:
+            feed_list = list_feeds(path)
+        logger.info("ingesting %d feeds into %s", len(feed_list), path)
+
+        fetch = fetch_feed.with_options(retries=settings.feed_retries, retry_delay_seconds=settings.retry_delay)
+        futures = fetch.map(unmapped(client), feed_list, unmapped(settings))
+        results: list[FeedResult] = []
+        for feed, future in zip(feed_list, futures, strict=True):
+            future.wait()
+            if future.state.is_completed():
+                results.append(future.result())
+            else:  # retries exhausted: the failure is recorded, the run goes on
+                results.append(failed_feed_result(feed, _exception_of(future), datetime.now(UTC)))
+
+        planned = select_new_entries(path, results, settings.max_new_per_feed)
+        entries = [entry for result in planned for entry in result.entries]
+        status_counts: list[dict[str, int]] = []
+        in_flight: deque[PrefectFuture[Any]] = deque()
+        for number, batch in enumerate(batched(entries, settings.batch_size), start=1):
+            pages = fetch_pages.submit(client, batch, settings, number)
+            articles = extract_batch.submit(pages, number)
+            enriched = enrich_batch.submit(articles, number)
+            in_flight.append(load_batch.submit(path, enriched, run_id, number))
+            if len(in_flight) >= MAX_BATCHES_IN_FLIGHT:
+                status_counts.append(in_flight.popleft().result())
+        status_counts.extend(future.result() for future in in_flight)
+
+    fetches = [result.fetch for result in planned]
+    record_fetches(path, fetches, run_id)
+    summary = summarize(
+        fetches, status_counts, run_id=run_id, warehouse=str(path), seconds=time.monotonic() - started
+    )
+    publish_report(summary, fetches)
+    if fetches and summary.feeds_failed == summary.feeds:
+        raise NothingFetchedError(f"no feed could be fetched ({summary.feeds} failed); see the feed_fetches view")
+    return summary
+
+
+def _exception_of(future: PrefectFuture[Any]) -> BaseException:
+    try:
+        future.result()
+    except BaseException as exc:
+        return exc
+    return RuntimeError("task failed without an exception")

@@ -1,0 +1,6 @@
+"""Tasks: one module per concern; pure functions first, thin Prefect task wrappers last."""
+
+from tasks.settings import apply_prefect_defaults
+
+# Before anything imports prefect: the project's own Prefect defaults (clean, complete temporary server).
+apply_prefect_defaults()

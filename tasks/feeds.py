@@ -1,0 +1,546 @@
+"""Feeds: feed lists (OPML, TOML, plain URL lists), feed documents (RSS, Atom, RDF, JSON Feed) and URLs."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import logging
+import re
+import time
+import tomllib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import courlan
+import feedparser
+from lxml import etree, html
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+
+from tasks.http import FetchError, HttpClient, Response
+from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
+from tasks.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# feedparser would otherwise sanitise HTML in titles; we strip markup ourselves.
+feedparser.SANITIZE_HTML = True
+feedparser.RESOLVE_RELATIVE_URIS = True
+
+class FeedListError(ValueError):
+    """A feed list (OPML/TOML/URL list) that cannot be read."""
+
+
+class NotAFeedError(ValueError):
+    """A document that is neither a feed nor something feedparser can make sense of."""
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def canonical_url(link: str, base: str | None = None) -> str:
+    """Canonicalise an article URL so that the same article is recognised across feeds and runs.
+
+    Resolves relative links, lower-cases scheme and host, drops tracking parameters (utm_*, fbclid...)
+    and the fragment, and sorts the query (courlan).
+
+    Args:
+        link: The link as the feed gave it.
+        base: The feed's URL, for relative links.
+
+    Returns:
+        The canonical URL (the input, stripped, where it cannot be normalised).
+    """
+    link = link.strip()
+    if base:
+        link = urljoin(base, link)
+    try:
+        normalized = courlan.normalize_url(link, strict=False)
+    except (ValueError, AttributeError):
+        normalized = link
+    parts = urlsplit(normalized)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+# --------------------------------------------------------------------------- feed lists
+
+
+def _safe_xml_parser() -> etree.XMLParser:
+    # No entity expansion, no network, no DTD loading: OPML and feeds come from strangers.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False)
+
+
+def parse_opml(data: bytes) -> list[FeedSource]:
+    """Read the feeds of an OPML document; nested outlines become a ``a/b`` category.
+
+    Args:
+        data: The OPML document.
+
+    Returns:
+        Feeds in document order, without duplicates.
+    """
+    try:
+        root = etree.fromstring(data, parser=_safe_xml_parser())
+    except etree.XMLSyntaxError as exc:
+        raise FeedListError(f"not well-formed OPML: {exc}") from exc
+    if root.tag.lower() != "opml":
+        raise FeedListError(f"not an OPML document (root element is <{root.tag}>)")
+    body = root.find("body")
+    if body is None:
+        raise FeedListError("OPML has no <body>")
+    feeds: list[FeedSource] = []
+
+    def walk(element: Any, path: tuple[str, ...]) -> None:
+        for outline in element.iterchildren("outline"):
+            attrs = {k.lower(): v.strip() for k, v in outline.attrib.items()}
+            label = attrs.get("title") or attrs.get("text")
+            if attrs.get("xmlurl"):
+                feeds.append(
+                    FeedSource(
+                        url=attrs["xmlurl"],
+                        title=label or None,
+                        html_url=attrs.get("htmlurl") or None,
+                        category="/".join(path) or None,
+                    )
+                )
+            walk(outline, (*path, label) if label and not attrs.get("xmlurl") else path)
+
+    walk(body, ())
+    return _validated(feeds)
+
+
+def parse_feed_toml(text: str) -> list[FeedSource]:
+    """Read feeds from TOML: ``[[feed]]`` tables (url, title, category, html_url) or ``feeds = [urls]``.
+
+    Args:
+        text: The TOML document.
+
+    Returns:
+        Feeds in document order, without duplicates.
+    """
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FeedListError(f"not valid TOML: {exc}") from exc
+    items = doc.get("feed", doc.get("feeds", []))
+    if not isinstance(items, list):
+        raise FeedListError("TOML feed list needs [[feed]] tables or feeds = [...]")
+    feeds: list[FeedSource] = []
+    for item in items:
+        if isinstance(item, str):
+            feeds.append(FeedSource(url=item))
+        elif isinstance(item, Mapping) and isinstance(item.get("url"), str):
+            feeds.append(
+                FeedSource(
+                    url=item["url"],
+                    title=item.get("title"),
+                    html_url=item.get("html_url"),
+                    category=item.get("category"),
+                )
+            )
+        else:
+            raise FeedListError(f"feed entry without a url: {item!r}")
+    return _validated(feeds)
+
+
+def parse_feed_list(data: bytes, name: str = "feed list") -> list[FeedSource]:
+    """Read a feed list in any supported format (OPML, TOML, one URL per line), detected from content.
+
+    Args:
+        data: The file's bytes.
+        name: Where it came from, for messages.
+
+    Returns:
+        The feeds it lists (at least one).
+    """
+    text = data.decode("utf-8-sig", errors="replace")
+    stripped = text.lstrip()
+    if stripped.startswith("<"):
+        feeds = parse_opml(data)
+    else:
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        if lines and all(re.match(r"^https?://\S+$", ln) for ln in lines):
+            feeds = _validated([FeedSource(url=ln) for ln in lines])
+        else:
+            feeds = parse_feed_toml(text)
+    if not feeds:
+        raise FeedListError(f"{name} lists no feeds")
+    return feeds
+
+
+def _validated(feeds: list[FeedSource]) -> list[FeedSource]:
+    seen: set[str] = set()
+    out: list[FeedSource] = []
+    for feed in feeds:
+        parts = urlsplit(feed.url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise FeedListError(f"feed URL is not http(s): {feed.url!r}")
+        if feed.url not in seen:
+            seen.add(feed.url)
+            out.append(feed)
+    return out
+
+
+# --------------------------------------------------------------------------- feed documents
+
+
+def html_to_text(fragment: str | None) -> str | None:
+    """Flatten an HTML fragment (feed summaries, titles) to whitespace-normalised text."""
+    if not fragment:
+        return None
+    if "<" in fragment or "&" in fragment:
+        try:
+            fragment = html.fromstring(f"<div>{fragment}</div>").text_content()
+        except (etree.ParserError, ValueError):
+            fragment = re.sub(r"<[^>]+>", " ", fragment)
+    text = " ".join(fragment.split())
+    return text or None
+
+
+def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _language_code(value: str | None) -> str | None:
+    if not value:
+        return None
+    code = value.strip().replace("_", "-").split("-")[0].lower()
+    return code if re.fullmatch(r"[a-z]{2,3}", code) else None
+
+
+def _entry_authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    names: list[str] = []
+    for author in entry.get("authors") or []:
+        name = html_to_text(author.get("name") if isinstance(author, Mapping) else str(author))
+        if name:
+            names.append(name)
+    if not names and entry.get("author"):
+        name = html_to_text(str(entry["author"]))
+        if name:
+            names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
+def _entry_link(entry: Mapping[str, Any]) -> str | None:
+    link = entry.get("link")
+    if isinstance(link, str) and link.strip():
+        return link
+    for alt in entry.get("links") or []:
+        if alt.get("rel", "alternate") == "alternate" and alt.get("href"):
+            return str(alt["href"])
+    guid = entry.get("id")
+    if isinstance(guid, str) and guid.startswith(("http://", "https://")):
+        return guid
+    return None
+
+
+def parse_feed(data: bytes, feed_url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse an RSS 0.9x/1.0/2.0, Atom or JSON Feed document into entries.
+
+    Args:
+        data: The document as served.
+        feed_url: Its URL (base for relative links, and the entries' ``feed_url``).
+        headers: Response headers (lower-case keys); Content-Type carries the charset.
+
+    Returns:
+        The feed's title and entries; ``warning`` says what was wrong where feedparser still coped.
+
+    Raises:
+        NotAFeedError: The document is not a feed (an HTML page, an image, garbage).
+    """
+    headers = dict(headers or {})
+    content_type = headers.get("content-type", "").lower()
+    if "json" in content_type or data.lstrip()[:1] in (b"{", b"["):
+        return parse_json_feed(data, feed_url)
+    parsed = feedparser.parse(
+        data,
+        response_headers={**headers, "content-location": feed_url},
+        sanitize_html=True,
+    )
+    version = parsed.get("version") or ""
+    feed_info = parsed.get("feed", {})
+    if not parsed.entries and not version:
+        reason = parsed.get("bozo_exception")
+        raise NotAFeedError(f"not a feed: {reason}" if reason else "not a feed (no RSS/Atom/RDF structure)")
+    feed_language = _language_code(feed_info.get("language"))
+    entries: list[FeedEntry] = []
+    for raw in parsed.entries:
+        link = _entry_link(raw)
+        if not link:
+            continue  # nothing to fetch and nothing to identify it by
+        summary = raw.get("summary")
+        if not summary and raw.get("content"):
+            summary = raw["content"][0].get("value")
+        entries.append(
+            FeedEntry(
+                feed_url=feed_url,
+                url=canonical_url(link, feed_url),
+                link=link,
+                guid=(str(raw["id"]).strip() or None) if raw.get("id") else None,
+                title=html_to_text(raw.get("title")),
+                summary=html_to_text(summary),
+                authors=_entry_authors(raw),
+                published_at=_struct_to_datetime(raw.get("published_parsed") or raw.get("updated_parsed")),
+                language=_language_code(raw.get("language")) or feed_language,
+            )
+        )
+    warning = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
+    return ParsedFeed(
+        title=html_to_text(feed_info.get("title")),
+        entries=_unique_entries(entries),
+        language=feed_language,
+        warning=warning,
+    )
+
+
+def _parse_json_date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_json_feed(data: bytes, feed_url: str) -> ParsedFeed:
+    """Parse a JSON Feed (1.0 or 1.1) document.
+
+    Args:
+        data: The JSON document.
+        feed_url: Its URL.
+
+    Returns:
+        The feed's title and entries.
+    """
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotAFeedError(f"not a feed: invalid JSON ({exc})") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise NotAFeedError("not a feed: JSON without an 'items' list")
+    feed_language = _language_code(doc.get("language"))
+    feed_authors = doc.get("authors") or ([doc["author"]] if isinstance(doc.get("author"), dict) else [])
+    entries: list[FeedEntry] = []
+    for item in doc["items"]:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        if not isinstance(link, str) and isinstance(item.get("id"), str) and item["id"].startswith("http"):
+            link = item["id"]
+        if not isinstance(link, str) or not link.strip():
+            continue
+        authors_raw = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        authors = tuple(
+            name
+            for name in (html_to_text(a.get("name")) for a in (authors_raw or feed_authors) if isinstance(a, dict))
+            if name
+        )
+        entries.append(
+            FeedEntry(
+                feed_url=feed_url,
+                url=canonical_url(link, feed_url),
+                link=link,
+                guid=str(item["id"]) if item.get("id") is not None else None,
+                title=html_to_text(item.get("title")) if isinstance(item.get("title"), str) else None,
+                summary=html_to_text(item.get("summary") or item.get("content_text") or item.get("content_html")),
+                authors=authors,
+                published_at=_parse_json_date(item.get("date_published") or item.get("date_modified")),
+                language=_language_code(item.get("language")) or feed_language,
+            )
+        )
+    title = doc.get("title")
+    return ParsedFeed(
+        title=html_to_text(title) if isinstance(title, str) else None,
+        entries=_unique_entries(entries),
+        language=feed_language,
+    )
+
+
+def _unique_entries(entries: list[FeedEntry]) -> tuple[FeedEntry, ...]:
+    # A feed that lists one article twice (e.g. with and without utm_*) must not yield it twice.
+    seen: set[str] = set()
+    out: list[FeedEntry] = []
+    for entry in entries:
+        if entry.url not in seen:
+            seen.add(entry.url)
+            out.append(entry)
+    return tuple(out)
+
+
+def feed_result_from_response(feed: FeedSource, response: Response, started_at: datetime) -> FeedResult:
+    """Turn a feed's HTTP response into a fetch record and its entries.
+
+    Args:
+        feed: The feed that was fetched.
+        response: The final HTTP response.
+        started_at: When the fetch began.
+
+    Returns:
+        The result; HTTP errors and non-feed documents become a fetch record with ``error`` set.
+    """
+    finished = datetime.now(UTC)
+    base = {
+        "feed_url": feed.url,
+        "started_at": started_at,
+        "finished_at": finished,
+        "http_status": response.status,
+        "final_url": response.final_url,
+    }
+    if response.status >= 400:
+        return FeedResult(
+            FeedFetch(**base, error=f"HTTP {response.status}", error_reason=f"http_{response.status}")
+        )
+    if response.status == 304:
+        return FeedResult(FeedFetch(**base))
+    if not response.body.strip():
+        return FeedResult(FeedFetch(**base, error="empty response body", error_reason="empty"))
+    try:
+        parsed = parse_feed(response.body, feed.url, response.headers)
+    except NotAFeedError as exc:
+        return FeedResult(FeedFetch(**base, error=str(exc), error_reason="not_a_feed"))
+    if parsed.warning:
+        logger.info("feed %s parsed with a warning: %s", feed.url, parsed.warning)
+    return FeedResult(FeedFetch(**base, entries_seen=len(parsed.entries)), parsed.entries)
+
+
+def failed_feed_result(feed: FeedSource, error: BaseException, started_at: datetime) -> FeedResult:
+    """Record a feed fetch that got no usable response.
+
+    Args:
+        feed: The feed.
+        error: What went wrong (a FetchError, or anything a retrying task finally raised).
+        started_at: When the fetch began.
+
+    Returns:
+        A result with no entries and the error recorded.
+    """
+    reason = error.reason if isinstance(error, FetchError) else type(error).__name__
+    status = error.status if isinstance(error, FetchError) else None
+    return FeedResult(
+        FeedFetch(
+            feed_url=feed.url,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            http_status=status,
+            error=str(error) or type(error).__name__,
+            error_reason=reason,
+        )
+    )
+
+
+def fetch_feed_result(client: HttpClient, feed: FeedSource, settings: Settings) -> FeedResult:
+    """Fetch and parse one feed; transient failures raise so that the task can retry.
+
+    Args:
+        client: The shared HTTP client.
+        feed: The feed to fetch.
+        settings: Size caps.
+
+    Returns:
+        The fetch record and all entries the feed lists.
+
+    Raises:
+        FetchError: A transient failure (timeout, connection refused, 5xx, 429) worth a retry.
+    """
+    started = datetime.now(UTC)
+    try:
+        response = client.get(feed.url, max_bytes=settings.max_feed_bytes)
+    except FetchError as exc:
+        if exc.transient:
+            raise
+        return failed_feed_result(feed, exc, started)
+    if response.status in (429, 500, 502, 503, 504):
+        raise FetchError(
+            "http_status", f"HTTP {response.status}", url=feed.url, status=response.status
+        )
+    return feed_result_from_response(feed, response, started)
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Tell whether a feed task's exception deserves a retry."""
+    return isinstance(error, FetchError) and error.transient
+
+
+def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -> list[FeedSource]:
+    """Read a feed list from a local path or an http(s) URL.
+
+    Args:
+        source: A file path or URL.
+        client: Used for URLs only.
+        settings: Size cap for a downloaded list.
+
+    Returns:
+        The feeds it lists.
+    """
+    if re.match(r"^https?://", source, re.IGNORECASE):
+        try:
+            response = client.get(source, max_bytes=settings.max_feed_bytes)
+        except FetchError as exc:
+            raise FeedListError(f"cannot download feed list {source}: {exc}") from exc
+        if response.status != 200:
+            raise FeedListError(f"cannot download feed list {source}: HTTP {response.status}")
+        return parse_feed_list(response.body, source)
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise FeedListError(f"feed list {source} does not exist") from exc
+    except OSError as exc:
+        raise FeedListError(f"cannot read feed list {source}: {exc.strerror}") from exc
+    return parse_feed_list(data, source)
+
+
+# --------------------------------------------------------------------------- Prefect tasks
+
+
+@task(
+    name="fetch-feed",
+    task_run_name="fetch-feed {feed.url}",
+    tags=["http", "feed"],
+    retry_condition_fn=lambda _task, _run, state: is_transient(_state_exception(state)),
+    cache_policy=NO_CACHE,
+)
+def fetch_feed(client: HttpClient, feed: FeedSource, settings: Settings) -> FeedResult:
+    """Fetch one feed (retried on transient errors).
+
+    Args:
+        client: The shared HTTP client.
+        feed: The feed.
+        settings: Run settings.
+
+    Returns:
+        Its fetch record and entries.
+    """
+    return fetch_feed_result(client, feed, settings)
+
+
+def _state_exception(state: Any) -> BaseException | None:
+    try:
+        state.result()
+    except BaseException as exc:
+        return exc
+    return None
+
+
+@task(name="read-feed-list", tags=["http", "feed-list"], retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def read_feed_list(source: str, client: HttpClient, settings: Settings) -> list[FeedSource]:
+    """Read a feed list (OPML/TOML/URL list) from a path or URL.
+
+    Args:
+        source: Path or http(s) URL.
+        client: The shared HTTP client.
+        settings: Run settings.
+
+    Returns:
+        The feeds it lists.
+    """
+    return read_feed_list_source(source, client, settings)

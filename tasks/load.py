@@ -1,0 +1,514 @@
+"""Load: the DuckDB warehouse — open, migrate, remember feeds, decide what is new, and bulk-load batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+
+import warehouse
+from tasks.records import Article, FeedEntry, FeedFetch, FeedResult, FeedSource
+
+logger = logging.getLogger(__name__)
+
+# A page whose fetch failed transiently is tried again on later runs, this many times in all.
+MAX_FETCH_ATTEMPTS = 3
+
+_TS = pa.timestamp("us", tz="UTC")
+_STRINGS = pa.list_(pa.string())
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("feed_url", pa.string()),
+        ("link", pa.string()),
+        ("guid", pa.string()),
+        ("title", pa.string()),
+        ("text", pa.string()),
+        ("description", pa.string()),
+        ("authors", _STRINGS),
+        ("published_at", _TS),
+        ("modified_at", _TS),
+        ("site_name", pa.string()),
+        ("categories", _STRINGS),
+        ("tags", _STRINGS),
+        ("image", pa.string()),
+        ("declared_language", pa.string()),
+        ("language", pa.string()),
+        ("language_confidence", pa.float64()),
+        ("word_count", pa.int32()),
+        ("reading_time_min", pa.float64()),
+        ("content_hash", pa.string()),
+        ("fetched_at", _TS),
+        ("http_status", pa.int32()),
+        ("final_url", pa.string()),
+        ("content_type", pa.string()),
+        ("extraction_status", pa.string()),
+        ("extraction_error", pa.string()),
+        ("retryable", pa.bool_()),
+        ("run_id", pa.string()),
+    ]
+)
+
+RAW_SCHEMA = pa.schema([("url", pa.string()), ("fetched_at", _TS), ("compression", pa.string()), ("html", pa.binary())])
+
+FETCH_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("feed_url", pa.string()),
+        ("started_at", _TS),
+        ("finished_at", _TS),
+        ("http_status", pa.int32()),
+        ("final_url", pa.string()),
+        ("entries_seen", pa.int32()),
+        ("new_entries", pa.int32()),
+        ("error", pa.string()),
+        ("error_reason", pa.string()),
+    ]
+)
+
+CANDIDATE_SCHEMA = pa.schema([("url", pa.string()), ("feed_url", pa.string()), ("guid", pa.string())])
+
+# --- SQL (values always as parameters or registered Arrow tables, never formatted into the text)
+
+_UPSERT_FEED = """
+INSERT INTO feeds (feed_url, title, html_url, category, imported_from) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (feed_url) DO UPDATE SET
+    title = COALESCE(excluded.title, feeds.title),
+    html_url = COALESCE(excluded.html_url, feeds.html_url),
+    category = COALESCE(excluded.category, feeds.category),
+    imported_from = excluded.imported_from,
+    active = TRUE
+"""
+_LIST_FEEDS = """
+SELECT f.feed_url, f.title, f.html_url, f.category, f.active,
+       l.started_at AS last_fetch, l.http_status AS last_status, l.error AS last_error,
+       (SELECT count(*) FROM article_store a WHERE a.feed_url = f.feed_url) AS articles
+FROM feeds f
+LEFT JOIN (
+    SELECT * FROM feed_fetch_log QUALIFY row_number() OVER (PARTITION BY feed_url ORDER BY started_at DESC) = 1
+) l USING (feed_url)
+ORDER BY f.category NULLS FIRST, f.feed_url
+"""
+_ACTIVE_FEEDS = "SELECT feed_url, title, html_url, category FROM feeds WHERE active ORDER BY feed_url"
+# Known = stored under the same canonical URL, or the same GUID in the same feed; a page whose fetch
+# failed for a passing reason is not "known" until it has been tried MAX_FETCH_ATTEMPTS times.
+_KNOWN = """
+WITH stored AS (
+    SELECT url, feed_url, guid FROM article_store
+    WHERE NOT (retryable AND fetch_attempts < ?)
+)
+SELECT c.url FROM candidates c JOIN stored s ON s.url = c.url
+UNION
+SELECT c.url FROM candidates c JOIN stored s ON s.feed_url = c.feed_url AND s.guid = c.guid
+"""
+_INSERT_ARTICLES = """
+INSERT INTO article_store BY NAME (SELECT * FROM batch)
+ON CONFLICT (url) DO UPDATE SET
+    feed_url = excluded.feed_url, link = excluded.link, guid = excluded.guid, title = excluded.title,
+    text = excluded.text, description = excluded.description, authors = excluded.authors,
+    published_at = excluded.published_at, modified_at = excluded.modified_at, site_name = excluded.site_name,
+    categories = excluded.categories, tags = excluded.tags, image = excluded.image,
+    declared_language = excluded.declared_language, language = excluded.language,
+    language_confidence = excluded.language_confidence, word_count = excluded.word_count,
+    reading_time_min = excluded.reading_time_min, content_hash = excluded.content_hash,
+    fetched_at = excluded.fetched_at, http_status = excluded.http_status, final_url = excluded.final_url,
+    content_type = excluded.content_type, extraction_status = excluded.extraction_status,
+    extraction_error = excluded.extraction_error, run_id = excluded.run_id,
+    retryable = excluded.retryable,
+    fetch_attempts = article_store.fetch_attempts + 1
+WHERE article_store.retryable
+"""
+_INSERT_RAW = """
+INSERT INTO raw_pages BY NAME (SELECT * FROM raw_batch)
+ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at, compression = excluded.compression,
+    html = excluded.html
+"""
+_INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch)"
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened or used; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """A subscribed feed and what its last fetch said."""
+
+    feed_url: str
+    title: str | None
+    category: str | None
+    active: bool
+    last_fetch: datetime | None
+    last_status: int | None
+    last_error: str | None
+    articles: int
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+def articles_table(articles: Sequence[Article], run_id: str | None) -> pa.Table:
+    """Build the Arrow table for a batch of articles (one bulk insert instead of row-by-row).
+
+    Args:
+        articles: The batch.
+        run_id: The ingest run that produced it.
+
+    Returns:
+        A table with ARTICLE_SCHEMA.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in ARTICLE_SCHEMA.names}
+    for article in articles:
+        for name in ARTICLE_SCHEMA.names:
+            value = run_id if name == "run_id" else getattr(article, name)
+            columns[name].append(list(value) if isinstance(value, tuple) else value)
+    return pa.table(columns, schema=ARTICLE_SCHEMA)
+
+
+def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
+    """Build the Arrow table of compressed raw HTML for the articles that have it."""
+    kept = [a for a in articles if a.raw_html]
+    return pa.table(
+        {
+            "url": [a.url for a in kept],
+            "fetched_at": [a.fetched_at for a in kept],
+            "compression": ["zlib"] * len(kept),
+            "html": [zlib.compress(a.raw_html or b"", 6) for a in kept],
+        },
+        schema=RAW_SCHEMA,
+    )
+
+
+def fetches_table(fetches: Sequence[FeedFetch], run_id: str | None) -> pa.Table:
+    """Build the Arrow table of feed fetch records."""
+    return pa.table(
+        {
+            name: [run_id if name == "run_id" else getattr(f, name) for f in fetches]
+            for name in FETCH_SCHEMA.names
+        },
+        schema=FETCH_SCHEMA,
+    )
+
+
+def plan_new_entries(
+    results: Sequence[FeedResult], known_urls: set[str], max_new_per_feed: int
+) -> list[FeedResult]:
+    """Keep only entries not yet stored, each URL once per run, at most ``max_new_per_feed`` per feed.
+
+    Args:
+        results: Fetched feeds with all their entries.
+        known_urls: Canonical URLs already in the warehouse (by URL or GUID).
+        max_new_per_feed: Cap per feed; the rest wait for the next run.
+
+    Returns:
+        The results with ``entries`` cut to the new ones and ``fetch.new_entries`` set.
+    """
+    taken: set[str] = set(known_urls)
+    planned: list[FeedResult] = []
+    for result in results:
+        fresh: list[FeedEntry] = []
+        for entry in result.entries:
+            if entry.url in taken or len(fresh) >= max_new_per_feed:
+                continue
+            taken.add(entry.url)
+            fresh.append(entry)
+        planned.append(FeedResult(replace(result.fetch, new_entries=len(fresh)), tuple(fresh)))
+    return planned
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Yield lists of at most ``size`` items."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --------------------------------------------------------------------------- the warehouse
+
+
+def connect(path: Path | str, *, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file, with errors a user can act on.
+
+    Args:
+        path: The DuckDB file.
+        read_only: Open for reading only (the file must exist).
+        wait_seconds: How long to wait while another process holds the file.
+
+    Returns:
+        An open connection.
+
+    Raises:
+        WarehouseError: Missing file (read-only), unusable path, or the file is busy.
+    """
+    path = Path(path)
+    if read_only and not path.is_file():
+        raise WarehouseError(f"warehouse {path} does not exist (run `wirehouse ingest` first)")
+    if not read_only:
+        if path.exists() and not path.is_file():
+            raise WarehouseError(f"warehouse path {path} is not a file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"cannot create folder for warehouse {path}: {exc.strerror}") from exc
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" in message.lower():
+                if time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                raise WarehouseError(
+                    f"warehouse {path} is in use by another process (an ingest still running?)"
+                ) from exc
+            raise WarehouseError(f"cannot open warehouse {path}: {message.splitlines()[0]}") from exc
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from exc
+
+
+@contextmanager
+def open_warehouse(
+    path: Path | str, *, read_only: bool = False, migrate: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for the duration of a ``with`` block.
+
+    Args:
+        path: The DuckDB file.
+        read_only: Open for reading only.
+        migrate: Apply pending migrations and re-create the views first (once per run, not per task:
+            concurrent view re-creation from two threads would conflict).
+
+    Yields:
+        The connection, closed on exit.
+    """
+    con = connect(path, read_only=read_only)
+    try:
+        if migrate:
+            warehouse.migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a block as one transaction: all of it is stored, or none of it."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def save_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[FeedSource], source: str) -> int:
+    """Insert or update subscribed feeds.
+
+    Args:
+        con: Read-write connection.
+        feeds: Feeds from a feed list.
+        source: The list's path or URL, remembered per feed.
+
+    Returns:
+        How many feeds the list had.
+    """
+    with transaction(con):
+        for feed in feeds:
+            con.execute(_UPSERT_FEED, [feed.url, feed.title, feed.html_url, feed.category, source])
+    return len(feeds)
+
+
+def active_feeds(con: duckdb.DuckDBPyConnection) -> list[FeedSource]:
+    """Return the feeds an ingest without ``--feeds`` fetches."""
+    return [FeedSource(url=r[0], title=r[1], html_url=r[2], category=r[3]) for r in con.execute(_ACTIVE_FEEDS).fetchall()]
+
+
+def feed_statuses(con: duckdb.DuckDBPyConnection) -> list[FeedStatus]:
+    """Return every subscribed feed with its last fetch."""
+    return [FeedStatus(*row) for row in con.execute(_LIST_FEEDS).fetchall()]
+
+
+def known_urls(con: duckdb.DuckDBPyConnection, entries: Sequence[FeedEntry]) -> set[str]:
+    """Return the canonical URLs of entries that are already stored (by URL, or by GUID within the feed).
+
+    Args:
+        con: A connection.
+        entries: Candidate entries.
+
+    Returns:
+        The URLs among them that need no fetch.
+    """
+    if not entries:
+        return set()
+    candidates = pa.table(
+        {
+            "url": [e.url for e in entries],
+            "feed_url": [e.feed_url for e in entries],
+            "guid": [e.guid for e in entries],
+        },
+        schema=CANDIDATE_SCHEMA,
+    )
+    con.register("candidates", candidates)
+    try:
+        rows = con.execute(_KNOWN, [MAX_FETCH_ATTEMPTS]).fetchall()
+    finally:
+        con.unregister("candidates")
+    return {row[0] for row in rows}
+
+
+def store_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None) -> int:
+    """Store a batch of articles and their raw HTML in one transaction (idempotent by canonical URL).
+
+    Args:
+        con: Read-write connection.
+        articles: The batch.
+        run_id: The ingest run.
+
+    Returns:
+        Number of articles in the batch.
+    """
+    if not articles:
+        return 0
+    with transaction(con):
+        con.register("batch", articles_table(articles, run_id))
+        try:
+            con.execute(_INSERT_ARTICLES)
+        finally:
+            con.unregister("batch")
+        raw = raw_pages_table(articles)
+        if raw.num_rows:
+            con.register("raw_batch", raw)
+            try:
+                con.execute(_INSERT_RAW)
+            finally:
+                con.unregister("raw_batch")
+    return len(articles)
+
+
+def store_fetches(con: duckdb.DuckDBPyConnection, fetches: Sequence[FeedFetch], run_id: str | None) -> int:
+    """Append feed fetch records in one transaction."""
+    if not fetches:
+        return 0
+    with transaction(con):
+        con.register("fetch_batch", fetches_table(fetches, run_id))
+        try:
+            con.execute(_INSERT_FETCHES)
+        finally:
+            con.unregister("fetch_batch")
+    return len(fetches)
+
+
+# --------------------------------------------------------------------------- Prefect tasks
+
+
+@task(name="prepare-warehouse", tags=["duckdb"], cache_policy=NO_CACHE)
+def prepare_warehouse(path: Path) -> None:
+    """Create or migrate the warehouse file.
+
+    Args:
+        path: The DuckDB file.
+    """
+    with open_warehouse(path, migrate=True):
+        pass
+
+
+@task(name="import-feeds", tags=["duckdb"], cache_policy=NO_CACHE)
+def import_feeds(path: Path, feeds: list[FeedSource], source: str) -> int:
+    """Store the feeds of a feed list.
+
+    Args:
+        path: The DuckDB file.
+        feeds: Parsed feed list.
+        source: Where the list came from.
+
+    Returns:
+        Number of feeds stored.
+    """
+    with open_warehouse(path) as con:
+        return save_feeds(con, feeds, source)
+
+
+@task(name="list-feeds", tags=["duckdb"], cache_policy=NO_CACHE)
+def list_feeds(path: Path) -> list[FeedSource]:
+    """Return the active feeds.
+
+    Args:
+        path: The DuckDB file.
+
+    Returns:
+        The feeds to ingest.
+    """
+    with open_warehouse(path) as con:
+        return active_feeds(con)
+
+
+@task(name="select-new-entries", tags=["duckdb"], cache_policy=NO_CACHE)
+def select_new_entries(path: Path, results: list[FeedResult], max_new_per_feed: int) -> list[FeedResult]:
+    """Drop entries already stored, so known URLs/GUIDs are never fetched again.
+
+    Args:
+        path: The DuckDB file.
+        results: Fetched feeds.
+        max_new_per_feed: Cap on new entries per feed per run.
+
+    Returns:
+        The results with only new entries.
+    """
+    with open_warehouse(path) as con:
+        known = known_urls(con, [e for r in results for e in r.entries])
+    return plan_new_entries(results, known, max_new_per_feed)
+
+
+@task(name="load-batch", task_run_name="load-batch {batch_no}", tags=["duckdb"], cache_policy=NO_CACHE)
+def load_batch(path: Path, articles: list[Article], run_id: str | None, batch_no: int) -> dict[str, int]:
+    """Store one batch of articles in one transaction.
+
+    Args:
+        path: The DuckDB file.
+        articles: Enriched articles.
+        run_id: The ingest run.
+        batch_no: Position of the batch in the run, for the task name.
+
+    Returns:
+        Articles stored, counted by ``extraction_status``.
+    """
+    with open_warehouse(path) as con:
+        store_articles(con, articles, run_id)
+    return dict(Counter(a.extraction_status for a in articles))
+
+
+@task(name="record-fetches", tags=["duckdb"], cache_policy=NO_CACHE)
+def record_fetches(path: Path, fetches: list[FeedFetch], run_id: str | None) -> int:
+    """Store the run's feed fetch records (after its articles, so no fetch claims unstored articles).
+
+    Args:
+        path: The DuckDB file.
+        fetches: One record per feed.
+        run_id: The ingest run.
+
+    Returns:
+        Number of records stored.
+    """
+    with open_warehouse(path) as con:
+        return store_fetches(con, fetches, run_id)

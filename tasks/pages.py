@@ -1,0 +1,88 @@
+"""Pages: fetch the article pages behind feed entries, concurrently and politely, as Page records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+
+from tasks.http import TRANSIENT_STATUSES, FetchError, HttpClient, Response, fetch_many
+from tasks.records import FeedEntry, Page
+from tasks.settings import Settings
+
+
+def page_from_response(entry: FeedEntry, outcome: Response | FetchError, fetched_at: datetime) -> Page:
+    """Turn the outcome of one page fetch into a Page record.
+
+    Args:
+        entry: The feed entry the page belongs to.
+        outcome: The response, or the error that stood in for one.
+        fetched_at: When the fetch was made.
+
+    Returns:
+        The page; on error, ``body`` is None and ``error``/``error_reason`` say why.
+    """
+    if isinstance(outcome, FetchError):
+        return Page(
+            entry=entry,
+            fetched_at=fetched_at,
+            http_status=outcome.status,
+            error=str(outcome),
+            error_reason=outcome.reason,
+            retryable=outcome.transient,
+        )
+    return Page(
+        entry=entry,
+        fetched_at=fetched_at,
+        final_url=outcome.final_url,
+        http_status=outcome.status,
+        content_type=outcome.content_type,
+        charset=outcome.charset,
+        body=outcome.body,
+        retryable=outcome.status in TRANSIENT_STATUSES,
+    )
+
+
+def fetch_pages_now(client: HttpClient, entries: list[FeedEntry], settings: Settings) -> list[Page]:
+    """Fetch the pages of a batch of entries concurrently.
+
+    Args:
+        client: The shared HTTP client (it enforces per-host politeness).
+        entries: The batch.
+        settings: Page size cap and worker count.
+
+    Returns:
+        One Page per entry, in order.
+    """
+    fetched_at = datetime.now(UTC)
+    outcomes = fetch_many(
+        client, [entry.link for entry in entries], max_bytes=settings.max_page_bytes, workers=settings.fetch_workers
+    )
+    return [page_from_response(entry, outcome, fetched_at) for entry, outcome in zip(entries, outcomes, strict=True)]
+
+
+# --------------------------------------------------------------------------- Prefect tasks
+
+
+@task(
+    name="fetch-pages",
+    task_run_name="fetch-pages {batch_no}",
+    tags=["http", "pages"],
+    retries=1,
+    retry_delay_seconds=2,
+    cache_policy=NO_CACHE,
+)
+def fetch_pages(client: HttpClient, entries: list[FeedEntry], settings: Settings, batch_no: int) -> list[Page]:
+    """Fetch the pages of one batch of entries (per-page failures are recorded, not raised).
+
+    Args:
+        client: The shared HTTP client.
+        entries: The batch.
+        settings: Run settings.
+        batch_no: Position of the batch in the run, for the task name.
+
+    Returns:
+        One Page per entry.
+    """
+    return fetch_pages_now(client, entries, settings)

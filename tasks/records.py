@@ -1,0 +1,129 @@
+"""Records that cross task boundaries: small frozen dataclasses, never dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One subscribed feed, as listed in an OPML or TOML feed list."""
+
+    url: str
+    title: str | None = None
+    html_url: str | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item of a feed: where the article is and what the feed itself says about it."""
+
+    feed_url: str
+    url: str  # canonical: tracking parameters and fragment removed
+    link: str  # as the feed gave it
+    guid: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    language: str | None = None  # what the feed declares for itself
+
+
+@dataclass(frozen=True)
+class FeedFetch:
+    """The record of one feed fetch, success or failure."""
+
+    feed_url: str
+    started_at: datetime
+    finished_at: datetime
+    http_status: int | None = None
+    final_url: str | None = None
+    entries_seen: int = 0
+    new_entries: int = 0
+    error: str | None = None  # None on success
+    error_reason: str | None = None  # short code, e.g. "timeout", "http_404", "not_a_feed"
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What a feed document says: its title and entries, and why it was odd if it was."""
+
+    title: str | None
+    entries: tuple[FeedEntry, ...]
+    language: str | None = None
+    warning: str | None = None  # feedparser's bozo exception text when it still parsed
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """A fetched feed: the fetch record and the entries not yet in the warehouse."""
+
+    fetch: FeedFetch
+    entries: tuple[FeedEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched article page (or the reason there is none)."""
+
+    entry: FeedEntry
+    fetched_at: datetime
+    final_url: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    body: bytes | None = None
+    error: str | None = None
+    error_reason: str | None = None
+    retryable: bool = False  # the failure may pass (timeout, refused connection, 5xx, 429)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as stored: extracted text and metadata plus enrichment."""
+
+    url: str
+    feed_url: str
+    link: str
+    guid: str | None
+    title: str | None
+    text: str | None
+    fetched_at: datetime
+    extraction_status: str
+    extraction_error: str | None = None
+    http_status: int | None = None
+    final_url: str | None = None
+    content_type: str | None = None
+    description: str | None = None
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    site_name: str | None = None
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+    declared_language: str | None = None
+    language: str | None = None
+    language_confidence: float | None = None
+    word_count: int = 0
+    reading_time_min: float = 0.0
+    content_hash: str | None = None
+    retryable: bool = False  # the page fetch failed for a passing reason: try again on a later run
+    raw_html: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one ingest run did, for the CLI summary and the Prefect artifact."""
+
+    run_id: str | None
+    warehouse: str
+    feeds: int
+    feeds_failed: int
+    entries_seen: int
+    new_entries: int
+    articles_by_status: dict[str, int]
+    failures_by_reason: dict[str, int]
+    seconds: float

@@ -1,0 +1,125 @@
+"""Report: the run summary and the Prefect artifacts that show it in the UI."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE as NO_CACHE
+
+from tasks.records import FeedFetch, IngestSummary
+
+
+class NothingFetchedError(RuntimeError):
+    """Every feed of a run failed: the run itself fails, with this message."""
+
+
+def summarize(
+    fetches: Sequence[FeedFetch],
+    status_counts: Sequence[Mapping[str, int]],
+    *,
+    run_id: str | None,
+    warehouse: str,
+    seconds: float,
+) -> IngestSummary:
+    """Add up a run's feed fetches and loaded batches.
+
+    Args:
+        fetches: One record per feed.
+        status_counts: Per batch, articles stored by ``extraction_status``.
+        run_id: The flow run.
+        warehouse: The warehouse path.
+        seconds: Wall time of the run.
+
+    Returns:
+        The summary.
+    """
+    statuses: Counter[str] = Counter()
+    for counts in status_counts:
+        statuses.update(counts)
+    failures: Counter[str] = Counter(f"feed:{f.error_reason or 'error'}" for f in fetches if f.error)
+    failures.update({f"article:{status}": n for status, n in statuses.items() if status != "ok"})
+    return IngestSummary(
+        run_id=run_id,
+        warehouse=warehouse,
+        feeds=len(fetches),
+        feeds_failed=sum(1 for f in fetches if f.error),
+        entries_seen=sum(f.entries_seen for f in fetches),
+        new_entries=sum(f.new_entries for f in fetches),
+        articles_by_status=dict(sorted(statuses.items())),
+        failures_by_reason=dict(sorted(failures.items())),
+        seconds=round(seconds, 2),
+    )
+
+
+def feed_rows(fetches: Sequence[FeedFetch]) -> list[dict[str, Any]]:
+    """One row per feed for the run's table artifact."""
+    return [
+        {
+            "feed": f.feed_url,
+            "http_status": f.http_status,
+            "entries_seen": f.entries_seen,
+            "new_entries": f.new_entries,
+            "error": f.error or "",
+        }
+        for f in fetches
+    ]
+
+
+def summary_markdown(summary: IngestSummary) -> str:
+    """Render the summary as the run's markdown artifact."""
+    lines = [
+        "# wirehouse ingest",
+        "",
+        f"- warehouse: `{summary.warehouse}`",
+        f"- feeds fetched: {summary.feeds - summary.feeds_failed} of {summary.feeds}",
+        f"- entries seen: {summary.entries_seen}, new: {summary.new_entries}",
+        f"- wall time: {summary.seconds:.1f} s",
+        "",
+        "| articles by extraction status | count |",
+        "|---|---|",
+        *(f"| {status} | {n} |" for status, n in summary.articles_by_status.items()),
+        "",
+        "| failures by reason | count |",
+        "|---|---|",
+        *(f"| {reason} | {n} |" for reason, n in summary.failures_by_reason.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def summary_lines(summary: IngestSummary) -> list[str]:
+    """The short plain-text summary printed by the CLI."""
+    stored = sum(summary.articles_by_status.values())
+    ok = summary.articles_by_status.get("ok", 0)
+    lines = [
+        f"feeds: {summary.feeds - summary.feeds_failed} fetched, {summary.feeds_failed} failed",
+        f"entries: {summary.entries_seen} seen, {summary.new_entries} new",
+        f"articles stored: {stored} ({ok} extracted, {stored - ok} from the feed entry only)",
+    ]
+    if summary.failures_by_reason:
+        lines.append("failures: " + ", ".join(f"{k} {v}" for k, v in summary.failures_by_reason.items()))
+    lines.append(f"warehouse: {summary.warehouse} ({summary.seconds:.1f} s)")
+    return lines
+
+
+# --------------------------------------------------------------------------- Prefect tasks
+
+
+@task(name="publish-report", cache_policy=NO_CACHE)
+def publish_report(summary: IngestSummary, fetches: list[FeedFetch]) -> None:
+    """Publish the run's keyed artifacts: a feed table, a failure table and a markdown summary.
+
+    Args:
+        summary: The run summary.
+        fetches: One record per feed.
+    """
+    create_table_artifact(key="ingest-feeds", table=feed_rows(fetches), description="Feeds of this run")
+    create_table_artifact(
+        key="ingest-failures",
+        table=[{"reason": k, "count": v} for k, v in summary.failures_by_reason.items()] or [{"reason": "none", "count": 0}],
+        description="Failures by reason",
+    )
+    create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary), description="Run summary")

@@ -1,0 +1,172 @@
+"""Settings: defaults, overlaid by a TOML settings file, overlaid by WIREHOUSE_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_URL = "https://github.com/wirehouse-news/wirehouse"
+VERSION = "0.1.0"
+
+# Prefect's temporary server (used when PREFECT_API_URL is unset) otherwise prints telemetry errors and
+# shutdown tracebacks, and its task-run recorder drops most task-run records at exit. The project sets
+# these itself so that users never have to; an explicit value in the environment still wins.
+PREFECT_DEFAULTS: dict[str, str] = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "10000",
+}
+
+DEFAULT_WAREHOUSE = Path("warehouse") / "news.duckdb"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything tunable about a run; frozen so it can be shared by tasks and threads."""
+
+    warehouse_path: Path = DEFAULT_WAREHOUSE
+    # Hosts (names or IP literals, as written in URLs) that may resolve to private/loopback addresses.
+    allow_private_hosts: frozenset[str] = field(default_factory=frozenset)
+    user_agent: str = f"wirehouse/{VERSION} (+{PROJECT_URL})"
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_redirects: int = 5
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_page_bytes: int = 5 * 1024 * 1024
+    host_delay: float = 1.0
+    host_concurrency: int = 2
+    robots: bool = True
+    max_new_per_feed: int = 500
+    fetch_workers: int = 16
+    batch_size: int = 50
+    feed_retries: int = 2
+    retry_delay: float = 2.0
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "warehouse_path": Path,
+    "allow_private_hosts": frozenset,
+    "user_agent": str,
+    "connect_timeout": float,
+    "read_timeout": float,
+    "total_timeout": float,
+    "max_redirects": int,
+    "max_feed_bytes": int,
+    "max_page_bytes": int,
+    "host_delay": float,
+    "host_concurrency": int,
+    "robots": bool,
+    "max_new_per_feed": int,
+    "fetch_workers": int,
+    "batch_size": int,
+    "feed_retries": int,
+    "retry_delay": float,
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn a raw value from TOML or the environment into the field's type, or raise SettingsError."""
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind is frozenset:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return frozenset(str(item).strip().lower() for item in items if str(item).strip())
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "on", "true", "yes"}:
+                return True
+            if text in {"0", "off", "false", "no"}:
+                return False
+            raise ValueError(value)
+        if kind is Path:
+            return Path(str(value)).expanduser()
+        coerced = kind(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r} has an unusable value {value!r}") from exc
+    if kind in (int, float) and coerced < 0:
+        raise SettingsError(f"setting {name!r} must not be negative (got {value!r})")
+    return coerced
+
+
+def settings_from_mappings(
+    file_values: Mapping[str, Any], env: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build Settings from a parsed settings file, an environment mapping and explicit overrides.
+
+    Args:
+        file_values: Keys of the settings file (field names, e.g. ``host_delay``).
+        env: Environment variables; ``WIREHOUSE_<FIELD>`` (upper case) set a field.
+        overrides: Values that win over both (e.g. from command-line options); ``None`` values are ignored.
+
+    Returns:
+        The merged, validated settings.
+    """
+    values: dict[str, Any] = {}
+    for name, value in file_values.items():
+        if name not in _FIELD_TYPES:
+            raise SettingsError(f"unknown setting {name!r} in the settings file")
+        values[name] = _coerce(name, value)
+    for name in _FIELD_TYPES:
+        raw = env.get(f"WIREHOUSE_{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw)
+    # WIREHOUSE_WAREHOUSE is the short, documented name for the warehouse path.
+    if env.get("WIREHOUSE_WAREHOUSE"):
+        values["warehouse_path"] = _coerce("warehouse_path", env["WIREHOUSE_WAREHOUSE"])
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    return dataclasses.replace(Settings(), **values)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings file (``WIREHOUSE_SETTINGS`` or ``./wirehouse.toml``) and the environment.
+
+    Args:
+        **overrides: Field values that win over file and environment; ``None`` means "not given".
+
+    Returns:
+        The settings for this process.
+    """
+    path = Path(os.environ.get("WIREHOUSE_SETTINGS", "wirehouse.toml"))
+    file_values: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8")).get("wirehouse", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+    elif "WIREHOUSE_SETTINGS" in os.environ:
+        raise SettingsError(f"settings file {path} does not exist")
+    return settings_from_mappings(file_values, os.environ, overrides)
+
+
+def apply_prefect_defaults() -> None:
+    """Set the project's Prefect defaults in this process's environment unless the user set them."""
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def export_settings(**values: Any) -> None:
+    """Set WIREHOUSE_* variables in this process so flows started from it see them (the demo uses this).
+
+    Args:
+        **values: Field names and values; tuples/sets are joined with commas.
+    """
+    for name, value in values.items():
+        if name not in _FIELD_TYPES:
+            raise SettingsError(f"unknown setting {name!r}")
+        text = ",".join(sorted(value)) if isinstance(value, set | frozenset | tuple | list) else str(value)
+        _coerce(name, text)  # fail here, not later inside a flow
+        os.environ[f"WIREHOUSE_{name.upper()}"] = text

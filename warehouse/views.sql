@@ -1,0 +1,46 @@
+-- The public contract: users query these views; the tables behind them may change between versions.
+-- Re-created after every migration run, so they always match the code.
+
+CREATE OR REPLACE VIEW articles AS
+SELECT
+    url,
+    feed_url,
+    title,
+    text,
+    authors,
+    published_at,
+    language,
+    language_confidence,
+    word_count,
+    fetched_at,
+    extraction_status,
+    extraction_error,
+    description,
+    site_name,
+    categories,
+    tags,
+    image,
+    modified_at,
+    declared_language,
+    reading_time_min,
+    content_hash,
+    http_status,
+    final_url,
+    link,
+    guid,
+    ingested_at
+FROM article_store;
+
+CREATE OR REPLACE VIEW feed_fetches AS
+SELECT
+    feed_url,
+    started_at,
+    http_status,
+    entries_seen,
+    new_entries,
+    error,
+    error_reason,
+    finished_at,
+    final_url,
+    run_id
+FROM feed_fetch_log;

@@ -1,0 +1,1 @@
+"""wirehouse: the command line and the bundled offline sample newsroom."""

@@ -1,0 +1,72 @@
+"""The bundled sample newsroom, served on a loopback port so that `make run` works without internet."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+NEWSROOM = Path(__file__).parent / "sample_newsroom"
+PLACEHOLDER = b"{{BASE}}"
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".rdf": "application/rdf+xml; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+}
+
+
+class _NewsroomHandler(BaseHTTPRequestHandler):
+    """Serve files below the newsroom folder, with {{BASE}} replaced by the server's own address."""
+
+    def __init__(self, *args: object, root: Path, base: bytes, **kwargs: object) -> None:
+        self._root = root.resolve()
+        self._base = base
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+        relative = unquote(urlsplit(self.path).path).lstrip("/")
+        target = (self._root / relative).resolve()
+        # Never serve outside the newsroom folder ("../" in the request path).
+        if not target.is_file() or self._root not in target.parents or target.suffix not in CONTENT_TYPES:
+            self.send_error(404, "not in the sample newsroom")
+            return
+        body = target.read_bytes().replace(PLACEHOLDER, self._base)
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPES[target.suffix])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server signature
+        """Stay quiet: the ingest prints its own summary."""
+
+
+@contextmanager
+def serve_newsroom(root: Path = NEWSROOM, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve the sample newsroom on a free loopback port for the duration of a ``with`` block.
+
+    Args:
+        root: Folder with feeds/, the article pages and sample.opml.
+        host: Address to bind (loopback only).
+
+    Yields:
+        The base URL, e.g. ``http://127.0.0.1:54321``.
+    """
+    server = ThreadingHTTPServer((host, 0), BaseHTTPRequestHandler)
+    base = f"http://{host}:{server.server_address[1]}"
+    server.RequestHandlerClass = partial(_NewsroomHandler, root=root, base=base.encode())  # type: ignore[assignment]
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="newsroom", daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        server.server_close()
