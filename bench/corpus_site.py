@@ -47,7 +47,8 @@ def corpus_pages(corpus: Path, copies: int = 1) -> list[CorpusPage]:
 def rss_for(base: str, title: str, pages: list[CorpusPage]) -> bytes:
     """A minimal RSS 2.0 feed whose items carry only <link> and <guid>."""
     items = "".join(
-        f"<item><link>{escape(base + p.path)}</link><guid>{escape(base + p.path)}</guid></item>" for p in pages
+        f"<item><link>{escape(base + p.path)}</link><guid>{escape(base + p.path)}</guid></item>"
+        for p in pages
     )
     return (
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(title)}</title>'
@@ -60,7 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._routes = routes
         super().__init__(*args, **kwargs)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         route = self._routes.get(self.path.split("?")[0])
         if route is None:
             self.send_error(404)
@@ -73,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

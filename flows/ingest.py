@@ -15,7 +15,15 @@ from tasks.enrich import enrich_batch
 from tasks.extract import extract_batch
 from tasks.feeds import failed_feed_result, fetch_feed, read_feed_list
 from tasks.http import HttpClient
-from tasks.load import batched, import_feeds, list_feeds, load_batch, prepare_warehouse, record_fetches, select_new_entries
+from tasks.load import (
+    batched,
+    import_feeds,
+    list_feeds,
+    load_batch,
+    prepare_warehouse,
+    record_fetches,
+    select_new_entries,
+)
 from tasks.pages import fetch_pages
 from tasks.records import FeedResult, IngestSummary
 from tasks.report import NothingFetchedError, publish_report, summarize
@@ -27,7 +35,9 @@ MAX_BATCHES_IN_FLIGHT = 3
 
 
 @flow(name="ingest", log_prints=False)
-def ingest(feeds: str | None = None, warehouse: str | None = None, batch_size: int | None = None) -> IngestSummary:
+def ingest(
+    feeds: str | None = None, warehouse: str | None = None, batch_size: int | None = None
+) -> IngestSummary:
     """Fetch feeds, extract and enrich their new articles, and load them into the warehouse.
 
     Args:
@@ -52,7 +62,9 @@ def ingest(feeds: str | None = None, warehouse: str | None = None, batch_size: i
             feed_list = list_feeds(path)
         logger.info("ingesting %d feeds into %s", len(feed_list), path)
 
-        fetch = fetch_feed.with_options(retries=settings.feed_retries, retry_delay_seconds=settings.retry_delay)
+        fetch = fetch_feed.with_options(
+            retries=settings.feed_retries, retry_delay_seconds=settings.retry_delay
+        )
         futures = fetch.map(unmapped(client), feed_list, unmapped(settings))
         results: list[FeedResult] = []
         for feed, future in zip(feed_list, futures, strict=True):
@@ -67,9 +79,10 @@ def ingest(feeds: str | None = None, warehouse: str | None = None, batch_size: i
         status_counts: list[dict[str, int]] = []
         in_flight: deque[PrefectFuture[Any]] = deque()
         for number, batch in enumerate(batched(entries, settings.batch_size), start=1):
-            pages = fetch_pages.submit(client, batch, settings, number)
-            articles = extract_batch.submit(pages, number)
-            enriched = enrich_batch.submit(articles, number)
+            # Futures go straight into the next task (Prefect resolves them); its stubs cannot say so.
+            pages: Any = fetch_pages.submit(client, batch, settings, number)
+            articles: Any = extract_batch.submit(pages, number)
+            enriched: Any = enrich_batch.submit(articles, number)
             in_flight.append(load_batch.submit(path, enriched, run_id, number))
             if len(in_flight) >= MAX_BATCHES_IN_FLIGHT:
                 status_counts.append(in_flight.popleft().result())
@@ -82,7 +95,9 @@ def ingest(feeds: str | None = None, warehouse: str | None = None, batch_size: i
     )
     publish_report(summary, fetches)
     if fetches and summary.feeds_failed == summary.feeds:
-        raise NothingFetchedError(f"no feed could be fetched ({summary.feeds} failed); see the feed_fetches view")
+        raise NothingFetchedError(
+            f"no feed could be fetched ({summary.feeds} failed); see the feed_fetches view"
+        )
     return summary
 
 

@@ -6,24 +6,39 @@ import codecs
 import json
 import logging
 import re
-from dataclasses import replace
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import trafilatura
+from lxml import html as lxml_html
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
-from lxml import html as lxml_html
 from trafilatura.utils import load_html
 
 from tasks.records import Article, FeedEntry, Page
 
 logger = logging.getLogger(__name__)
+# trafilatura warns on every thin page; the outcome is recorded per row in extraction_status instead.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# Page furniture that trafilatura sometimes mistakes for the article on thin pages (video, galleries).
+# Generic class/id words only: no rule here may name a publisher or a site.
+_FURNITURE_WORDS = ("cookie", "consent", "gdpr", "newsletter", "paywall-offer", "subscribe-box")
+PRUNE_XPATH = [
+    # html/body/main/article often carry state classes like "cookie-banner-open": never prune those.
+    "//*[not(self::html or self::body or self::main or self::article)]["
+    + " or ".join(
+        f"contains(translate(@{attr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '{word}')"
+        for attr in ("class", "id")
+        for word in _FURNITURE_WORDS
+    )
+    + "]"
+]
 # Fewer words than this and trafilatura most likely caught a caption or a cookie box, not an article.
 MIN_ARTICLE_WORDS = 25
 
@@ -50,16 +65,16 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
     for bom, name in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(name, errors="replace")
-    candidates = [_known_codec(header_charset)]
+    candidates: list[str | None] = [_known_codec(header_charset)]
     match = _META_CHARSET.search(body[:4096])
     if match:
         candidates.append(_known_codec(match.group(1).decode("ascii", "ignore")))
     candidates.append("utf-8")
-    for name in candidates:
-        if not name:
+    for candidate in candidates:
+        if not candidate:
             continue
         try:
-            return body.decode(name)
+            return body.decode(candidate)
         except (UnicodeDecodeError, LookupError):
             continue
     # Windows-1252 decodes every byte: a safe last resort that keeps Western text readable.
@@ -105,7 +120,9 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     """
     meta: dict[str, str] = {}
     for element in tree.xpath("//meta[@content]"):
-        key = (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
+        key = (
+            (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
+        )
         if key and key not in meta:
             meta[key] = element.get("content", "").strip()
     result: dict[str, Any] = {}
@@ -125,7 +142,11 @@ def page_metadata(tree: Any) -> dict[str, Any]:
             result["modified_at"] = _parse_datetime(meta.get(key))
     root_lang = tree.getroottree().getroot().get("lang") if tree is not None else None
     declared = result.get("declared_language") or root_lang or meta.get("og:locale") or meta.get("language")
-    code = re.split(r"[-_]", declared.strip())[0].lower() if isinstance(declared, str) and declared.strip() else ""
+    code = (
+        re.split(r"[-_]", declared.strip())[0].lower()
+        if isinstance(declared, str) and declared.strip()
+        else ""
+    )
     result["declared_language"] = code if re.fullmatch(r"[a-z]{2,3}", code) else None
     return {k: v for k, v in result.items() if v is not None}
 
@@ -144,6 +165,26 @@ def _day_to_datetime(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def _words(text: str | None) -> list[str]:
+    return re.findall(r"\w+", (text or "").casefold())
+
+
+def drop_leading_title(text: str, title: str | None) -> str:
+    """Remove the headline when trafilatura repeated it as the first line of the body.
+
+    Args:
+        text: Extracted body, lines separated by newlines.
+        title: The article's title.
+
+    Returns:
+        The body without a first line that is just the title.
+    """
+    first, _, rest = text.partition("\n")
+    if title and rest.strip() and _words(first) and _words(first) == _words(title):
+        return rest.lstrip("\n")
+    return text
 
 
 def fallback_article(page: Page, status: str, error: str | None) -> Article:
@@ -210,16 +251,25 @@ def extract_article(page: Page) -> Article:
             include_tables=True,
             include_images=False,
             deduplicate=False,
+            prune_xpath=PRUNE_XPATH,
         )
-    except (ValueError, TypeError, AttributeError, lxml_html.etree.LxmlError) as exc:  # trafilatura on garbage
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        lxml_html.etree.LxmlError,
+    ) as exc:  # trafilatura on garbage
         logger.warning("extraction failed for %s: %s", entry.url, exc)
         return fallback_article(page, "error", f"{type(exc).__name__}: {exc}")
     text = (getattr(document, "text", None) or "").strip() if document is not None else ""
     if len(re.findall(r"\w+", text)) < MIN_ARTICLE_WORDS:
         fallback = fallback_article(page, "no_text", "no article text found on the page")
         longer = text if len(text) > len(fallback.text or "") else fallback.text
-        return replace(fallback, text=longer, declared_language=stated.get("declared_language") or entry.language)
+        return replace(
+            fallback, text=longer, declared_language=stated.get("declared_language") or entry.language
+        )
     doc: Any = document
+    text = drop_leading_title(text, doc.title or entry.title)
     return Article(
         url=entry.url,
         feed_url=entry.feed_url,

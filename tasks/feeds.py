@@ -10,6 +10,7 @@ import time
 import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 # feedparser would otherwise sanitise HTML in titles; we strip markup ourselves.
 feedparser.SANITIZE_HTML = True
 feedparser.RESOLVE_RELATIVE_URIS = True
+
 
 class FeedListError(ValueError):
     """A feed list (OPML/TOML/URL list) that cannot be read."""
@@ -70,7 +72,9 @@ def canonical_url(link: str, base: str | None = None) -> str:
 
 def _safe_xml_parser() -> etree.XMLParser:
     # No entity expansion, no network, no DTD loading: OPML and feeds come from strangers.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False)
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
+    )
 
 
 def parse_opml(data: bytes) -> list[FeedSource]:
@@ -82,6 +86,9 @@ def parse_opml(data: bytes) -> list[FeedSource]:
     Returns:
         Feeds in document order, without duplicates.
     """
+    if re.search(rb"<!ENTITY", data[:65536], re.IGNORECASE):
+        # OPML never needs entity declarations; refusing them stops billion-laughs and XXE outright.
+        raise FeedListError("OPML with <!ENTITY> declarations is refused")
     try:
         root = etree.fromstring(data, parser=_safe_xml_parser())
     except etree.XMLSyntaxError as exc:
@@ -338,10 +345,14 @@ def parse_json_feed(data: bytes, feed_url: str) -> ParsedFeed:
             link = item["id"]
         if not isinstance(link, str) or not link.strip():
             continue
-        authors_raw = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        authors_raw = item.get("authors") or (
+            [item["author"]] if isinstance(item.get("author"), dict) else []
+        )
         authors = tuple(
             name
-            for name in (html_to_text(a.get("name")) for a in (authors_raw or feed_authors) if isinstance(a, dict))
+            for name in (
+                html_to_text(a.get("name")) for a in (authors_raw or feed_authors) if isinstance(a, dict)
+            )
             if name
         )
         entries.append(
@@ -351,7 +362,9 @@ def parse_json_feed(data: bytes, feed_url: str) -> ParsedFeed:
                 link=link,
                 guid=str(item["id"]) if item.get("id") is not None else None,
                 title=html_to_text(item.get("title")) if isinstance(item.get("title"), str) else None,
-                summary=html_to_text(item.get("summary") or item.get("content_text") or item.get("content_html")),
+                summary=html_to_text(
+                    item.get("summary") or item.get("content_text") or item.get("content_html")
+                ),
                 authors=authors,
                 published_at=_parse_json_date(item.get("date_published") or item.get("date_modified")),
                 language=_language_code(item.get("language")) or feed_language,
@@ -387,29 +400,27 @@ def feed_result_from_response(feed: FeedSource, response: Response, started_at: 
     Returns:
         The result; HTTP errors and non-feed documents become a fetch record with ``error`` set.
     """
-    finished = datetime.now(UTC)
-    base = {
-        "feed_url": feed.url,
-        "started_at": started_at,
-        "finished_at": finished,
-        "http_status": response.status,
-        "final_url": response.final_url,
-    }
+    record = partial(
+        FeedFetch,
+        feed_url=feed.url,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        http_status=response.status,
+        final_url=response.final_url,
+    )
     if response.status >= 400:
-        return FeedResult(
-            FeedFetch(**base, error=f"HTTP {response.status}", error_reason=f"http_{response.status}")
-        )
+        return FeedResult(record(error=f"HTTP {response.status}", error_reason=f"http_{response.status}"))
     if response.status == 304:
-        return FeedResult(FeedFetch(**base))
+        return FeedResult(record())
     if not response.body.strip():
-        return FeedResult(FeedFetch(**base, error="empty response body", error_reason="empty"))
+        return FeedResult(record(error="empty response body", error_reason="empty"))
     try:
         parsed = parse_feed(response.body, feed.url, response.headers)
     except NotAFeedError as exc:
-        return FeedResult(FeedFetch(**base, error=str(exc), error_reason="not_a_feed"))
+        return FeedResult(record(error=str(exc), error_reason="not_a_feed"))
     if parsed.warning:
         logger.info("feed %s parsed with a warning: %s", feed.url, parsed.warning)
-    return FeedResult(FeedFetch(**base, entries_seen=len(parsed.entries)), parsed.entries)
+    return FeedResult(record(entries_seen=len(parsed.entries)), parsed.entries)
 
 
 def failed_feed_result(feed: FeedSource, error: BaseException, started_at: datetime) -> FeedResult:
@@ -459,9 +470,7 @@ def fetch_feed_result(client: HttpClient, feed: FeedSource, settings: Settings) 
             raise
         return failed_feed_result(feed, exc, started)
     if response.status in (429, 500, 502, 503, 504):
-        raise FetchError(
-            "http_status", f"HTTP {response.status}", url=feed.url, status=response.status
-        )
+        raise FetchError("http_status", f"HTTP {response.status}", url=feed.url, status=response.status)
     return feed_result_from_response(feed, response, started)
 
 
@@ -531,7 +540,9 @@ def _state_exception(state: Any) -> BaseException | None:
     return None
 
 
-@task(name="read-feed-list", tags=["http", "feed-list"], retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(
+    name="read-feed-list", tags=["http", "feed-list"], retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE
+)
 def read_feed_list(source: str, client: HttpClient, settings: Settings) -> list[FeedSource]:
     """Read a feed list (OPML/TOML/URL list) from a path or URL.
 

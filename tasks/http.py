@@ -120,7 +120,9 @@ def check_url_scheme(url: str) -> None:
     """
     parts = urlsplit(url)
     if parts.scheme.lower() not in {"http", "https"}:
-        raise FetchError("bad_scheme", f"only http(s) URLs are fetched, not {parts.scheme or 'none'!r}", url=url)
+        raise FetchError(
+            "bad_scheme", f"only http(s) URLs are fetched, not {parts.scheme or 'none'!r}", url=url
+        )
     if not parts.hostname:
         raise FetchError("bad_url", "URL has no host", url=url)
 
@@ -315,7 +317,9 @@ class HttpClient:
                         raise FetchError("too_large", f"body exceeds {max_bytes} bytes", url=url)
                     if time.monotonic() > deadline:
                         raise FetchError(
-                            "timeout", f"no complete response within {self._settings.total_timeout:g} s", url=url
+                            "timeout",
+                            f"no complete response within {self._settings.total_timeout:g} s",
+                            url=url,
                         )
                     chunks.append(chunk)
                 return resp.status_code, response_headers, b"".join(chunks)

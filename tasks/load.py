@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import zlib
 from collections import Counter
@@ -62,7 +63,9 @@ ARTICLE_SCHEMA = pa.schema(
     ]
 )
 
-RAW_SCHEMA = pa.schema([("url", pa.string()), ("fetched_at", _TS), ("compression", pa.string()), ("html", pa.binary())])
+RAW_SCHEMA = pa.schema(
+    [("url", pa.string()), ("fetched_at", _TS), ("compression", pa.string()), ("html", pa.binary())]
+)
 
 FETCH_SCHEMA = pa.schema(
     [
@@ -93,7 +96,7 @@ ON CONFLICT (feed_url) DO UPDATE SET
     active = TRUE
 """
 _LIST_FEEDS = """
-SELECT f.feed_url, f.title, f.html_url, f.category, f.active,
+SELECT f.feed_url, f.title, f.category, f.active,
        l.started_at AS last_fetch, l.http_status AS last_status, l.error AS last_error,
        (SELECT count(*) FROM article_store a WHERE a.feed_url = f.feed_url) AS articles
 FROM feeds f
@@ -137,6 +140,9 @@ ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at, compression = 
     html = excluded.html
 """
 _INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch)"
+
+
+_CONNECT_LOCK = threading.Lock()
 
 
 class WarehouseError(RuntimeError):
@@ -244,7 +250,9 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 # --------------------------------------------------------------------------- the warehouse
 
 
-def connect(path: Path | str, *, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path | str, *, read_only: bool = False, wait_seconds: float = 0.0
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file, with errors a user can act on.
 
     Args:
@@ -271,7 +279,10 @@ def connect(path: Path | str, *, read_only: bool = False, wait_seconds: float = 
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            # DuckDB shares one database instance per file within a process; two threads opening the
+            # same file at once race to create it ("Unique file handle conflict"), so opens take turns.
+            with _CONNECT_LOCK:
+                return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" in message.lower():
@@ -341,7 +352,10 @@ def save_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[FeedSource], sour
 
 def active_feeds(con: duckdb.DuckDBPyConnection) -> list[FeedSource]:
     """Return the feeds an ingest without ``--feeds`` fetches."""
-    return [FeedSource(url=r[0], title=r[1], html_url=r[2], category=r[3]) for r in con.execute(_ACTIVE_FEEDS).fetchall()]
+    return [
+        FeedSource(url=r[0], title=r[1], html_url=r[2], category=r[3])
+        for r in con.execute(_ACTIVE_FEEDS).fetchall()
+    ]
 
 
 def feed_statuses(con: duckdb.DuckDBPyConnection) -> list[FeedStatus]:

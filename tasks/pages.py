@@ -57,9 +57,15 @@ def fetch_pages_now(client: HttpClient, entries: list[FeedEntry], settings: Sett
     """
     fetched_at = datetime.now(UTC)
     outcomes = fetch_many(
-        client, [entry.link for entry in entries], max_bytes=settings.max_page_bytes, workers=settings.fetch_workers
+        client,
+        [entry.link for entry in entries],
+        max_bytes=settings.max_page_bytes,
+        workers=settings.fetch_workers,
     )
-    return [page_from_response(entry, outcome, fetched_at) for entry, outcome in zip(entries, outcomes, strict=True)]
+    return [
+        page_from_response(entry, outcome, fetched_at)
+        for entry, outcome in zip(entries, outcomes, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- Prefect tasks
@@ -73,7 +79,9 @@ def fetch_pages_now(client: HttpClient, entries: list[FeedEntry], settings: Sett
     retry_delay_seconds=2,
     cache_policy=NO_CACHE,
 )
-def fetch_pages(client: HttpClient, entries: list[FeedEntry], settings: Settings, batch_no: int) -> list[Page]:
+def fetch_pages(
+    client: HttpClient, entries: list[FeedEntry], settings: Settings, batch_no: int
+) -> list[Page]:
     """Fetch the pages of one batch of entries (per-page failures are recorded, not raised).
 
     Args:

@@ -119,7 +119,10 @@ def publish_report(summary: IngestSummary, fetches: list[FeedFetch]) -> None:
     create_table_artifact(key="ingest-feeds", table=feed_rows(fetches), description="Feeds of this run")
     create_table_artifact(
         key="ingest-failures",
-        table=[{"reason": k, "count": v} for k, v in summary.failures_by_reason.items()] or [{"reason": "none", "count": 0}],
+        table=[{"reason": k, "count": v} for k, v in summary.failures_by_reason.items()]
+        or [{"reason": "none", "count": 0}],
         description="Failures by reason",
     )
-    create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary), description="Run summary")
+    create_markdown_artifact(
+        key="ingest-summary", markdown=summary_markdown(summary), description="Run summary"
+    )

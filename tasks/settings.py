@@ -156,6 +156,9 @@ def apply_prefect_defaults() -> None:
     """Set the project's Prefect defaults in this process's environment unless the user set them."""
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    # An empty PREFECT_API_URL would make Prefect talk to nowhere; empty means "not set" here.
+    if os.environ.get("PREFECT_API_URL", None) == "":
+        del os.environ["PREFECT_API_URL"]
 
 
 def export_settings(**values: Any) -> None:

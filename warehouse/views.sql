@@ -28,6 +28,7 @@ SELECT
     final_url,
     link,
     guid,
+    run_id,
     ingested_at
 FROM article_store;
 

@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -65,8 +64,15 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
                 return value.hex()
             return str(value)
 
-        return json.dumps([dict(zip(columns, row, strict=True)) for row in rows], ensure_ascii=False, default=default) + "\n"
-    cells = [[(c if len(c) <= MAX_CELL else c[: MAX_CELL - 1] + "…") for c in map(_cell, row)] for row in rows]
+        return (
+            json.dumps(
+                [dict(zip(columns, row, strict=True)) for row in rows], ensure_ascii=False, default=default
+            )
+            + "\n"
+        )
+    cells = [
+        [(c if len(c) <= MAX_CELL else c[: MAX_CELL - 1] + "…") for c in map(_cell, row)] for row in rows
+    ]
     widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
     lines = [
         "  ".join(name.ljust(w) for name, w in zip(columns, widths, strict=True)).rstrip(),
@@ -159,10 +165,28 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
     with open_warehouse(path, migrate=True) as con:
         statuses = feed_statuses(con)
     rows = [
-        (s.feed_url, s.title, s.category, "yes" if s.active else "no", s.last_fetch, s.last_status, s.last_error, s.articles)
+        (
+            s.feed_url,
+            s.title,
+            s.category,
+            "yes" if s.active else "no",
+            s.last_fetch,
+            s.last_status,
+            s.last_error,
+            s.articles,
+        )
         for s in statuses
     ]
-    columns = ["feed_url", "title", "category", "active", "last_fetch", "last_status", "last_error", "articles"]
+    columns = [
+        "feed_url",
+        "title",
+        "category",
+        "active",
+        "last_fetch",
+        "last_status",
+        "last_error",
+        "articles",
+    ]
     sys.stdout.write(format_rows(columns, rows, args.format))
     return 0
 
@@ -222,7 +246,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print("\n".join(summary_lines(summary)))
     print()
-    print(f"$ wirehouse query \"{EXAMPLE_QUERY}\"")
+    print(f'$ wirehouse query "{EXAMPLE_QUERY}"')
     sys.stdout.write(run_query(EXAMPLE_QUERY, path, "table"))
     return 0
 
@@ -250,11 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help_text: str, func: Callable[[argparse.Namespace], int], parent: Any = sub) -> Any:
         command = parent.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(func=func)
-        command.add_argument("--warehouse", metavar="PATH", help="DuckDB file (default warehouse/news.duckdb)")
+        command.add_argument(
+            "--warehouse", metavar="PATH", help="DuckDB file (default warehouse/news.duckdb)"
+        )
         return command
 
     ingest = add("ingest", "Fetch feeds and load their new articles into the warehouse.", cmd_ingest)
-    ingest.add_argument("--feeds", metavar="PATH_OR_URL", help="OPML/TOML feed list to import and ingest first")
+    ingest.add_argument(
+        "--feeds", metavar="PATH_OR_URL", help="OPML/TOML feed list to import and ingest first"
+    )
     ingest.add_argument("--batch-size", type=int, metavar="N", help="articles per batch (default 50)")
 
     query = add("query", "Run one SQL statement read-only against the warehouse.", cmd_query)
@@ -265,12 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     feeds = sub.add_parser("feeds", help="Manage the feed list stored in the warehouse.")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="COMMAND")
     feeds.set_defaults(func=lambda _args: _usage(feeds))
-    imp = add("import", "Import feeds from an OPML, TOML or URL-list file (path or URL).", cmd_feeds_import, feeds_sub)
+    imp = add(
+        "import",
+        "Import feeds from an OPML, TOML or URL-list file (path or URL).",
+        cmd_feeds_import,
+        feeds_sub,
+    )
     imp.add_argument("file", metavar="PATH_OR_URL")
     lst = add("list", "List stored feeds with their last fetch.", cmd_feeds_list, feeds_sub)
     lst.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
-    add("demo", "Serve the bundled sample newsroom on 127.0.0.1 and ingest it (what `make run` does).", cmd_demo)
+    add(
+        "demo",
+        "Serve the bundled sample newsroom on 127.0.0.1 and ingest it (what `make run` does).",
+        cmd_demo,
+    )
     parser.set_defaults(func=lambda _args: _usage(parser))
     return parser
 
@@ -306,5 +343,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
     sys.exit(main())

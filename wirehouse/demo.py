@@ -25,12 +25,17 @@ CONTENT_TYPES = {
 class _NewsroomHandler(BaseHTTPRequestHandler):
     """Serve files below the newsroom folder, with {{BASE}} replaced by the server's own address."""
 
-    def __init__(self, *args: object, root: Path, base: bytes, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, root: Path, base: bytes, log: list[str] | None, **kwargs: object
+    ) -> None:
         self._root = root.resolve()
         self._base = base
+        self._log = log
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+    def do_GET(self) -> None:
+        if self._log is not None:
+            self._log.append(self.path)
         relative = unquote(urlsplit(self.path).path).lstrip("/")
         target = (self._root / relative).resolve()
         # Never serve outside the newsroom folder ("../" in the request path).
@@ -44,24 +49,27 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server signature
+    def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: the ingest prints its own summary."""
 
 
 @contextmanager
-def serve_newsroom(root: Path = NEWSROOM, host: str = "127.0.0.1") -> Iterator[str]:
+def serve_newsroom(
+    root: Path = NEWSROOM, host: str = "127.0.0.1", log: list[str] | None = None
+) -> Iterator[str]:
     """Serve the sample newsroom on a free loopback port for the duration of a ``with`` block.
 
     Args:
         root: Folder with feeds/, the article pages and sample.opml.
         host: Address to bind (loopback only).
+        log: If given, every requested path is appended to it (tests count fetches with it).
 
     Yields:
         The base URL, e.g. ``http://127.0.0.1:54321``.
     """
     server = ThreadingHTTPServer((host, 0), BaseHTTPRequestHandler)
     base = f"http://{host}:{server.server_address[1]}"
-    server.RequestHandlerClass = partial(_NewsroomHandler, root=root, base=base.encode())  # type: ignore[assignment]
+    server.RequestHandlerClass = partial(_NewsroomHandler, root=root, base=base.encode(), log=log)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="newsroom", daemon=True)
     thread.start()

@@ -1,0 +1,66 @@
+"""Shared fixtures: environment for tests, one Prefect test harness per session, a fixture newsroom."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before prefect is imported anywhere: tests fetch from loopback and need no politeness delay.
+os.environ["WIREHOUSE_ALLOW_PRIVATE_HOSTS"] = "127.0.0.1,localhost"
+os.environ["WIREHOUSE_HOST_DELAY"] = "0"
+os.environ["WIREHOUSE_RETRY_DELAY"] = "0"
+os.environ.pop("WIREHOUSE_WAREHOUSE", None)
+os.environ.pop("WIREHOUSE_SETTINGS", None)
+
+from tasks.settings import apply_prefect_defaults
+
+apply_prefect_defaults()
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+CORPORA = SHARED / "corpora"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test server for the whole session (starting one costs seconds)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path) -> Path:
+    """A fresh DuckDB file path per test."""
+    return tmp_path / "news.duckdb"
+
+
+class Newsroom:
+    """The bundled sample newsroom on loopback, with a log of every path requested."""
+
+    def __init__(self, base: str, log: list[str]) -> None:
+        self.base = base
+        self.log = log
+        self.opml = f"{base}/sample.opml"
+
+
+@pytest.fixture
+def newsroom() -> Iterator[Newsroom]:
+    """The bundled sample newsroom served on loopback."""
+    from wirehouse.demo import serve_newsroom
+
+    log: list[str] = []
+    with serve_newsroom(log=log) as base:
+        yield Newsroom(base, log)
+
+
+def require_corpus(name: str) -> Path:
+    """Return ../shared/corpora/<name>, or skip the test cleanly where it is absent."""
+    path = CORPORA / name
+    if not path.is_dir():
+        pytest.skip(f"corpus {path} is absent (it lives beside the project in ../shared)")
+    return path

@@ -1,0 +1,131 @@
+"""A real Prefect flow run against the bundled sample newsroom on loopback, into a real DuckDB file."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import duckdb
+import pytest
+
+from flows.ingest import ingest
+from tasks.feeds import parse_feed
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def served_entries(newsroom):
+    """Every distinct canonical article URL the newsroom's feeds list, read from the served feeds."""
+    import httpx
+
+    urls = set()
+    for name in ("inland.rss", "world.atom", "culture.rdf"):
+        url = f"{newsroom.base}/feeds/{name}"
+        body = httpx.get(url).content
+        urls |= {e.url for e in parse_feed(body, url).entries}
+    return urls
+
+
+def rows(path, sql, params=()):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_ingest_twice_stores_every_article_once_and_fetches_nothing_again(newsroom, warehouse_path):
+    expected = served_entries(newsroom)
+    newsroom.log.clear()
+    first = ingest(feeds=newsroom.opml, warehouse=str(warehouse_path), batch_size=7)
+    assert first.feeds == 3 and first.feeds_failed == 0
+    assert first.new_entries == len(expected)
+    stored = {r[0] for r in rows(warehouse_path, "select url from articles")}
+    assert stored == expected
+    page_requests = [p for p in newsroom.log if p.split("?")[0].endswith(".html")]
+    assert len(page_requests) == len(expected)
+
+    newsroom.log.clear()
+    second = ingest(warehouse=str(warehouse_path), batch_size=7)  # the stored feeds, not the OPML again
+    assert second.new_entries == 0
+    assert rows(warehouse_path, "select count(*), count(distinct url) from articles")[0] == (
+        len(expected),
+        len(expected),
+    )
+    assert [
+        p for p in newsroom.log if p.split("?")[0].endswith(".html")
+    ] == []  # no article page fetched again
+    fetches = rows(
+        warehouse_path,
+        "select run_id, count(*), sum(new_entries) from feed_fetches group by 1 order by 3 desc",
+    )
+    assert [(n, new) for _, n, new in fetches] == [(3, len(expected)), (3, 0)]
+
+
+def test_wire_story_and_fallbacks_land_in_the_warehouse(newsroom, warehouse_path):
+    ingest(feeds=newsroom.opml, warehouse=str(warehouse_path))
+    (wire,) = rows(
+        warehouse_path,
+        "select language, extraction_status, text, word_count, published_at from articles where text like 'Brüssel (dpa) -%' and url like '%bruessel%'",
+    )
+    language, status, text, words, published = wire
+    assert (language, status) == ("de", "ok")
+    assert "«" in text and words > 150
+    assert published is not None and published.tzinfo is not None
+    (missing,) = rows(
+        warehouse_path,
+        "select extraction_status, title, text, http_status from articles where url like '%gibt-es-nicht%'",
+    )
+    assert missing[0] == "http_error" and missing[3] == 404
+    assert missing[1] and missing[2]  # the feed's own title and summary are kept
+    languages = dict(rows(warehouse_path, "select language, count(*) from articles group by 1"))
+    assert {"de", "en", "fr", "es", "it"} <= set(languages)
+
+
+def test_every_task_run_is_recorded_and_artifacts_are_published(newsroom, warehouse_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+
+    summary = ingest(feeds=newsroom.opml, warehouse=str(warehouse_path), batch_size=5)
+    batches = math.ceil(summary.new_entries / 5)
+    # prepare, read-feed-list, import-feeds, one fetch per feed, select, 4 per batch, record, report
+    expected_tasks = 3 + summary.feeds + 1 + 4 * batches + 2
+    with get_client(sync_client=True) as client:
+        # The server's task-run recorder writes in batches (every few seconds): wait for it, bounded.
+        deadline = time.monotonic() + 60
+        while True:
+            task_runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[summary.run_id]))
+            )
+            if len(task_runs) >= expected_tasks or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.run_id]))
+        )
+    assert len(task_runs) == expected_tasks
+    assert all(t.state.is_completed() for t in task_runs)
+    assert {a.key for a in artifacts} >= {"ingest-feeds", "ingest-failures", "ingest-summary"}
+
+
+def test_a_failing_feed_does_not_fail_the_run(newsroom, warehouse_path, tmp_path):
+    feed_list = tmp_path / "feeds.toml"
+    feed_list.write_text(
+        f'[[feed]]\nurl = "{newsroom.base}/feeds/inland.rss"\n[[feed]]\nurl = "{newsroom.base}/feeds/nope.rss"\n'
+        f'[[feed]]\nurl = "{newsroom.base}/de/regionalliga-derby.html"\n'
+    )
+    summary = ingest(feeds=str(feed_list), warehouse=str(warehouse_path))
+    assert summary.feeds == 3 and summary.feeds_failed == 2
+    errors = dict(
+        rows(warehouse_path, "select feed_url, error_reason from feed_fetches where error is not null")
+    )
+    assert errors == {
+        f"{newsroom.base}/feeds/nope.rss": "http_404",
+        f"{newsroom.base}/de/regionalliga-derby.html": "not_a_feed",
+    }
+    assert rows(warehouse_path, "select count(*) from articles")[0][0] > 0

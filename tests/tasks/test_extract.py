@@ -1,0 +1,96 @@
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from trafilatura.utils import load_html
+
+from tasks.extract import decode_html, extract_article, page_metadata
+from tasks.records import FeedEntry, Page
+
+PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
+NOW = datetime(2024, 10, 28, 15, 0, tzinfo=UTC)
+ENTRY = FeedEntry(
+    feed_url="https://weser.example/rss",
+    url="https://weser.example/nato.html",
+    link="https://weser.example/nato.html?utm_source=rss",
+    guid="g1",
+    title="Feed title",
+    summary="Feed summary of the story.",
+    authors=("Feed Author",),
+    published_at=datetime(2024, 10, 28, 13, 0, tzinfo=UTC),
+)
+
+
+def page(body, **kw):
+    return Page(
+        entry=ENTRY,
+        fetched_at=NOW,
+        final_url=ENTRY.url,
+        http_status=200,
+        content_type="text/html",
+        body=body,
+        **kw,
+    )
+
+
+def test_wire_story_extraction_keeps_paragraphs_subheadings_and_metadata():
+    article = extract_article(page((PAGES / "wire_de.html").read_bytes(), charset="utf-8"))
+    assert article.extraction_status == "ok"
+    assert article.text.startswith("Brüssel (dpa) - Die Verteidigungsminister")
+    assert "\nStreit um die Finanzierung\n" in article.text
+    assert "Das nächste Treffen" in article.text
+    for boilerplate in ("Cookies", "Newsletter", "Impressum", "Mehr zum Thema"):
+        assert boilerplate not in article.text
+    assert article.title.startswith("Nato-Treffen: Minister ringen um Munition")
+    assert article.published_at == datetime(2024, 10, 28, 14, 5, tzinfo=timezone(timedelta(hours=1)))
+    assert article.modified_at == datetime(2024, 10, 28, 16, 20, tzinfo=timezone(timedelta(hours=1)))
+    assert article.declared_language == "de"
+    assert article.authors == ("Lena Vogt",)
+    assert article.raw_html is not None
+
+
+@pytest.mark.parametrize(
+    ("kw", "status"),
+    [
+        ({"body": None, "error": "timed out", "error_reason": "timeout"}, "fetch_failed"),
+        ({"body": b"nope", "http_status": 404}, "http_error"),
+        ({"body": b"%PDF-1.4", "content_type": "application/pdf"}, "not_html"),
+        ({"body": b"<html><body><p>Video: ein Hafen im Nebel.</p></body></html>"}, "no_text"),
+        ({"body": b"\x00\x01\x02\xff garbage"}, "no_text"),
+    ],
+)
+def test_failures_fall_back_to_the_feed_entry(kw, status):
+    base = {
+        "entry": ENTRY,
+        "fetched_at": NOW,
+        "final_url": ENTRY.url,
+        "http_status": 200,
+        "content_type": "text/html",
+    }
+    article = extract_article(Page(**{**base, **kw}))
+    assert article.extraction_status == status
+    assert article.title == "Feed title"
+    assert article.url == ENTRY.url
+    assert article.published_at == ENTRY.published_at
+    assert article.authors == ("Feed Author",)
+    assert article.text  # the feed's summary (or the little text there was)
+    assert article.extraction_error
+
+
+def test_decode_html_charset_order():
+    text = "<p>Grüße aus Köln</p>"
+    assert decode_html(text.encode("utf-8")) == text
+    assert decode_html(text.encode("latin-1"), "iso-8859-1") == text
+    meta = '<meta charset="windows-1252"><p>Grüße</p>'
+    assert decode_html(meta.encode("cp1252")) == meta
+    # header says utf-8 but bytes are latin-1: must not raise, falls through to a decodable charset
+    assert "Gr" in decode_html(text.encode("latin-1"), "utf-8")
+    assert decode_html(b"\xef\xbb\xbf" + text.encode()) == text
+    assert decode_html(text.encode(), "no-such-charset") == text
+
+
+def test_page_metadata_reads_jsonld_graph_and_html_lang():
+    tree = load_html((PAGES / "wire_de.html").read_text(encoding="utf-8"))
+    stated = page_metadata(tree)
+    assert stated["published_at"].isoformat() == "2024-10-28T14:05:00+01:00"
+    assert stated["declared_language"] == "de"

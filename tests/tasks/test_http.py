@@ -1,0 +1,171 @@
+import gzip
+import itertools
+import time
+
+import pytest
+from werkzeug import Response as WResponse
+
+from tasks.http import FetchError, HttpClient, charset_from_content_type, fetch_many, is_public_address
+from tasks.settings import Settings
+
+LOOPBACK = Settings(
+    allow_private_hosts=frozenset({"127.0.0.1", "localhost"}), host_delay=0, total_timeout=5, read_timeout=2
+)
+
+
+@pytest.fixture
+def client():
+    with HttpClient(LOOPBACK) as c:
+        yield c
+
+
+def test_sends_project_user_agent_and_accepts_gzip(httpserver, client):
+    seen = {}
+
+    def handler(request):
+        seen.update(request.headers)
+        return WResponse(
+            gzip.compress("grüße".encode()),
+            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
+        )
+
+    httpserver.expect_request("/x").respond_with_handler(handler)
+    response = client.get(httpserver.url_for("/x"), max_bytes=1000)
+    assert response.status == 200
+    assert response.body.decode() == "grüße"
+    assert seen["User-Agent"].startswith("wirehouse/")
+    assert "gzip" in seen["Accept-Encoding"]
+    assert response.charset == "utf-8"
+
+
+def test_follows_redirects_and_reports_the_final_url(httpserver, client):
+    httpserver.expect_request("/a").respond_with_data("", status=301, headers={"Location": "/b"})
+    httpserver.expect_request("/b").respond_with_data(
+        "", status=302, headers={"Location": httpserver.url_for("/c")}
+    )
+    httpserver.expect_request("/c").respond_with_data("done")
+    response = client.get(httpserver.url_for("/a"), max_bytes=100)
+    assert response.body == b"done"
+    assert response.final_url == httpserver.url_for("/c")
+    assert len(response.redirects) == 2
+
+
+def test_redirect_loop_stops_after_five(httpserver, client):
+    httpserver.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
+    with pytest.raises(FetchError) as info:
+        client.get(httpserver.url_for("/loop"), max_bytes=100)
+    assert info.value.reason == "too_many_redirects"
+
+
+def test_http_errors_are_responses_not_exceptions(httpserver, client):
+    httpserver.expect_request("/gone").respond_with_data("bye", status=410)
+    assert client.get(httpserver.url_for("/gone"), max_bytes=100).status == 410
+
+
+def test_body_cap_applies_to_declared_and_streamed_and_decompressed_size(httpserver, client):
+    httpserver.expect_request("/big").respond_with_data(b"x" * 5000)
+    bomb = gzip.compress(b"\0" * 2_000_000)
+    httpserver.expect_request("/bomb").respond_with_data(bomb, headers={"Content-Encoding": "gzip"})
+    for path in ("/big", "/bomb"):
+        with pytest.raises(FetchError) as info:
+            client.get(httpserver.url_for(path), max_bytes=1000)
+        assert info.value.reason == "too_large"
+
+
+def test_slow_server_times_out(httpserver, client):
+    def slow(_request):
+        time.sleep(3)
+        return WResponse("late")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    with pytest.raises(FetchError) as info:
+        client.get(httpserver.url_for("/slow"), max_bytes=100)
+    assert info.value.reason == "timeout"
+    assert info.value.transient
+
+
+def test_private_addresses_are_refused_without_allow_list(httpserver):
+    httpserver.expect_request("/x").respond_with_data("secret")
+    with HttpClient(Settings(host_delay=0)) as guarded:
+        for url in (httpserver.url_for("/x"), httpserver.url_for("/x").replace("localhost", "127.0.0.1")):
+            with pytest.raises(FetchError) as info:
+                guarded.get(url, max_bytes=100)
+            assert info.value.reason == "blocked_address"
+    assert httpserver.log == []  # nothing reached the server
+
+
+def test_redirect_to_private_address_is_refused(httpserver):
+    # The allow-list names "localhost" only; a redirect to 127.0.0.1 must still be refused.
+    httpserver.expect_request("/r").respond_with_data(
+        "", status=302, headers={"Location": httpserver.url_for("/x").replace("localhost", "127.0.0.1")}
+    )
+    httpserver.expect_request("/x").respond_with_data("secret")
+    settings = Settings(host_delay=0, allow_private_hosts=frozenset({"localhost"}))
+    with HttpClient(settings) as client, pytest.raises(FetchError) as info:
+        client.get(httpserver.url_for("/r").replace("127.0.0.1", "localhost"), max_bytes=100)
+    assert info.value.reason == "blocked_address"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "gopher://x", "http:///nohost"])
+def test_only_http_schemes(url, client):
+    with pytest.raises(FetchError):
+        client.get(url, max_bytes=100)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2a00:1450:4001::1", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("224.0.0.1", False),
+        ("0.0.0.0", False),
+        ("::ffff:127.0.0.1", False),
+        ("100.64.0.1", False),
+        ("nonsense", False),
+    ],
+)
+def test_is_public_address(address, public):
+    assert is_public_address(address) is public
+
+
+def test_fetch_many_keeps_order_and_turns_errors_into_values(httpserver, client):
+    httpserver.expect_request("/1").respond_with_data("one")
+    httpserver.expect_request("/2").respond_with_data("two", status=404)
+    results = fetch_many(
+        client, [httpserver.url_for("/1"), "ftp://x/", httpserver.url_for("/2")], max_bytes=100, workers=4
+    )
+    assert results[0].body == b"one"
+    assert isinstance(results[1], FetchError)
+    assert results[2].status == 404
+
+
+def test_host_delay_spaces_requests_to_one_host(httpserver):
+    httpserver.expect_request("/d").respond_with_data("ok")
+    starts = []
+
+    def record(_request):
+        starts.append(time.monotonic())
+        return WResponse("ok")
+
+    httpserver.clear()
+    httpserver.expect_request("/d").respond_with_handler(record)
+    settings = Settings(
+        allow_private_hosts=frozenset({"localhost", "127.0.0.1"}), host_delay=0.3, host_concurrency=4
+    )
+    with HttpClient(settings) as polite:
+        fetch_many(polite, [httpserver.url_for("/d")] * 3, max_bytes=100, workers=3)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) == 3 and all(gap >= 0.25 for gap in sorted(gaps))
+
+
+def test_charset_from_content_type():
+    assert charset_from_content_type('text/html; charset="ISO-8859-1"') == "iso-8859-1"
+    assert charset_from_content_type("text/html") is None

@@ -1,0 +1,223 @@
+import zlib
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import duckdb
+import pytest
+
+from tasks.load import (
+    MAX_FETCH_ATTEMPTS,
+    WarehouseError,
+    active_feeds,
+    batched,
+    connect,
+    feed_statuses,
+    known_urls,
+    open_warehouse,
+    plan_new_entries,
+    save_feeds,
+    store_articles,
+    store_fetches,
+)
+from tasks.records import Article, FeedEntry, FeedFetch, FeedResult, FeedSource
+
+NOW = datetime(2024, 10, 28, 15, 0, tzinfo=UTC)
+
+
+def art(n, **kw):
+    base = dict(
+        url=f"https://x.example/{n}",
+        feed_url="https://x.example/rss",
+        link=f"https://x.example/{n}?utm_source=rss",
+        guid=f"g{n}",
+        title=f"T{n}",
+        text=f"text {n}",
+        fetched_at=NOW,
+        extraction_status="ok",
+        authors=("A", "B"),
+        published_at=NOW,
+        language="de",
+        language_confidence=0.99,
+        word_count=2,
+        raw_html=b"<html>%d</html>" % n,
+    )
+    return Article(**{**base, **kw})
+
+
+def entry(n, feed="https://x.example/rss", guid=None):
+    return FeedEntry(
+        feed_url=feed, url=f"https://x.example/{n}", link=f"https://x.example/{n}", guid=guid or f"g{n}"
+    )
+
+
+def count(con, table="articles"):
+    return con.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def test_storing_the_same_batch_twice_never_duplicates(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1), art(2)], "run-1")
+        store_articles(con, [art(1), art(2), art(3)], "run-2")
+        assert count(con) == 3
+        assert count(con, "raw_pages") == 3
+        # the first stored version wins: a settled article is never overwritten by a later run
+        assert (
+            con.execute("select run_id from article_store where url = 'https://x.example/1'").fetchone()[0]
+            == "run-1"
+        )
+
+
+def test_articles_view_has_the_documented_types(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1)], "r")
+        types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns where table_name = 'articles'"
+            ).fetchall()
+        )
+        fetch_types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns where table_name = 'feed_fetches'"
+            ).fetchall()
+        )
+    assert {
+        k: types[k]
+        for k in (
+            "url",
+            "feed_url",
+            "title",
+            "text",
+            "authors",
+            "published_at",
+            "language",
+            "language_confidence",
+            "word_count",
+            "fetched_at",
+            "extraction_status",
+        )
+    } == {
+        "url": "VARCHAR",
+        "feed_url": "VARCHAR",
+        "title": "VARCHAR",
+        "text": "VARCHAR",
+        "authors": "VARCHAR[]",
+        "published_at": "TIMESTAMP WITH TIME ZONE",
+        "language": "VARCHAR",
+        "language_confidence": "DOUBLE",
+        "word_count": "INTEGER",
+        "fetched_at": "TIMESTAMP WITH TIME ZONE",
+        "extraction_status": "VARCHAR",
+    }
+    assert fetch_types == {
+        "feed_url": "VARCHAR",
+        "started_at": "TIMESTAMP WITH TIME ZONE",
+        "http_status": "INTEGER",
+        "entries_seen": "INTEGER",
+        "new_entries": "INTEGER",
+        "error": "VARCHAR",
+        "error_reason": "VARCHAR",
+        "finished_at": "TIMESTAMP WITH TIME ZONE",
+        "final_url": "VARCHAR",
+        "run_id": "VARCHAR",
+    }
+
+
+def test_values_round_trip(warehouse_path):
+    tricky = "'); DROP TABLE articles; --"
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1, title=tricky, authors=())], "r")
+        title, authors, published, html = con.execute(
+            "select a.title, a.authors, a.published_at, r.html from articles a join raw_pages r using (url)"
+        ).fetchone()
+    assert title == tricky
+    assert authors == []
+    assert published == NOW
+    assert zlib.decompress(html) == b"<html>1</html>"
+
+
+def test_known_urls_by_url_and_by_guid_within_the_feed(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1), art(2)], "r")
+        candidates = [
+            entry(1),  # same URL
+            FeedEntry(
+                feed_url="https://x.example/rss", url="https://x.example/moved", link="l", guid="g2"
+            ),  # same GUID, same feed
+            FeedEntry(
+                feed_url="https://other.example/rss", url="https://x.example/other", link="l", guid="g2"
+            ),  # GUID of another feed
+            entry(9),
+        ]
+        assert known_urls(con, candidates) == {"https://x.example/1", "https://x.example/moved"}
+        assert known_urls(con, []) == set()
+
+
+def test_transient_fetch_failures_are_retried_a_few_times_then_settle(warehouse_path):
+    failed = art(5, extraction_status="fetch_failed", text=None, retryable=True, raw_html=None)
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [failed], "r1")
+        for attempt in range(2, MAX_FETCH_ATTEMPTS + 1):
+            assert known_urls(con, [entry(5)]) == set(), f"attempt {attempt} should be allowed"
+            store_articles(con, [failed], f"r{attempt}")
+        assert known_urls(con, [entry(5)]) == {"https://x.example/5"}
+        # a later success replaces a retryable failure
+        store_articles(con, [art(6, extraction_status="fetch_failed", retryable=True, raw_html=None)], "r")
+        store_articles(con, [art(6)], "r-ok")
+        assert con.execute(
+            "select extraction_status, run_id from articles where url like '%/6'"
+        ).fetchone() == ("ok", "r-ok")
+        assert count(con) == 2
+
+
+def test_plan_new_entries_dedups_across_feeds_and_caps_per_feed():
+    f = FeedFetch(feed_url="a", started_at=NOW, finished_at=NOW, entries_seen=3)
+    results = [
+        FeedResult(f, (entry(1, "a"), entry(2, "a"), entry(3, "a"))),
+        FeedResult(replace(f, feed_url="b"), (entry(2, "b"), entry(4, "b"))),
+    ]
+    planned = plan_new_entries(results, known_urls={"https://x.example/1"}, max_new_per_feed=1)
+    assert [[e.url[-1] for e in r.entries] for r in planned] == [["2"], ["4"]]
+    assert [r.fetch.new_entries for r in planned] == [1, 1]
+
+
+def test_feeds_are_upserted_and_listed(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        save_feeds(con, [FeedSource("https://a.example/rss", "A", None, "World")], "one.opml")
+        save_feeds(
+            con,
+            [FeedSource("https://a.example/rss", None, None, None), FeedSource("https://b.example/rss")],
+            "two.opml",
+        )
+        assert [f.url for f in active_feeds(con)] == ["https://a.example/rss", "https://b.example/rss"]
+        assert active_feeds(con)[0].title == "A"  # a list without a title does not erase it
+        store_fetches(con, [FeedFetch("https://a.example/rss", NOW, NOW, 200, None, 3, 1)], "r")
+        statuses = {s.feed_url: s for s in feed_statuses(con)}
+        assert statuses["https://a.example/rss"].last_status == 200
+        assert statuses["https://b.example/rss"].last_fetch is None
+
+
+def test_a_failed_batch_leaves_nothing_behind(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        with pytest.raises(duckdb.ConstraintException):
+            store_articles(con, [art(1), art(2, extraction_status=None)], "r")  # NOT NULL violated mid-batch
+        assert count(con) == 0
+        assert count(con, "raw_pages") == 0
+
+
+def test_connect_errors_are_one_line_for_users(tmp_path):
+    with pytest.raises(WarehouseError, match="does not exist"):
+        connect(tmp_path / "missing.duckdb", read_only=True)
+    (tmp_path / "dir.duckdb").mkdir()
+    with pytest.raises(WarehouseError, match="not a file"):
+        connect(tmp_path / "dir.duckdb")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(WarehouseError, match="cannot create folder"):
+        connect(tmp_path / "file" / "sub" / "w.duckdb")
+    (tmp_path / "garbage.duckdb").write_bytes(b"not a database at all" * 1000)
+    with pytest.raises(WarehouseError, match="cannot open"):
+        connect(tmp_path / "garbage.duckdb")
+
+
+def test_batched():
+    assert list(batched(range(5), 2)) == [[0, 1], [2, 3], [4]]
+    assert list(batched([], 3)) == []

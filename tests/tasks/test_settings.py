@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from tasks.settings import Settings, SettingsError, settings_from_mappings
+
+
+def test_defaults_match_the_documented_politeness_settings():
+    s = Settings()
+    assert (s.host_delay, s.host_concurrency, s.robots, s.max_new_per_feed) == (1.0, 2, True, 500)
+    assert s.warehouse_path == Path("warehouse/news.duckdb")
+    assert "wirehouse" in s.user_agent and "http" in s.user_agent
+
+
+def test_environment_overrides_file_and_overrides_win():
+    s = settings_from_mappings(
+        {"host_delay": 3, "batch_size": 10},
+        {
+            "WIREHOUSE_HOST_DELAY": "0.5",
+            "WIREHOUSE_ROBOTS": "off",
+            "WIREHOUSE_ALLOW_PRIVATE_HOSTS": "127.0.0.1, LocalHost",
+        },
+        {"batch_size": 7, "warehouse_path": None},
+    )
+    assert s.host_delay == 0.5
+    assert s.robots is False
+    assert s.batch_size == 7
+    assert s.allow_private_hosts == frozenset({"127.0.0.1", "localhost"})
+
+
+def test_warehouse_short_name():
+    assert settings_from_mappings({}, {"WIREHOUSE_WAREHOUSE": "/tmp/x.duckdb"}).warehouse_path == Path(
+        "/tmp/x.duckdb"
+    )
+
+
+@pytest.mark.parametrize(
+    ("file_values", "env"),
+    [
+        ({}, {"WIREHOUSE_HOST_DELAY": "soon"}),
+        ({}, {"WIREHOUSE_ROBOTS": "maybe"}),
+        ({"nope": 1}, {}),
+        ({}, {"WIREHOUSE_BATCH_SIZE": "-1"}),
+    ],
+)
+def test_bad_values_raise_a_settings_error(file_values, env):
+    with pytest.raises(SettingsError):
+        settings_from_mappings(file_values, env)

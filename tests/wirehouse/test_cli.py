@@ -1,0 +1,130 @@
+"""The command line as a user meets it: real processes, real files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tasks.load import open_warehouse, store_articles
+from tests.tasks.test_load import art
+from wirehouse.cli import format_rows, main
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def wirehouse(*args, cwd=None, env=None, timeout=300):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "wirehouse.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(result, fragment):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("wirehouse: error:") and fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def filled(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1), art(2, language="fr")], "r")
+    return warehouse_path
+
+
+def test_help_explains_every_command():
+    result = wirehouse("--help")
+    assert result.returncode == 0
+    for command in ("ingest", "query", "feeds", "demo"):
+        assert command in result.stdout
+    assert wirehouse("feeds", "--help").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["query", "select 1", "--warehouse", "/nonexistent/dir/w.duckdb"], "does not exist"),
+        (["feeds", "import", "/nonexistent/feeds.opml", "--warehouse", "{tmp}/w.duckdb"], "does not exist"),
+        (["feeds", "import", "{tmp}/bad.opml", "--warehouse", "{tmp}/w.duckdb"], "not well-formed OPML"),
+        (["ingest", "--feeds", "{tmp}/bad.opml", "--warehouse", "{tmp}/w.duckdb"], "not well-formed OPML"),
+        (["ingest", "--warehouse", "{tmp}/empty.duckdb"], "no feeds"),
+        (
+            ["ingest", "--feeds", "{tmp}/ok.toml", "--warehouse", "{tmp}/bad.opml/w.duckdb"],
+            "cannot create folder",
+        ),
+        (["feeds", "list", "--warehouse", "{tmp}/none.duckdb"], "does not exist"),
+        (["query", "-f", "{tmp}/missing.sql", "--warehouse", "{tmp}/w.duckdb"], "cannot read SQL file"),
+    ],
+)
+def test_user_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
+    (tmp_path / "bad.opml").write_text("<opml><body><outline xmlUrl='https://a.example/rss'>")
+    (tmp_path / "ok.toml").write_text('[[feed]]\nurl = "https://a.example/rss"\n')
+    result = wirehouse(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert_one_line_error(result, fragment)
+
+
+def test_sql_errors_and_writes_are_refused_in_one_line(filled):
+    assert_one_line_error(
+        wirehouse("query", "select nope from articles", "--warehouse", str(filled)), "SQL error"
+    )
+    assert_one_line_error(
+        wirehouse("query", "delete from article_store", "--warehouse", str(filled)), "read-only"
+    )
+    result = wirehouse("query", "select count(*) as n from articles", "--warehouse", str(filled))
+    assert result.returncode == 0 and "2" in result.stdout
+
+
+def test_query_formats(filled, capsys):
+    sql = "select url, authors, language from articles order by url"
+    assert main(["query", sql, "--warehouse", str(filled), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[0] == {"url": "https://x.example/1", "authors": ["A", "B"], "language": "de"}
+    assert main(["query", sql, "--warehouse", str(filled), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "url,authors,language",
+        'https://x.example/1,"[A, B]",de',
+    ]
+    assert main(["query", sql, "--warehouse", str(filled)]) == 0
+    assert "(2 rows)" in capsys.readouterr().out
+
+
+def test_feeds_import_and_list(tmp_path, capsys):
+    (tmp_path / "f.opml").write_text(
+        '<opml version="2.0"><body><outline text="World"><outline text="A" xmlUrl="https://a.example/rss"/></outline></body></opml>'
+    )
+    path = str(tmp_path / "w.duckdb")
+    assert main(["feeds", "import", str(tmp_path / "f.opml"), "--warehouse", path]) == 0
+    assert "imported 1 feeds" in capsys.readouterr().out
+    assert main(["feeds", "list", "--warehouse", path, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["feed_url"], row["category"], row["active"]) == ("https://a.example/rss", "World", "yes")
+
+
+def test_format_rows_truncates_long_cells():
+    text = format_rows(["a"], [["x" * 100]], "table")
+    assert "…" in text and "(1 row)" in text
+
+
+def test_demo_runs_clean_from_the_command_line(tmp_path):
+    """What `make run` does: no traceback, no telemetry noise, a summary and the example query."""
+    env = {k: "" for k in ("WIREHOUSE_ALLOW_PRIVATE_HOSTS", "WIREHOUSE_HOST_DELAY")}  # the demo sets its own
+    env["PREFECT_API_URL"] = ""
+    result = wirehouse("demo", "--warehouse", str(tmp_path / "demo.duckdb"), env=env, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for noise in ("Traceback", "CancelledError", "telemetry", "ERROR"):
+        assert noise not in output
+    assert "articles stored:" in result.stdout
+    assert "language" in result.stdout and "de " in result.stdout
