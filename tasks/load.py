@@ -58,8 +58,26 @@ ARTICLE_SCHEMA = pa.schema(
         ("content_type", pa.string()),
         ("extraction_status", pa.string()),
         ("extraction_error", pa.string()),
+        ("agencies", _STRINGS),
+        ("dateline_place", pa.string()),
+        ("title_language", pa.string()),
+        ("keywords", _STRINGS),
+        ("paragraph_count", pa.int32()),
+        ("paywalled", pa.bool_()),
+        ("fingerprint", pa.binary()),
+        ("story_id", pa.string()),
         ("retryable", pa.bool_()),
         ("run_id", pa.string()),
+    ]
+)
+
+QUOTE_SCHEMA = pa.schema(
+    [
+        ("article_url", pa.string()),
+        ("ordinal", pa.int32()),
+        ("quote", pa.string()),
+        ("start_offset", pa.int32()),
+        ("end_offset", pa.int32()),
     ]
 )
 
@@ -130,15 +148,26 @@ ON CONFLICT (url) DO UPDATE SET
     fetched_at = excluded.fetched_at, http_status = excluded.http_status, final_url = excluded.final_url,
     content_type = excluded.content_type, extraction_status = excluded.extraction_status,
     extraction_error = excluded.extraction_error, run_id = excluded.run_id,
+    agencies = excluded.agencies, dateline_place = excluded.dateline_place,
+    title_language = excluded.title_language, keywords = excluded.keywords,
+    paragraph_count = excluded.paragraph_count, paywalled = excluded.paywalled,
+    fingerprint = excluded.fingerprint, story_id = excluded.story_id,
     retryable = excluded.retryable,
     fetch_attempts = article_store.fetch_attempts + 1
 WHERE article_store.retryable
+"""
+_WRITABLE = """
+SELECT b.url FROM batch b
+WHERE NOT EXISTS (SELECT 1 FROM article_store a WHERE a.url = b.url AND NOT a.retryable)
 """
 _INSERT_RAW = """
 INSERT INTO raw_pages BY NAME (SELECT * FROM raw_batch)
 ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at, compression = excluded.compression,
     html = excluded.html
 """
+# Quotes of a batch replace those stored for the same articles (a retried article gets new quotes).
+_DELETE_QUOTES = "DELETE FROM quotes WHERE article_url IN (SELECT DISTINCT article_url FROM quote_batch)"
+_INSERT_QUOTES = "INSERT INTO quotes BY NAME (SELECT * FROM quote_batch)"
 _INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch)"
 
 
@@ -195,6 +224,21 @@ def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
             "html": [zlib.compress(a.raw_html or b"", 6) for a in kept],
         },
         schema=RAW_SCHEMA,
+    )
+
+
+def quotes_table(articles: Sequence[Article]) -> pa.Table:
+    """Build the Arrow table of the direct quotes of a batch."""
+    rows = [(a.url, q) for a in articles for q in a.quotes]
+    return pa.table(
+        {
+            "article_url": [url for url, _ in rows],
+            "ordinal": [q.ordinal for _, q in rows],
+            "quote": [q.text for _, q in rows],
+            "start_offset": [q.start for _, q in rows],
+            "end_offset": [q.end for _, q in rows],
+        },
+        schema=QUOTE_SCHEMA,
     )
 
 
@@ -400,24 +444,35 @@ def store_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], 
         run_id: The ingest run.
 
     Returns:
-        Number of articles in the batch.
+        Number of articles written (new ones and retried failures).
     """
     if not articles:
         return 0
     with transaction(con):
         con.register("batch", articles_table(articles, run_id))
         try:
+            # Only new articles and retryable failures are written; a settled article stays as it is,
+            # and so do its raw HTML and quotes.
+            writable = {row[0] for row in con.execute(_WRITABLE).fetchall()}
             con.execute(_INSERT_ARTICLES)
         finally:
             con.unregister("batch")
-        raw = raw_pages_table(articles)
-        if raw.num_rows:
-            con.register("raw_batch", raw)
-            try:
-                con.execute(_INSERT_RAW)
-            finally:
-                con.unregister("raw_batch")
-    return len(articles)
+        kept = [a for a in articles if a.url in writable]
+        _execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
+        _execute_with(con, "quote_batch", quotes_table(kept), _DELETE_QUOTES, _INSERT_QUOTES)
+    return len(kept)
+
+
+def _execute_with(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, *statements: str) -> None:
+    """Run statements that read an Arrow table registered under ``name`` (skipped for an empty table)."""
+    if not table.num_rows:
+        return
+    con.register(name, table)
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.unregister(name)
 
 
 def store_fetches(con: duckdb.DuckDBPyConnection, fetches: Sequence[FeedFetch], run_id: str | None) -> int:
@@ -425,11 +480,7 @@ def store_fetches(con: duckdb.DuckDBPyConnection, fetches: Sequence[FeedFetch], 
     if not fetches:
         return 0
     with transaction(con):
-        con.register("fetch_batch", fetches_table(fetches, run_id))
-        try:
-            con.execute(_INSERT_FETCHES)
-        finally:
-            con.unregister("fetch_batch")
+        _execute_with(con, "fetch_batch", fetches_table(fetches, run_id), _INSERT_FETCHES)
     return len(fetches)
 
 

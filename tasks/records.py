@@ -81,6 +81,16 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """A direct quote inside an article's text."""
+
+    ordinal: int
+    text: str
+    start: int  # character offsets in Article.text
+    end: int
+
+
+@dataclass(frozen=True)
 class Article:
     """One article as stored: extracted text and metadata plus enrichment."""
 
@@ -110,6 +120,15 @@ class Article:
     word_count: int = 0
     reading_time_min: float = 0.0
     content_hash: str | None = None
+    agencies: tuple[str, ...] = ()  # normalised agency codes: dpa, afp, reuters, ap, ...
+    dateline_place: str | None = None
+    title_language: str | None = None
+    keywords: tuple[str, ...] = ()
+    paragraph_count: int = 0
+    paywalled: bool | None = None  # True where the page says it is not free (JSON-LD isAccessibleForFree)
+    quotes: tuple[Quote, ...] = ()
+    fingerprint: bytes | None = field(default=None, repr=False)  # near-duplicate signature of the body
+    story_id: str | None = None
     retryable: bool = False  # the page fetch failed for a passing reason: try again on a later run
     raw_html: bytes | None = field(default=None, repr=False)
 

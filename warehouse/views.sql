@@ -28,6 +28,13 @@ SELECT
     final_url,
     link,
     guid,
+    agencies,
+    dateline_place,
+    title_language,
+    keywords,
+    paragraph_count,
+    paywalled,
+    story_id,
     run_id,
     ingested_at
 FROM article_store;
@@ -45,3 +52,16 @@ SELECT
     final_url,
     run_id
 FROM feed_fetch_log;
+
+CREATE OR REPLACE VIEW stories AS
+SELECT
+    coalesce(story_id, url) AS story_id,
+    count(*) AS size,
+    count(DISTINCT coalesce(site_name, regexp_extract(url, '^https?://([^/]+)', 1))) AS outlets_count,
+    list(DISTINCT coalesce(site_name, regexp_extract(url, '^https?://([^/]+)', 1))) AS outlets,
+    list(url ORDER BY coalesce(published_at, fetched_at)) AS urls,
+    min(coalesce(published_at, fetched_at)) AS first_seen,
+    max(coalesce(published_at, fetched_at)) AS last_seen,
+    arg_min(title, coalesce(published_at, fetched_at)) AS title
+FROM article_store
+GROUP BY 1;

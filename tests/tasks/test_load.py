@@ -221,3 +221,24 @@ def test_connect_errors_are_one_line_for_users(tmp_path):
 def test_batched():
     assert list(batched(range(5), 2)) == [[0, 1], [2, 3], [4]]
     assert list(batched([], 3)) == []
+
+
+def test_quotes_and_stories(warehouse_path):
+    from tasks.records import Quote
+
+    quoted = art(
+        1, quotes=(Quote(1, "Wir bleiben", 10, 21), Quote(2, "Nein", 30, 34)), site_name="Rheinblick"
+    )
+    copy = art(2, story_id="https://x.example/1", site_name="Weserland", published_at=NOW.replace(hour=16))
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [quoted, copy, art(3)], "r")
+        store_articles(con, [quoted], "r2")  # settled: neither the row nor its quotes change
+        assert con.execute("select ordinal, quote, start_offset from quotes order by ordinal").fetchall() == [
+            (1, "Wir bleiben", 10),
+            (2, "Nein", 30),
+        ]
+        stories = con.execute(
+            "select story_id, size, outlets_count, first_seen from stories order by size desc, story_id"
+        ).fetchall()
+    assert stories[0] == ("https://x.example/1", 2, 2, NOW)
+    assert [s[1] for s in stories] == [2, 1]
