@@ -55,11 +55,12 @@ def ingest(
     run_id = str(flow_run.id) if flow_run.id else None
     prepare_warehouse(path)
     with HttpClient(settings) as client:
+        listed: list[str] | None = None
         if feeds:
-            feed_list = read_feed_list(feeds, client, settings)
-            import_feeds(path, feed_list, feeds)
-        else:
-            feed_list = list_feeds(path)
+            imported = read_feed_list(feeds, client, settings)
+            import_feeds(path, imported, feeds)
+            listed = [feed.url for feed in imported]
+        feed_list = list_feeds(path, listed)
         logger.info("ingesting %d feeds into %s", len(feed_list), path)
 
         fetch = fetch_feed.with_options(

@@ -9,7 +9,7 @@ import re
 import time
 import tomllib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from lxml import etree, html
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
-from tasks.http import FetchError, HttpClient, Response
-from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
+from tasks.http import FetchError, HttpClient, Response, parse_retry_after
+from tasks.records import FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource, ParsedFeed
 from tasks.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -407,9 +407,19 @@ def feed_result_from_response(feed: FeedSource, response: Response, started_at: 
         finished_at=datetime.now(UTC),
         http_status=response.status,
         final_url=response.final_url,
+        # New validators are kept even when the body is unchanged (304) or unusable.
+        etag=response.headers.get("etag") or feed.etag,
+        last_modified=response.headers.get("last-modified") or feed.last_modified,
+        moved_to=response.permanent_url if response.permanent_url != feed.url else None,
     )
     if response.status >= 400:
-        return FeedResult(record(error=f"HTTP {response.status}", error_reason=f"http_{response.status}"))
+        return FeedResult(
+            record(
+                error=f"HTTP {response.status}",
+                error_reason=f"http_{response.status}",
+                retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+            )
+        )
     if response.status == 304:
         return FeedResult(record())
     if not response.body.strip():
@@ -421,6 +431,50 @@ def feed_result_from_response(feed: FeedSource, response: Response, started_at: 
     if parsed.warning:
         logger.info("feed %s parsed with a warning: %s", feed.url, parsed.warning)
     return FeedResult(record(entries_seen=len(parsed.entries)), parsed.entries)
+
+
+# Back-off after repeated failures: the first failure costs nothing (the next run tries again), then
+# 30 min, 1 h, 2 h, ... up to a day. Retry-After from the server wins when it asks for longer.
+BACKOFF_BASE = timedelta(minutes=30)
+BACKOFF_CAP = timedelta(hours=24)
+RETRY_AFTER_CAP = timedelta(days=7)
+
+
+def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) -> FeedHealth:
+    """Decide a feed's health after a fetch: failures, back-off, retirement and moves.
+
+    Args:
+        fetch: The fetch record.
+        previous_failures: Consecutive failures before this fetch.
+        now: The current time.
+
+    Returns:
+        The feed's new state.
+    """
+    ok = fetch.error is None
+    failures = 0 if ok else previous_failures + 1
+    next_fetch: datetime | None = None
+    if failures >= 2:
+        next_fetch = now + min(BACKOFF_BASE * 2 ** (failures - 2), BACKOFF_CAP)
+    if fetch.retry_after_s:
+        asked = now + min(timedelta(seconds=fetch.retry_after_s), RETRY_AFTER_CAP)
+        next_fetch = max(next_fetch or asked, asked)
+    retire = None
+    if fetch.http_status == 410:
+        retire = "gone (HTTP 410)"
+    elif fetch.moved_to and ok:
+        retire = f"moved permanently to {fetch.moved_to}"
+    return FeedHealth(
+        feed_url=fetch.feed_url,
+        ok=ok,
+        last_status=fetch.http_status,
+        consecutive_failures=failures,
+        next_fetch_at=next_fetch,
+        etag=fetch.etag,
+        last_modified=fetch.last_modified,
+        retire_reason=retire,
+        moved_to=fetch.moved_to if ok else None,
+    )
 
 
 def failed_feed_result(feed: FeedSource, error: BaseException, started_at: datetime) -> FeedResult:
@@ -444,6 +498,8 @@ def failed_feed_result(feed: FeedSource, error: BaseException, started_at: datet
             http_status=status,
             error=str(error) or type(error).__name__,
             error_reason=reason,
+            etag=feed.etag,  # a failed fetch keeps the validators we had
+            last_modified=feed.last_modified,
         )
     )
 
@@ -464,14 +520,34 @@ def fetch_feed_result(client: HttpClient, feed: FeedSource, settings: Settings) 
     """
     started = datetime.now(UTC)
     try:
-        response = client.get(feed.url, max_bytes=settings.max_feed_bytes)
+        response = client.get(feed.url, max_bytes=settings.max_feed_bytes, headers=conditional_headers(feed))
     except FetchError as exc:
         if exc.transient:
             raise
         return failed_feed_result(feed, exc, started)
-    if response.status in (429, 500, 502, 503, 504):
+    if response.status in (500, 502, 504) or (
+        response.status in (429, 503) and parse_retry_after(response.headers.get("retry-after")) is None
+    ):
         raise FetchError("http_status", f"HTTP {response.status}", url=feed.url, status=response.status)
+    # A 429/503 with Retry-After is not retried now: the server said when, and next_fetch_at obeys it.
     return feed_result_from_response(feed, response, started)
+
+
+def conditional_headers(feed: FeedSource) -> dict[str, str]:
+    """Build If-None-Match / If-Modified-Since from the feed's stored validators.
+
+    Args:
+        feed: The feed with the validators of its last successful fetch.
+
+    Returns:
+        The request headers (empty when nothing is stored).
+    """
+    headers = {}
+    if feed.etag:
+        headers["If-None-Match"] = feed.etag
+    if feed.last_modified:
+        headers["If-Modified-Since"] = feed.last_modified
+    return headers
 
 
 def is_transient(error: BaseException | None) -> bool:

@@ -11,9 +11,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import Message
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
 
 import httpcore
 import httpx
@@ -57,6 +60,7 @@ class Response:
     body: bytes
     redirects: tuple[str, ...] = ()
     elapsed: float = 0.0
+    permanent_url: str | None = None  # where leading 301/308 redirects lead (the resource moved)
 
     @property
     def content_type(self) -> str:
@@ -69,10 +73,48 @@ class Response:
         return charset_from_content_type(self.headers.get("content-type", ""))
 
 
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Read a Retry-After header: delta-seconds or an HTTP date.
+
+    Args:
+        value: The header value.
+        now: The current time (for HTTP dates).
+
+    Returns:
+        Seconds to wait (>= 0), or None when absent or unreadable.
+    """
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def parse_robots(text: str) -> RobotFileParser:
+    """Parse a robots.txt body."""
+    parser = RobotFileParser()
+    parser.parse(text.splitlines())
+    return parser
+
+
 class Fetcher(Protocol):
     """What the pipeline needs from HTTP; the real client below is the only implementation."""
 
-    def get(self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None) -> Response:
+    def get(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        check_robots: bool = False,
+    ) -> Response:
         """Fetch one URL."""
         ...
 
@@ -202,6 +244,11 @@ class _HostGate:
     def __post_init__(self) -> None:
         self._slots = threading.Semaphore(max(1, self.concurrency))
 
+    def slow_down(self, delay: float) -> None:
+        """Raise the gap between requests (a robots.txt Crawl-delay), never lower it."""
+        with self._lock:
+            self.delay = max(self.delay, delay)
+
     @contextmanager
     def turn(self) -> Iterator[None]:
         with self._slots:
@@ -234,6 +281,10 @@ class HttpClient:
         )
         self._gates: dict[str, _HostGate] = {}
         self._gates_lock = threading.Lock()
+        # robots.txt per origin, fetched once per client (one client per run); each origin has its own
+        # lock so that concurrent page fetches wait for one robots.txt download instead of racing.
+        self._robots: dict[str, RobotFileParser | None] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
 
     def __enter__(self) -> HttpClient:
         return self
@@ -254,13 +305,62 @@ class HttpClient:
                 self._gates[host] = gate
             return gate
 
-    def get(self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None) -> Response:
+    def _robots_for(self, url: str) -> RobotFileParser | None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        with self._gates_lock:
+            lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with lock:
+            if origin in self._robots:
+                return self._robots[origin]
+            rules: RobotFileParser | None
+            try:
+                response = self.get(f"{origin}/robots.txt", max_bytes=512 * 1024)
+            except FetchError as exc:
+                # RFC 9309: an unreachable robots.txt means "assume everything is disallowed" for now.
+                logger.info("robots.txt of %s unreachable (%s): not fetching its pages this run", origin, exc)
+                rules = parse_robots("User-agent: *\nDisallow: /")
+            else:
+                if response.status >= 500:
+                    rules = parse_robots("User-agent: *\nDisallow: /")
+                elif response.status >= 400:
+                    rules = None  # no robots.txt: everything allowed
+                else:
+                    rules = parse_robots(response.body.decode("utf-8", errors="replace"))
+                    delay = rules.crawl_delay(self._settings.user_agent) or rules.crawl_delay("*")
+                    if delay:
+                        # Honour Crawl-delay, but a hostile value must not stall a run for hours.
+                        self._gate(url).slow_down(min(float(delay), 60.0))
+            self._robots[origin] = rules
+            return rules
+
+    def allowed_by_robots(self, url: str) -> bool:
+        """Tell whether robots.txt of the URL's host lets wirehouse fetch it (cached per run).
+
+        Args:
+            url: A page URL.
+
+        Returns:
+            False where robots.txt disallows the page for our User-Agent (or "*").
+        """
+        rules = self._robots_for(url)
+        return rules is None or rules.can_fetch(self._settings.user_agent, url)
+
+    def get(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        check_robots: bool = False,
+    ) -> Response:
         """Fetch a URL, following at most ``max_redirects`` redirects, each hop checked by the guard.
 
         Args:
             url: An http(s) URL.
             max_bytes: Largest body accepted, counted after decompression.
             headers: Extra request headers (e.g. conditional GET validators).
+            check_robots: Obey robots.txt (article pages; when the robots setting is on), every hop.
 
         Returns:
             The final response (any status; 4xx/5xx are responses, not exceptions).
@@ -272,8 +372,12 @@ class HttpClient:
         deadline = started + self._settings.total_timeout
         redirects: list[str] = []
         current = url
+        permanent: str | None = None
+        only_permanent = True
         while True:
             check_url_scheme(current)
+            if check_robots and self._settings.robots and not self.allowed_by_robots(current):
+                raise FetchError("robots_disallowed", "disallowed by robots.txt", url=url)
             status, response_headers, body = self._get_once(current, max_bytes, headers, deadline)
             location = response_headers.get("location")
             if status in REDIRECT_STATUSES and location:
@@ -286,6 +390,9 @@ class HttpClient:
                     )
                 redirects.append(current)
                 current = urljoin(current, location.strip())
+                only_permanent = only_permanent and status in (301, 308)
+                if only_permanent:
+                    permanent = current
                 continue
             return Response(
                 url=url,
@@ -295,6 +402,7 @@ class HttpClient:
                 body=body,
                 redirects=tuple(redirects),
                 elapsed=time.monotonic() - started,
+                permanent_url=permanent,
             )
 
     def _get_once(
@@ -341,7 +449,7 @@ class HttpClient:
 
 
 def fetch_many(
-    client: Fetcher, urls: list[str], *, max_bytes: int, workers: int
+    client: Fetcher, urls: list[str], *, max_bytes: int, workers: int, check_robots: bool = False
 ) -> list[Response | FetchError]:
     """Fetch URLs concurrently with a thread pool; each result is a Response or the FetchError it raised.
 
@@ -350,6 +458,7 @@ def fetch_many(
         urls: URLs to fetch, in the order results are wanted.
         max_bytes: Body cap per response.
         workers: Threads used for the whole batch.
+        check_robots: Obey robots.txt.
 
     Returns:
         One entry per URL, in input order.
@@ -357,7 +466,7 @@ def fetch_many(
 
     def one(url: str) -> Response | FetchError:
         try:
-            return client.get(url, max_bytes=max_bytes)
+            return client.get(url, max_bytes=max_bytes, check_robots=check_robots)
         except FetchError as exc:
             return exc
 

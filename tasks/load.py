@@ -10,17 +10,18 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
 import warehouse
-from tasks.records import Article, FeedEntry, FeedFetch, FeedResult, FeedSource
+from tasks.feeds import next_feed_health
+from tasks.records import Article, FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,23 @@ FETCH_SCHEMA = pa.schema(
         ("new_entries", pa.int32()),
         ("error", pa.string()),
         ("error_reason", pa.string()),
+        ("retry_after_s", pa.float64()),
+        ("moved_to", pa.string()),
+    ]
+)
+
+HEALTH_SCHEMA = pa.schema(
+    [
+        ("feed_url", pa.string()),
+        ("ok", pa.bool_()),
+        ("checked_at", _TS),
+        ("last_status", pa.int32()),
+        ("consecutive_failures", pa.int32()),
+        ("next_fetch_at", _TS),
+        ("etag", pa.string()),
+        ("last_modified", pa.string()),
+        ("retire_reason", pa.string()),
+        ("moved_to", pa.string()),
     ]
 )
 
@@ -110,12 +128,12 @@ ON CONFLICT (feed_url) DO UPDATE SET
     title = COALESCE(excluded.title, feeds.title),
     html_url = COALESCE(excluded.html_url, feeds.html_url),
     category = COALESCE(excluded.category, feeds.category),
-    imported_from = excluded.imported_from,
-    active = TRUE
+    imported_from = excluded.imported_from
 """
 _LIST_FEEDS = """
 SELECT f.feed_url, f.title, f.category, f.active,
-       l.started_at AS last_fetch, l.http_status AS last_status, l.error AS last_error,
+       l.started_at AS last_fetch, f.last_status, l.error AS last_error, f.last_success_at,
+       coalesce(f.consecutive_failures, 0), f.next_fetch_at, f.retired_reason,
        (SELECT count(*) FROM article_store a WHERE a.feed_url = f.feed_url) AS articles
 FROM feeds f
 LEFT JOIN (
@@ -123,7 +141,40 @@ LEFT JOIN (
 ) l USING (feed_url)
 ORDER BY f.category NULLS FIRST, f.feed_url
 """
-_ACTIVE_FEEDS = "SELECT feed_url, title, html_url, category FROM feeds WHERE active ORDER BY feed_url"
+# Due feeds: active, not backing off; with a list, its feeds and where they moved to.
+_DUE_FEEDS = """
+SELECT feed_url, title, html_url, category, etag, last_modified
+FROM feeds
+WHERE active
+  AND (next_fetch_at IS NULL OR next_fetch_at <= ?)
+  AND (? IS NULL OR list_contains(?, feed_url)
+       OR feed_url IN (SELECT moved_to FROM feeds WHERE list_contains(?, feed_url)))
+ORDER BY feed_url
+"""
+_WAITING_FEEDS = "SELECT count(*) FROM feeds WHERE active AND next_fetch_at > ?"
+_FAILURE_COUNTS = "SELECT feed_url, coalesce(consecutive_failures, 0) FROM feeds"
+_APPLY_HEALTH = """
+UPDATE feeds SET
+    last_status = h.last_status,
+    consecutive_failures = h.consecutive_failures,
+    next_fetch_at = h.next_fetch_at,
+    etag = h.etag,
+    last_modified = h.last_modified,
+    last_success_at = CASE WHEN h.ok THEN h.checked_at ELSE feeds.last_success_at END,
+    active = feeds.active AND h.retire_reason IS NULL,
+    retired_reason = coalesce(h.retire_reason, feeds.retired_reason),
+    moved_to = coalesce(h.moved_to, feeds.moved_to)
+FROM health h
+WHERE feeds.feed_url = h.feed_url
+"""
+# A moved feed lives on under its new URL with its title and category (validators start afresh).
+_ADD_MOVED = """
+INSERT INTO feeds (feed_url, title, html_url, category, imported_from)
+SELECT h.moved_to, f.title, f.html_url, f.category, f.imported_from
+FROM health h JOIN feeds f ON f.feed_url = h.feed_url
+WHERE h.moved_to IS NOT NULL
+ON CONFLICT (feed_url) DO NOTHING
+"""
 # Known = stored under the same canonical URL, or the same GUID in the same feed; a page whose fetch
 # failed for a passing reason is not "known" until it has been tried MAX_FETCH_ATTEMPTS times.
 _KNOWN = """
@@ -180,7 +231,7 @@ class WarehouseError(RuntimeError):
 
 @dataclass(frozen=True)
 class FeedStatus:
-    """A subscribed feed and what its last fetch said."""
+    """A subscribed feed, its health and what its last fetch said."""
 
     feed_url: str
     title: str | None
@@ -189,6 +240,10 @@ class FeedStatus:
     last_fetch: datetime | None
     last_status: int | None
     last_error: str | None
+    last_success: datetime | None
+    consecutive_failures: int
+    next_fetch_at: datetime | None
+    retired_reason: str | None
     articles: int
 
 
@@ -239,6 +294,25 @@ def quotes_table(articles: Sequence[Article]) -> pa.Table:
             "end_offset": [q.end for _, q in rows],
         },
         schema=QUOTE_SCHEMA,
+    )
+
+
+def health_table(health: Sequence[FeedHealth], now: datetime) -> pa.Table:
+    """Build the Arrow table of feed health updates."""
+    return pa.table(
+        {
+            "feed_url": [h.feed_url for h in health],
+            "ok": [h.ok for h in health],
+            "checked_at": [now for _ in health],
+            "last_status": [h.last_status for h in health],
+            "consecutive_failures": [h.consecutive_failures for h in health],
+            "next_fetch_at": [h.next_fetch_at for h in health],
+            "etag": [h.etag for h in health],
+            "last_modified": [h.last_modified for h in health],
+            "retire_reason": [h.retire_reason for h in health],
+            "moved_to": [h.moved_to for h in health],
+        },
+        schema=HEALTH_SCHEMA,
     )
 
 
@@ -394,12 +468,36 @@ def save_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[FeedSource], sour
     return len(feeds)
 
 
-def active_feeds(con: duckdb.DuckDBPyConnection) -> list[FeedSource]:
-    """Return the feeds an ingest without ``--feeds`` fetches."""
+def due_feeds(
+    con: duckdb.DuckDBPyConnection, now: datetime, only: Sequence[str] | None = None
+) -> list[FeedSource]:
+    """Return the active feeds that are due (not backing off), with their conditional-GET validators.
+
+    Args:
+        con: A connection.
+        now: The current time.
+        only: Restrict to these feed URLs (and the URLs they moved to); None for all.
+
+    Returns:
+        The feeds to fetch this run.
+    """
+    listed = list(only) if only is not None else None
+    rows = con.execute(_DUE_FEEDS, [now, listed, listed, listed or []]).fetchall()
     return [
-        FeedSource(url=r[0], title=r[1], html_url=r[2], category=r[3])
-        for r in con.execute(_ACTIVE_FEEDS).fetchall()
+        FeedSource(url=r[0], title=r[1], html_url=r[2], category=r[3], etag=r[4], last_modified=r[5])
+        for r in rows
     ]
+
+
+def waiting_feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+    """Count active feeds skipped this run because they are backing off."""
+    row = con.execute(_WAITING_FEEDS, [now]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def active_feeds(con: duckdb.DuckDBPyConnection) -> list[FeedSource]:
+    """Return every active feed, due or not."""
+    return due_feeds(con, datetime.max.replace(tzinfo=UTC))
 
 
 def feed_statuses(con: duckdb.DuckDBPyConnection) -> list[FeedStatus]:
@@ -475,12 +573,31 @@ def _execute_with(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, *s
         con.unregister(name)
 
 
-def store_fetches(con: duckdb.DuckDBPyConnection, fetches: Sequence[FeedFetch], run_id: str | None) -> int:
-    """Append feed fetch records in one transaction."""
+def store_fetches(
+    con: duckdb.DuckDBPyConnection,
+    fetches: Sequence[FeedFetch],
+    run_id: str | None,
+    now: datetime | None = None,
+) -> int:
+    """Append feed fetch records and update each feed's health, in one transaction.
+
+    Args:
+        con: Read-write connection.
+        fetches: One record per fetched feed.
+        run_id: The ingest run.
+        now: The time the health decisions are based on (default: now).
+
+    Returns:
+        Number of records stored.
+    """
     if not fetches:
         return 0
+    now = now or datetime.now(UTC)
     with transaction(con):
+        failures = dict(con.execute(_FAILURE_COUNTS).fetchall())
+        health = [next_feed_health(f, int(failures.get(f.feed_url, 0)), now) for f in fetches]
         _execute_with(con, "fetch_batch", fetches_table(fetches, run_id), _INSERT_FETCHES)
+        _execute_with(con, "health", health_table(health, now), _ADD_MOVED, _APPLY_HEALTH)
     return len(fetches)
 
 
@@ -515,17 +632,24 @@ def import_feeds(path: Path, feeds: list[FeedSource], source: str) -> int:
 
 
 @task(name="list-feeds", tags=["duckdb"], cache_policy=NO_CACHE)
-def list_feeds(path: Path) -> list[FeedSource]:
-    """Return the active feeds.
+def list_feeds(path: Path, only: list[str] | None = None) -> list[FeedSource]:
+    """Return the feeds due this run, with their validators.
 
     Args:
         path: The DuckDB file.
+        only: Restrict to these feed URLs (a ``--feeds`` list); None for every stored feed.
 
     Returns:
         The feeds to ingest.
     """
+    logger = get_run_logger()
+    now = datetime.now(UTC)
     with open_warehouse(path) as con:
-        return active_feeds(con)
+        feeds = due_feeds(con, now, only)
+        waiting = waiting_feeds(con, now)
+    if waiting:
+        logger.info("%d feeds are backing off after failures and wait for a later run", waiting)
+    return feeds
 
 
 @task(name="select-new-entries", tags=["duckdb"], cache_policy=NO_CACHE)

@@ -14,6 +14,8 @@ class FeedSource:
     title: str | None = None
     html_url: str | None = None
     category: str | None = None
+    etag: str | None = None  # validators from the last successful fetch, for conditional GET
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,25 @@ class FeedFetch:
     new_entries: int = 0
     error: str | None = None  # None on success
     error_reason: str | None = None  # short code, e.g. "timeout", "http_404", "not_a_feed"
+    etag: str | None = None  # validators the server sent (saved even on 304)
+    last_modified: str | None = None
+    retry_after_s: float | None = None  # 429/503 Retry-After, in seconds
+    moved_to: str | None = None  # new URL after permanent (301/308) redirects
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """A feed's state after a fetch: what the next run should do with it."""
+
+    feed_url: str
+    ok: bool
+    last_status: int | None
+    consecutive_failures: int
+    next_fetch_at: datetime | None  # None: due on the next run
+    etag: str | None
+    last_modified: str | None
+    retire_reason: str | None = None  # set: the feed is deactivated (410 Gone, moved)
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,13 @@ def test_feeds_import_and_list(tmp_path, capsys):
     assert "imported 1 feeds" in capsys.readouterr().out
     assert main(["feeds", "list", "--warehouse", path, "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert (row["feed_url"], row["category"], row["active"]) == ("https://a.example/rss", "World", "yes")
+    assert (row["feed_url"], row["category"], row["state"], row["failures"]) == (
+        "https://a.example/rss",
+        "World",
+        "active",
+        0,
+    )
+    assert row["next_fetch"] == "next run"
 
 
 def test_format_rows_truncates_long_cells():
