@@ -23,11 +23,12 @@ from tasks.load import (
     prepare_warehouse,
     record_fetches,
     select_new_entries,
+    warehouse_lock,
 )
 from tasks.pages import fetch_pages
 from tasks.records import FeedResult, IngestSummary
 from tasks.report import NothingFetchedError, publish_report, summarize
-from tasks.settings import load_settings
+from tasks.settings import Settings, load_settings
 
 # Batches in flight at once: enough to keep fetching, extracting and loading overlapped,
 # few enough that memory stays flat however many articles a run has.
@@ -53,6 +54,14 @@ def ingest(
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
     path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
+    with warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning):
+        return _ingest(feeds, settings, run_id, started)
+
+
+def _ingest(feeds: str | None, settings: Settings, run_id: str | None, started: float) -> IngestSummary:
+    """The body of the ingest flow, run while the warehouse's run lock is held."""
+    logger = get_run_logger()
+    path = settings.warehouse_path
     prepare_warehouse(path)
     with HttpClient(settings) as client:
         listed: list[str] | None = None

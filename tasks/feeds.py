@@ -19,6 +19,7 @@ import courlan
 import feedparser
 from lxml import etree, html
 from prefect import task
+from prefect.runtime import task_run
 from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.http import FetchError, HttpClient, Response, parse_retry_after
@@ -595,17 +596,24 @@ def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -
     cache_policy=NO_CACHE,
 )
 def fetch_feed(client: HttpClient, feed: FeedSource, settings: Settings) -> FeedResult:
-    """Fetch one feed (retried on transient errors).
+    """Fetch one feed; transient errors are retried by Prefect, the last attempt records the failure.
 
     Args:
         client: The shared HTTP client.
         feed: The feed.
-        settings: Run settings.
+        settings: Run settings (``feed_retries`` must match the task's retries).
 
     Returns:
         Its fetch record and entries.
     """
-    return fetch_feed_result(client, feed, settings)
+    started = datetime.now(UTC)
+    try:
+        return fetch_feed_result(client, feed, settings)
+    except FetchError as exc:
+        if task_run.run_count <= settings.feed_retries:
+            raise  # Prefect tries again after retry_delay
+        # Out of retries: a recorded failure, not a failed task (one bad feed never fails the run).
+        return failed_feed_result(feed, exc, started)
 
 
 def _state_exception(state: Any) -> BaseException | None:

@@ -174,6 +174,45 @@ def is_allowed_host(host: str, allow_list: Iterable[str]) -> bool:
     return host.strip("[]").lower() in {h.strip("[]").lower() for h in allow_list}
 
 
+# The deadline of the request this thread is making: every socket read and write is cut short at it,
+# so a server that drips its headers one byte at a time cannot stall a fetch past the total timeout.
+_DEADLINE = threading.local()
+
+
+def _remaining(timeout: float | None) -> float | None:
+    deadline: float | None = getattr(_DEADLINE, "at", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("total timeout reached")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose reads and writes never outlive the current request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _remaining(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _remaining(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _remaining(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Network backend that resolves the host itself and connects only to addresses the guard allows.
 
@@ -209,7 +248,10 @@ class _GuardedBackend(httpcore.SyncBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(
+                    address, port, _remaining(timeout), local_address, socket_options
+                )
+                return _DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None
@@ -369,7 +411,6 @@ class HttpClient:
             FetchError: No usable response (blocked, timeout, too large, too many redirects...).
         """
         started = time.monotonic()
-        deadline = started + self._settings.total_timeout
         redirects: list[str] = []
         current = url
         permanent: str | None = None
@@ -378,7 +419,7 @@ class HttpClient:
             check_url_scheme(current)
             if check_robots and self._settings.robots and not self.allowed_by_robots(current):
                 raise FetchError("robots_disallowed", "disallowed by robots.txt", url=url)
-            status, response_headers, body = self._get_once(current, max_bytes, headers, deadline)
+            status, response_headers, body = self._get_once(current, max_bytes, headers)
             location = response_headers.get("location")
             if status in REDIRECT_STATUSES and location:
                 if len(redirects) >= self._settings.max_redirects:
@@ -406,31 +447,17 @@ class HttpClient:
             )
 
     def _get_once(
-        self, url: str, max_bytes: int, headers: Mapping[str, str] | None, deadline: float
+        self, url: str, max_bytes: int, headers: Mapping[str, str] | None
     ) -> tuple[int, dict[str, str], bytes]:
         try:
-            with self._gate(url).turn(), self._client.stream("GET", url, headers=dict(headers or {})) as resp:
-                response_headers = {k.lower(): v for k, v in resp.headers.items()}
-                declared = response_headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchError(
-                        "too_large", f"declared body of {declared} bytes exceeds {max_bytes}", url=url
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                # iter_bytes yields decompressed data, so the cap also stops gzip/deflate bombs.
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FetchError("too_large", f"body exceeds {max_bytes} bytes", url=url)
-                    if time.monotonic() > deadline:
-                        raise FetchError(
-                            "timeout",
-                            f"no complete response within {self._settings.total_timeout:g} s",
-                            url=url,
-                        )
-                    chunks.append(chunk)
-                return resp.status_code, response_headers, b"".join(chunks)
+            with self._gate(url).turn():
+                # The total timeout starts once it is our turn: waiting politely is not the server's fault.
+                deadline = time.monotonic() + self._settings.total_timeout
+                _DEADLINE.at = deadline
+                try:
+                    return self._stream(url, max_bytes, headers, deadline)
+                finally:
+                    _DEADLINE.at = None
         except FetchError as exc:
             exc.url = url  # the guard only knows the host it refused
             raise
@@ -446,6 +473,32 @@ class HttpClient:
             raise FetchError("bad_url", f"invalid URL: {exc}", url=url) from exc
         except httpx.HTTPError as exc:
             raise FetchError("http", f"{type(exc).__name__}: {exc}", url=url) from exc
+
+    def _stream(
+        self, url: str, max_bytes: int, headers: Mapping[str, str] | None, deadline: float
+    ) -> tuple[int, dict[str, str], bytes]:
+        with self._client.stream("GET", url, headers=dict(headers or {})) as resp:
+            response_headers = {k.lower(): v for k, v in resp.headers.items()}
+            declared = response_headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise FetchError(
+                    "too_large", f"declared body of {declared} bytes exceeds {max_bytes}", url=url
+                )
+            chunks: list[bytes] = []
+            size = 0
+            # iter_bytes yields decompressed data, so the cap also stops gzip/deflate bombs.
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError("too_large", f"body exceeds {max_bytes} bytes", url=url)
+                if time.monotonic() > deadline:
+                    raise FetchError(
+                        "timeout",
+                        f"no complete response within {self._settings.total_timeout:g} s",
+                        url=url,
+                    )
+                chunks.append(chunk)
+            return resp.status_code, response_headers, b"".join(chunks)
 
 
 def fetch_many(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -223,6 +225,10 @@ _INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch
 
 
 _CONNECT_LOCK = threading.Lock()
+# Seconds a connection waits while another process has the DuckDB file open (between its tasks).
+CONNECT_WAIT = 60.0
+_HELD_LOCKS: dict[str, tuple[int, int]] = {}  # lock file -> (fd, depth): the run lock is re-entrant
+_HELD_LOCKS_GUARD = threading.Lock()
 
 
 class WarehouseError(RuntimeError):
@@ -413,6 +419,73 @@ def connect(
             raise WarehouseError(f"cannot open warehouse {path}: {message.splitlines()[0]}") from exc
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from exc
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another process kept the warehouse for longer than we were willing to wait."""
+
+
+@contextmanager
+def warehouse_lock(
+    path: Path | str, timeout: float, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the warehouse's run lock: one ingest per warehouse at a time, the next one waits its turn.
+
+    The lock is an advisory ``flock`` on ``<warehouse>.lock``; the kernel releases it when the
+    process dies, so a killed run never leaves a stale lock. Re-entrant within a process.
+
+    Args:
+        path: The DuckDB file.
+        timeout: Seconds to wait for another run to finish.
+        on_wait: Called once with a message when we have to wait.
+
+    Yields:
+        Nothing; the lock is held inside the block.
+
+    Raises:
+        WarehouseBusyError: The other run did not finish within ``timeout``.
+    """
+    lock_path = str(Path(path).with_name(Path(path).name + ".lock"))
+    with _HELD_LOCKS_GUARD:
+        held = _HELD_LOCKS.get(lock_path)
+        if held:
+            _HELD_LOCKS[lock_path] = (held[0], held[1] + 1)
+    if held:
+        try:
+            yield
+        finally:
+            with _HELD_LOCKS_GUARD:
+                fd, depth = _HELD_LOCKS[lock_path]
+                _HELD_LOCKS[lock_path] = (fd, depth - 1)
+        return
+    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    told = False
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"warehouse {path} is still in use by another ingest after {timeout:g} s; try again later"
+                    ) from None
+                if not told and on_wait:
+                    on_wait(f"another ingest is using {path}; waiting up to {timeout:g} s for it to finish")
+                    told = True
+                time.sleep(0.5)
+        with _HELD_LOCKS_GUARD:
+            _HELD_LOCKS[lock_path] = (fd, 1)
+        try:
+            yield
+        finally:
+            with _HELD_LOCKS_GUARD:
+                del _HELD_LOCKS[lock_path]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 @contextmanager

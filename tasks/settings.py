@@ -51,6 +51,7 @@ class Settings:
     batch_size: int = 50
     feed_retries: int = 2
     retry_delay: float = 2.0
+    lock_timeout: float = 600.0  # seconds an ingest waits for another one on the same warehouse
 
 
 _FIELD_TYPES: dict[str, type] = {
@@ -71,6 +72,7 @@ _FIELD_TYPES: dict[str, type] = {
     "batch_size": int,
     "feed_retries": int,
     "retry_delay": float,
+    "lock_timeout": float,
 }
 
 

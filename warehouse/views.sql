@@ -65,3 +65,31 @@ SELECT
     arg_min(title, coalesce(published_at, fetched_at)) AS title
 FROM article_store
 GROUP BY 1;
+
+-- Every failure, feed or article, one row each: what failed, where, why and when.
+CREATE OR REPLACE VIEW failures AS
+SELECT
+    'feed' AS kind,
+    feed_url AS url,
+    feed_url,
+    'fetch_feed' AS stage,
+    coalesce(error_reason, 'error') AS error_class,
+    error AS message,
+    http_status,
+    started_at AS occurred_at,
+    run_id
+FROM feed_fetch_log
+WHERE error IS NOT NULL
+UNION ALL
+SELECT
+    'article',
+    url,
+    feed_url,
+    CASE WHEN extraction_status IN ('fetch_failed', 'http_error') THEN 'fetch_page' ELSE 'extract' END,
+    extraction_status,
+    extraction_error,
+    http_status,
+    fetched_at,
+    run_id
+FROM article_store
+WHERE extraction_status <> 'ok';

@@ -208,23 +208,30 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
     Returns:
         The flow's IngestSummary.
     """
-    from tasks.load import active_feeds, open_warehouse
+    from tasks.load import active_feeds, open_warehouse, warehouse_lock
 
+    settings = load_settings(warehouse_path=warehouse)
     # Fail fast, before Prefect starts a server: an unusable warehouse or feed list is a one-line error.
     if feeds:
         _read_feed_list(feeds)
-    with open_warehouse(warehouse, migrate=True) as con:
-        if not feeds and not active_feeds(con):
-            raise UserError(f"no feeds in {warehouse}: use --feeds FILE or `wirehouse feeds import FILE`")
+    # The run lock is taken here already, so that a second ingest waits before doing anything at all.
+    with warehouse_lock(warehouse, settings.lock_timeout, on_wait=_note):
+        with open_warehouse(warehouse, migrate=True) as con:
+            if not feeds and not active_feeds(con):
+                raise UserError(f"no feeds in {warehouse}: use --feeds FILE or `wirehouse feeds import FILE`")
 
-    apply_prefect_defaults()
-    from flows.ingest import ingest
-    from tasks.report import NothingFetchedError
+        apply_prefect_defaults()
+        from flows.ingest import ingest
+        from tasks.report import NothingFetchedError
 
-    try:
-        return ingest(feeds=feeds, warehouse=str(warehouse), batch_size=batch_size)
-    except NothingFetchedError as exc:
-        raise UserError(str(exc)) from exc
+        try:
+            return ingest(feeds=feeds, warehouse=str(warehouse), batch_size=batch_size)
+        except NothingFetchedError as exc:
+            raise UserError(str(exc)) from exc
+
+
+def _note(message: str) -> None:
+    print(f"wirehouse: {message}", file=sys.stderr, flush=True)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
