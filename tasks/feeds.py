@@ -19,8 +19,8 @@ import courlan
 import feedparser
 from lxml import etree, html
 from prefect import task
-from prefect.runtime import task_run
 from prefect.cache_policies import NONE as NO_CACHE
+from prefect.runtime import task_run
 
 from tasks.http import FetchError, HttpClient, Response, parse_retry_after
 from tasks.records import FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource, ParsedFeed

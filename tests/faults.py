@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 GOOD_RSS = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>
 {items}</channel></rss>"""
@@ -70,7 +71,7 @@ class FaultServer:
 
     def rss(self, title: str, links: list[str]) -> bytes:
         return GOOD_RSS.format(
-            title=title, items="".join(ITEM.format(title=f"{title} {i}", link=l) for i, l in enumerate(links))
+            title=title, items="".join(ITEM.format(title=f"{title} {i}", link=link) for i, link in enumerate(links))
         ).encode()
 
     def _build(self) -> None:
@@ -126,7 +127,7 @@ class FaultServer:
         r["/laughs.rss"] = self._send(200, LAUGHS, xml)
         r["/many.rss"] = self._send(200, self.rss("many", [f"{b}/none/{n}" for n in range(100_000)]), xml)
 
-    FEED_FAULTS = {
+    FEED_FAULTS: ClassVar[dict[str, str]] = {
         "/404.rss": "http_404",
         "/410.rss": "http_410",
         "/429.rss": "http_429",
