@@ -99,7 +99,7 @@ def serve_corpus(corpus: Path, copies: int = 1) -> Iterator[tuple[str, str, list
         outlines.append(f'<outline text="{escape(key)}" type="rss" xmlUrl="{base}/feeds/{key}.rss"/>')
     opml = f'<?xml version="1.0"?><opml version="2.0"><head><title>corpus</title></head><body>{"".join(outlines)}</body></opml>'
     routes["/corpus.opml"] = ("text/x-opml", opml.encode())
-    server.RequestHandlerClass = partial(_Handler, routes=routes)  # type: ignore[assignment]
+    server.RequestHandlerClass = partial(_Handler, routes=routes)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

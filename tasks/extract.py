@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +13,10 @@ import trafilatura
 from lxml import html as lxml_html
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
+from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
+from tasks.metadata import PageMetadata, choose_datetime, clean_title, read_metadata, split_byline
 from tasks.records import Article, FeedEntry, Page
 
 logger = logging.getLogger(__name__)
@@ -39,8 +39,13 @@ PRUNE_XPATH = [
     )
     + "]"
 ]
+_NEVER_PRUNED = frozenset({"html", "body", "main", "article"})
 # Fewer words than this and trafilatura most likely caught a caption or a cookie box, not an article.
 MIN_ARTICLE_WORDS = 25
+# articleBody is "complete" when it holds this share of the extracted word 4-grams.
+COMPLETE_SHARE = 0.7
+# Lines shorter than this are sub-headings or datelines: kept even where articleBody lacks them.
+HEADING_WORDS = 8
 
 
 def _known_codec(name: str | None) -> str | None:
@@ -53,7 +58,7 @@ def _known_codec(name: str | None) -> str | None:
 
 
 def decode_html(body: bytes, header_charset: str | None = None) -> str:
-    """Decode an HTML page: BOM first, then the HTTP charset, then <meta charset>, then UTF-8, then cp1252.
+    """Decode an HTML page: BOM, then the HTTP charset, then valid UTF-8, then <meta charset>, then cp1252.
 
     Args:
         body: The bytes as served.
@@ -66,6 +71,10 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
         if body.startswith(bom):
             return body[len(bom) :].decode(name, errors="replace")
     candidates: list[str | None] = [_known_codec(header_charset)]
+    # Non-ASCII bytes that are valid UTF-8 are UTF-8 in practice (Latin-1 text almost never is), so they
+    # beat a <meta charset> that a CMS left over from an older page encoding.
+    if not body.isascii():
+        candidates.append("utf-8")
     match = _META_CHARSET.search(body[:4096])
     if match:
         candidates.append(_known_codec(match.group(1).decode("ascii", "ignore")))
@@ -81,36 +90,41 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
     return body.decode("cp1252", errors="replace")
 
 
-def _parse_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def prune_furniture(tree: Any) -> Any:
+    """Remove page furniture (cookie, consent, newsletter boxes) from a parsed page, keeping tail text.
 
+    Does what ``PRUNE_XPATH`` says in one Python pass: lxml's ``translate()`` on every element cost
+    more than the whole rest of the extraction.
 
-def _jsonld_objects(tree: Any) -> Iterable[dict[str, Any]]:
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text_content() or "")
-        except (json.JSONDecodeError, ValueError):
+    Args:
+        tree: The parsed page (lxml); changed in place.
+
+    Returns:
+        The same tree.
+    """
+    doomed = []
+    for element in tree.iter():
+        if not isinstance(element.tag, str) or element.tag in _NEVER_PRUNED:
             continue
-        stack = [data]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, list):
-                stack.extend(item)
-            elif isinstance(item, dict):
-                if isinstance(item.get("@graph"), list):
-                    stack.extend(item["@graph"])
-                yield item
+        marks = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+        if marks.strip() and any(word in marks for word in _FURNITURE_WORDS):
+            doomed.append(element)
+    for element in doomed:
+        parent = element.getparent()
+        if parent is None:
+            continue
+        if element.tail:
+            previous = element.getprevious()
+            if previous is not None:
+                previous.tail = (previous.tail or "") + element.tail
+            else:
+                parent.text = (parent.text or "") + element.tail
+        parent.remove(element)
+    return tree
 
 
 def page_metadata(tree: Any) -> dict[str, Any]:
-    """Read the metadata a page states about itself (meta tags, JSON-LD, <html lang>).
+    """Read the dates and language a page states about itself (see :func:`tasks.metadata.read_metadata`).
 
     Args:
         tree: The parsed page (lxml).
@@ -118,53 +132,13 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     Returns:
         Keys ``published_at``, ``modified_at`` (aware datetimes) and ``declared_language``, where present.
     """
-    meta: dict[str, str] = {}
-    for element in tree.xpath("//meta[@content]"):
-        key = (
-            (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
-        )
-        if key and key not in meta:
-            meta[key] = element.get("content", "").strip()
-    result: dict[str, Any] = {}
-    for obj in _jsonld_objects(tree):
-        kind = obj.get("@type")
-        kinds = kind if isinstance(kind, list) else [kind]
-        if any(isinstance(k, str) and k.endswith("Article") for k in kinds):
-            result.setdefault("published_at", _parse_datetime(obj.get("datePublished")))
-            result.setdefault("modified_at", _parse_datetime(obj.get("dateModified")))
-            if isinstance(obj.get("inLanguage"), str):
-                result.setdefault("declared_language", obj["inLanguage"])
-    for key in ("article:published_time", "og:article:published_time", "datepublished", "date"):
-        if not result.get("published_at"):
-            result["published_at"] = _parse_datetime(meta.get(key))
-    for key in ("article:modified_time", "og:updated_time", "datemodified"):
-        if not result.get("modified_at"):
-            result["modified_at"] = _parse_datetime(meta.get(key))
-    root_lang = tree.getroottree().getroot().get("lang") if tree is not None else None
-    declared = result.get("declared_language") or root_lang or meta.get("og:locale") or meta.get("language")
-    code = (
-        re.split(r"[-_]", declared.strip())[0].lower()
-        if isinstance(declared, str) and declared.strip()
-        else ""
-    )
-    result["declared_language"] = code if re.fullmatch(r"[a-z]{2,3}", code) else None
-    return {k: v for k, v in result.items() if v is not None}
-
-
-def _split_authors(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    parts = [p.strip() for p in re.split(r";|\s+und\s+|\s+and\s+", value) if p.strip()]
-    return tuple(dict.fromkeys(parts))
-
-
-def _day_to_datetime(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    except ValueError:
-        return None
+    stated = read_metadata(tree)
+    found = {
+        "published_at": stated.published_at,
+        "modified_at": stated.modified_at,
+        "declared_language": stated.declared_language,
+    }
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _words(text: str | None) -> list[str]:
@@ -221,8 +195,89 @@ def fallback_article(page: Page, status: str, error: str | None) -> Article:
     )
 
 
+def _shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    words = _words(text)
+    return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))} if words else set()
+
+
+def cross_check_body(text: str, article_body: str | None, summary: str | None = None) -> str:
+    """Drop extracted lines that the page's own JSON-LD ``articleBody`` does not contain.
+
+    Only where ``articleBody`` is complete, i.e. it covers most of what was extracted: then a longer line
+    missing from it is a caption, a "read more" teaser or a box, not the article. Short lines stay: they
+    are sub-headings, which ``articleBody`` often leaves out.
+
+    Args:
+        text: Extracted body, one paragraph per line.
+        article_body: The page's ``articleBody``, if any.
+        summary: The page's description: a lede that repeats it belongs to the article even where
+            ``articleBody`` leaves it out.
+
+    Returns:
+        The body, possibly with lines removed.
+    """
+    if not article_body or len(_words(article_body)) < MIN_ARTICLE_WORDS:
+        return text
+    stated = _shingles(article_body)
+    extracted = _shingles(text)
+    if not extracted or len(extracted & stated) < COMPLETE_SHARE * len(extracted):
+        return text
+    stated |= _shingles(summary or "")
+    kept = []
+    for line in text.split("\n"):
+        line_shingles = _shingles(line)
+        long_line = len(_words(line)) >= HEADING_WORDS
+        if long_line and line_shingles and not line_shingles & stated:
+            continue
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _recase(name: str, source: str) -> str:
+    """Undo trafilatura's title-casing ("Dpa", "Mdr De") by finding the name as the page wrote it."""
+    match = re.search(re.escape(name), source, re.IGNORECASE)
+    return match.group(0) if match else name
+
+
+def _fallback_authors(
+    entry: FeedEntry, stated: PageMetadata, byline: str | None, page_text: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Authors where the page's metadata named none: the feed entry's, the byline markup's, trafilatura's."""
+    site_names = stated.site_names
+    agencies: list[str] = []
+    for author in entry.authors:
+        names, codes = split_byline(author, site_names)
+        agencies.extend(codes)
+        if names:
+            return tuple(names), tuple(agencies)
+    agencies.extend(stated.byline_agencies)
+    if stated.byline_authors:
+        return stated.byline_authors, tuple(agencies)
+    if byline:
+        # trafilatura title-cases what it finds and joins names with "; ".
+        for part in byline.split(";"):
+            names, codes = split_byline(_recase(part.strip(), page_text), site_names)
+            agencies.extend(codes)
+            # Its byline guess also catches places and initials: better no author than a wrong one.
+            if names and all(len(n.split()) >= 2 for n in names):
+                return tuple(names), tuple(agencies)
+    return (), tuple(agencies)
+
+
+def _day_to_datetime(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def extract_article(page: Page) -> Article:
     """Extract one fetched page into an article; never raises for a bad page.
+
+    Metadata comes from the page (JSON-LD, then OpenGraph and meta tags), then the feed entry, then
+    trafilatura's guesses; the body from trafilatura, cross-checked with JSON-LD ``articleBody``.
 
     Args:
         page: The fetched page with its feed entry.
@@ -238,21 +293,24 @@ def extract_article(page: Page) -> Article:
     if (page.content_type or "") not in HTML_TYPES:
         return fallback_article(page, "not_html", f"content type {page.content_type}")
     entry = page.entry
+    url = page.final_url or entry.url
     try:
-        tree = load_html(decode_html(page.body, page.charset))
+        source = decode_html(page.body, page.charset)
+        tree = load_html(source)
         if tree is None:
             return fallback_article(page, "no_text", "page is not parseable HTML")
-        stated = page_metadata(tree)
+        stated = read_metadata(tree, url, page.fetched_at)
         document = trafilatura.bare_extraction(
-            tree,
-            url=page.final_url or entry.url,
-            with_metadata=True,
+            prune_furniture(tree),
+            url=url,
+            with_metadata=False,  # read above and below, only as far as the page's own metadata falls short
             include_comments=False,
             include_tables=True,
             include_images=False,
             deduplicate=False,
-            prune_xpath=PRUNE_XPATH,
         )
+        needs_guess = not (stated.title and stated.published_at and (stated.authors or stated.byline_authors))
+        guessed: Any = extract_metadata(load_html(source), url) if needs_guess else None
     except (
         ValueError,
         TypeError,
@@ -262,35 +320,59 @@ def extract_article(page: Page) -> Article:
         logger.warning("extraction failed for %s: %s", entry.url, exc)
         return fallback_article(page, "error", f"{type(exc).__name__}: {exc}")
     text = (getattr(document, "text", None) or "").strip() if document is not None else ""
-    if len(re.findall(r"\w+", text)) < MIN_ARTICLE_WORDS:
+    text = cross_check_body(text, stated.article_body, stated.description)
+    site_names = stated.site_names
+    title = (
+        stated.title
+        or clean_title(entry.title, site_names)
+        or clean_title(getattr(guessed, "title", None), site_names)
+    )
+    authors, agencies = stated.authors, stated.agencies
+    if not authors:
+        more_authors, more_agencies = _fallback_authors(
+            entry, stated, getattr(guessed, "author", None), source
+        )
+        authors, agencies = more_authors, tuple(dict.fromkeys(agencies + more_agencies))
+    published_at = stated.published_at or choose_datetime(
+        [entry.published_at, _day_to_datetime(getattr(guessed, "date", None))], page.fetched_at
+    )
+    if len(_words(text)) < MIN_ARTICLE_WORDS:
+        # No article text, but what the page states about itself still beats the feed entry.
         fallback = fallback_article(page, "no_text", "no article text found on the page")
         longer = text if len(text) > len(fallback.text or "") else fallback.text
         return replace(
-            fallback, text=longer, declared_language=stated.get("declared_language") or entry.language
+            fallback,
+            text=longer,
+            title=title or None,
+            authors=authors or entry.authors,
+            agencies=agencies,
+            published_at=published_at,
+            modified_at=stated.modified_at,
+            declared_language=stated.declared_language or entry.language,
         )
-    doc: Any = document
-    text = drop_leading_title(text, doc.title or entry.title)
     return Article(
         url=entry.url,
         feed_url=entry.feed_url,
         link=entry.link,
         guid=entry.guid,
-        title=(doc.title or entry.title or None),
-        text=text,
-        description=doc.description or entry.summary,
-        authors=_split_authors(doc.author) or entry.authors,
-        published_at=stated.get("published_at") or entry.published_at or _day_to_datetime(doc.date),
-        modified_at=stated.get("modified_at"),
-        site_name=doc.sitename or None,
-        categories=tuple(doc.categories or ()),
-        tags=tuple(doc.tags or ()),
-        image=doc.image or None,
+        title=title or None,
+        text=drop_leading_title(text, title),
+        description=stated.description or entry.summary,
+        authors=authors,
+        agencies=agencies,
+        published_at=published_at,
+        modified_at=stated.modified_at,
+        site_name=stated.site_name,
+        categories=stated.categories,
+        tags=stated.tags,
+        image=stated.image,
         fetched_at=page.fetched_at,
         extraction_status="ok",
         http_status=page.http_status,
         final_url=page.final_url,
         content_type=page.content_type,
-        declared_language=stated.get("declared_language") or entry.language,
+        declared_language=stated.declared_language or entry.language,
+        paywalled=stated.paywalled,
         raw_html=page.body,
     )
 

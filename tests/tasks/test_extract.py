@@ -94,3 +94,63 @@ def test_page_metadata_reads_jsonld_graph_and_html_lang():
     stated = page_metadata(tree)
     assert stated["published_at"].isoformat() == "2024-10-28T14:05:00+01:00"
     assert stated["declared_language"] == "de"
+
+
+STORY = " ".join(f"Satz {i} über den Hafen, die Fähren und das Wetter an der Küste." for i in range(12))
+
+
+def article_page(head: str, body: str) -> bytes:
+    return f"<html lang='de'><head>{head}</head><body>{body}</body></html>".encode()
+
+
+def test_page_metadata_beats_the_feed_and_titles_lose_the_site_name():
+    head = """<meta property="og:site_name" content="Weserbote">
+    <title>Fähre fällt aus | Weserbote</title>
+    <script type="application/ld+json">{"@type": "NewsArticle", "headline": "Fähre fällt aus | Weserbote",
+      "datePublished": "2024-10-28T11:00:00+01:00", "author": "Jan Ree und Ida Holm/dpa",
+      "isAccessibleForFree": false}</script>"""
+    body = f"<article><h1>Fähre fällt aus</h1><p>{STORY}</p><div class='newsletter-box'>Jetzt Newsletter abonnieren und nichts verpassen, jeden Morgen neu.</div></article>"
+    article = extract_article(page(article_page(head, body)))
+    assert article.extraction_status == "ok"
+    assert article.title == "Fähre fällt aus"
+    assert article.authors == ("Jan Ree", "Ida Holm")
+    assert article.agencies == ("dpa",)
+    assert article.published_at == datetime(2024, 10, 28, 11, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert article.paywalled is True
+    assert "Newsletter" not in article.text
+    assert article.text.startswith("Satz 0")
+
+
+def test_dates_after_the_fetch_are_not_believed_and_the_feed_stands_in():
+    head = '<meta property="article:published_time" content="2024-10-29T08:00:00+01:00">'
+    article = extract_article(page(article_page(head, f"<article><p>{STORY}</p></article>")))
+    assert article.published_at == ENTRY.published_at  # the page claimed a time after NOW
+
+
+def test_lines_missing_from_a_complete_articlebody_are_dropped_but_subheadings_stay():
+    topics = ("die Liegeplätze", "das Nachtfahrverbot", "die Gebühren für Fähren", "den Lärmschutz am Kai")
+    paragraphs = [
+        f"Absatz {i}: Der Rat beschloss am Abend neue Regeln für {t}, nach langer Debatte."
+        for i, t in enumerate(topics)
+    ]
+    body_ld = " ".join(paragraphs)
+    head = (
+        f'<script type="application/ld+json">{{"@type": "NewsArticle", "articleBody": "{body_ld}"}}</script>'
+    )
+    html = (
+        "<article>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs[:2])
+        + "<h2>Wie es weitergeht</h2>"
+        + "<p>Bildunterschrift: Möwen sitzen auf der Kaimauer, im Hintergrund ein Kran.</p>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs[2:])
+        + "</article>"
+    )
+    article = extract_article(page(article_page(head, html)))
+    assert "Wie es weitergeht" in article.text
+    assert "Möwen" not in article.text
+    assert article.text.count("Absatz") == 4
+
+
+def test_valid_utf8_beats_a_stale_meta_charset():
+    text = '<meta charset="iso-8859-1"><p>Grüße</p>'
+    assert decode_html(text.encode("utf-8")) == text

@@ -246,9 +246,17 @@ def test_quotes_and_stories(warehouse_path):
 
 def test_failures_view_has_feed_and_article_failures(warehouse_path):
     with open_warehouse(warehouse_path, migrate=True) as con:
-        store_articles(con, [art(1), art(2, extraction_status="http_error", extraction_error="HTTP 404", http_status=404)], "r")
-        store_fetches(con, [FeedFetch("https://f.example/rss", NOW, NOW, None, None, 0, 0, "timed out", "timeout")], "r")
-        rows = con.execute("select kind, stage, error_class, http_status from failures order by kind").fetchall()
+        store_articles(
+            con,
+            [art(1), art(2, extraction_status="http_error", extraction_error="HTTP 404", http_status=404)],
+            "r",
+        )
+        store_fetches(
+            con, [FeedFetch("https://f.example/rss", NOW, NOW, None, None, 0, 0, "timed out", "timeout")], "r"
+        )
+        rows = con.execute(
+            "select kind, stage, error_class, http_status from failures order by kind"
+        ).fetchall()
     assert rows == [("article", "fetch_page", "http_error", 404), ("feed", "fetch_feed", "timeout", None)]
 
 
@@ -260,20 +268,28 @@ def test_run_lock_makes_a_second_process_wait_then_gives_up_clearly(warehouse_pa
     from tasks.load import WarehouseBusyError, warehouse_lock
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import time, sys
             from tasks.load import warehouse_lock
             with warehouse_lock({str(warehouse_path)!r}, 5):
                 print("held", flush=True)
                 time.sleep(3)
             print("released", flush=True)
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
         messages = []
-        with pytest.raises(WarehouseBusyError, match="still in use"), warehouse_lock(warehouse_path, 0.5, messages.append):
+        with (
+            pytest.raises(WarehouseBusyError, match="still in use"),
+            warehouse_lock(warehouse_path, 0.5, messages.append),
+        ):
             pass
         assert len(messages) == 1 and "waiting" in messages[0]
         with warehouse_lock(warehouse_path, 30), warehouse_lock(warehouse_path, 0):  # waits, then re-enters

@@ -1,0 +1,787 @@
+"""Metadata a page states about itself (JSON-LD, OpenGraph, meta tags), read in a fixed order of trust."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from extruct.jsonld import JsonLdExtractor
+from lxml.etree import XPath
+
+# schema.org types whose object is the article itself (NewsArticle, ReportageNewsArticle, ... end in "Article").
+_ARTICLE_TYPES = frozenset({"BlogPosting", "LiveBlogPosting", "Report", "SocialMediaPosting", "Review"})
+_META_KEYS = ("property", "name", "itemprop", "http-equiv")
+
+TITLE_KEYS = ("og:title", "twitter:title", "dc.title", "title")
+PUBLISHED_KEYS = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "dc.date.issued",
+    "dcterms.issued",
+    "date",
+    "dc.date",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "parsely-pub-date",
+    "sailthru.date",
+)
+MODIFIED_KEYS = (
+    "article:modified_time",
+    "og:article:modified_time",
+    "og:updated_time",
+    "datemodified",
+    "dcterms.modified",
+    "last-modified",
+)
+AUTHOR_KEYS = (
+    "author",
+    "article:author",
+    "og:article:author",
+    "article:byline",
+    "byl",
+    "dc.creator",
+    "parsely-author",
+    "sailthru.author",
+)
+SITE_KEYS = ("og:site_name", "application-name", "apple-mobile-web-app-title", "publisher", "twitter:site")
+
+# Agencies as bylines write them, to the lower-case code stored in Article.agencies.
+AGENCIES: Mapping[str, str] = {
+    "dpa": "dpa",
+    "deutsche presse-agentur": "dpa",
+    "deutsche presse agentur": "dpa",
+    "afp": "afp",
+    "agence france-presse": "afp",
+    "agence france presse": "afp",
+    "reuters": "reuters",
+    "thomson reuters": "reuters",
+    "ap": "ap",
+    "associated press": "ap",
+    "the associated press": "ap",
+    "kna": "kna",
+    "katholische nachrichten-agentur": "kna",
+    "epd": "epd",
+    "evangelischer pressedienst": "epd",
+    "sid": "sid",
+    "sport-informations-dienst": "sid",
+    "apa": "apa",
+    "austria presse agentur": "apa",
+    "sda": "sda",
+    "keystone-sda": "sda",
+    "ansa": "ansa",
+    "efe": "efe",
+    "agencia efe": "efe",
+    "europa press": "europapress",
+    "dts": "dts",
+    "ddp": "ddp",
+    "kyodo": "kyodo",
+    "yonhap": "yonhap",
+    "anadolu ajansı": "aa",
+    "anadolu agency": "aa",
+    "aa": "aa",
+    "ntb": "ntb",
+    "tt": "tt",
+    "ritzau": "ritzau",
+    "belga": "belga",
+    "anp": "anp",
+    "pap": "pap",
+    "upi": "upi",
+    "xinhua": "xinhua",
+    "tass": "tass",
+}
+_NAME_LIKE_CODES = frozenset({"sid", "tass"})
+# Words that introduce or describe a byline rather than name a person ("Von", "By", "Autor:", "Redaktion").
+_ROLE_WORDS = frozenset(
+    [
+        "autor",
+        "autorin",
+        "autoren",
+        "author",
+        "authors",
+        "text",
+        "texte",
+        "fotos",
+        "foto",
+        "redaktion",
+        "redakteur",
+        "redakteurin",
+        "reporter",
+        "reporterin",
+        "korrespondent",
+        "korrespondentin",
+        "journalist",
+        "journalistin",
+        "mitarbeit",
+        "staff",
+        "team",
+        "desk",
+        "newsdesk",
+        "editor",
+        "editors",
+        "correspondent",
+        "writer",
+        "contributor",
+        "agentur",
+        "agency",
+        "agencies",
+        "quelle",
+        "source",
+    ]
+)
+# Role words that may trail a name in languages without a "by": Korean 기자 ("reporter"), Japanese 記者.
+_NAME_SUFFIXES = ("기자", "記者", "特派員", "特派员")
+_LEADING_ROLE = re.compile(
+    r"^\s*(?:(?:von|by|par|por|di|av|door|autor(?:in)?|author|text|texto|testo|redaktion|foto)\b\s*[:\-–]?\s*)+",
+    re.IGNORECASE,
+)
+_AUTHOR_SPLIT = re.compile(
+    r"\s*(?:[,;/|&+]|\s(?:und|and|et|y|e|og|ve|och|en)\s|\s+mit\s+)\s*",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"\S+@\S+\.\w+")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_DIGITS = re.compile(r"\d")
+# Title separators between headline and site name; ASCII ones only with spaces around, so that
+# hyphenated words stay whole. ㅣ (Hangul letter I) serves as a bar in Korean titles.
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—·•»/]\s+|\s*[｜|]\s*|\s*[：ㅣ]\s*|\s+::\s+")
+_UNSPACED_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_DATE_SEGMENT = re.compile(r"^[\d\s./\-:]+$")
+
+
+@dataclass(frozen=True)
+class PageMetadata:
+    """What a page says about itself, each field from the most trusted source that had it."""
+
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    # What the page's byline markup says (rel=author, author links): trusted below the feed entry.
+    byline_authors: tuple[str, ...] = ()
+    byline_agencies: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    declared_language: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    article_body: str | None = None
+    paywalled: bool | None = None
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+    site_names: tuple[str, ...] = ()  # every name the site goes by, for cleaning titles and bylines
+
+
+# --------------------------------------------------------------------------------- reading the page
+
+
+def jsonld_objects(tree: Any) -> list[dict[str, Any]]:
+    """Every JSON-LD object of a page, ``@graph`` and list members included, in document order.
+
+    Args:
+        tree: The parsed page (lxml).
+
+    Returns:
+        The objects; a script that is not JSON (even with extruct's leniency) is skipped.
+    """
+    extractor = JsonLdExtractor()
+    found: list[dict[str, Any]] = []
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            items = extractor.extract_items(script)
+        except ValueError:  # json and jstyleson both raise ValueError subclasses on broken scripts
+            continue
+        stack: list[Any] = list(reversed(items))
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                found.append(item)
+                graph = item.get("@graph")
+                if isinstance(graph, list | dict):
+                    stack.extend(reversed(graph) if isinstance(graph, list) else [graph])
+    return found
+
+
+def meta_tags(tree: Any) -> dict[str, list[str]]:
+    """Every ``<meta>`` value by lower-case key (``property``, ``name``, ``itemprop``), in page order.
+
+    Args:
+        tree: The parsed page (lxml).
+
+    Returns:
+        Key to the non-empty values it was given.
+    """
+    meta: dict[str, list[str]] = {}
+    for element in tree.xpath("//meta[@content]"):
+        content = " ".join((element.get("content") or "").split())
+        if not content:
+            continue
+        for attribute in _META_KEYS:
+            key = (element.get(attribute) or "").strip().lower()
+            if key:
+                meta.setdefault(key, []).append(content)
+    return meta
+
+
+def _types(obj: Mapping[str, Any]) -> list[str]:
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return [k.rsplit("/", 1)[-1] for k in kinds if isinstance(k, str)]
+
+
+def is_article(obj: Mapping[str, Any]) -> bool:
+    """Whether a JSON-LD object describes an article (NewsArticle, ReportageNewsArticle, BlogPosting, ...)."""
+    return any(k.endswith("Article") or k in _ARTICLE_TYPES for k in _types(obj))
+
+
+def main_article(objects: Sequence[Mapping[str, Any]], url: str | None = None) -> Mapping[str, Any] | None:
+    """Pick the JSON-LD object of the page's own article.
+
+    Pages also describe teasers, videos and breadcrumbs; the article whose ``url``/``@id``/``mainEntityOfPage``
+    is the page wins, else the first one with a headline, else the first article at all.
+
+    Args:
+        objects: The page's JSON-LD objects.
+        url: The page URL, if known.
+
+    Returns:
+        The object, or None when the page has no article object.
+    """
+    articles = [o for o in objects if is_article(o)]
+    for obj in objects:  # a WebPage whose mainEntity is the article
+        entity = obj.get("mainEntity")
+        if isinstance(entity, dict) and is_article(entity) and entity not in articles:
+            articles.append(entity)
+    if not articles:
+        return None
+    if url:
+        wanted = _url_key(url)
+        for obj in articles:
+            for key in ("url", "@id", "mainEntityOfPage"):
+                value = obj.get(key)
+                value = value.get("@id") if isinstance(value, dict) else value
+                if isinstance(value, str) and _url_key(value) == wanted:
+                    return obj
+    return next((o for o in articles if _text(o.get("headline"))), articles[0])
+
+
+def _url_key(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.netloc.lower().removeprefix('www.')}{parts.path.rstrip('/')}"
+
+
+def _text(value: Any) -> str | None:
+    """A JSON-LD or meta string, entities decoded and whitespace collapsed (None if empty or not text)."""
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, str) and v.strip()), None)
+    if not isinstance(value, str):
+        return None
+    cleaned = " ".join(html.unescape(value).split())
+    return cleaned or None
+
+
+def _first(meta: Mapping[str, list[str]], keys: Iterable[str]) -> str | None:
+    for key in keys:
+        for value in meta.get(key, ()):
+            text = _text(value)
+            if text:
+                return text
+    return None
+
+
+def _terms(values: Iterable[Any], meta: Mapping[str, list[str]], keys: Iterable[str]) -> tuple[str, ...]:
+    """Section or keyword terms from JSON-LD values (string or list), else from meta tags, comma-split."""
+    found: list[str] = []
+    for value in values:
+        for item in value if isinstance(value, list) else [value]:
+            found.extend((_text(item) or "").split(","))
+    if not any(t.strip() for t in found):
+        found = [part for key in keys for v in meta.get(key, ()) for part in v.split(",")]
+    return tuple(dict.fromkeys(t for t in (" ".join(f.split()) for f in found) if t))
+
+
+# --------------------------------------------------------------------------------- site names and titles
+
+
+def _fold(text: str) -> str:
+    """Compare-form of a name: NFKD without accents, ö->o and ß->ss, lower case, letters and digits only."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss"))
+    return "".join(c for c in decomposed if c.isalnum())
+
+
+def _fold_variants(text: str) -> set[str]:
+    # German hosts spell umlauts as ae/oe/ue ("boersen-zeitung.de" for "Börsen-Zeitung").
+    lowered = text.casefold()
+    german = lowered.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
+    return {v for v in (_fold(lowered), _fold(german)) if v}
+
+
+def host_names(url: str | None) -> list[str]:
+    """Names a host goes by: ``www.n-tv.de`` gives ``n-tv.de`` and ``n-tv``.
+
+    Args:
+        url: A page URL.
+
+    Returns:
+        The host without ``www.``/``m.`` and its main label (empty for no URL).
+    """
+    host = urlsplit(url or "").hostname or ""
+    labels = [label for label in host.split(".") if label]
+    while labels and labels[0] in ("www", "m", "amp", "mobile"):
+        labels = labels[1:]
+    if len(labels) < 2:
+        return [".".join(labels)] if labels else []
+    # The main label is the one before the public suffix (co.jp, com.tr: two short labels at the end).
+    suffix = 2 if len(labels) > 2 and len(labels[-2]) <= 3 and len(labels[-1]) == 2 else 1
+    main = labels[-suffix - 1]
+    return [".".join(labels), ".".join(labels[-suffix - 1 :]), main]
+
+
+def site_names_of(
+    meta: Mapping[str, list[str]], article: Mapping[str, Any] | None, url: str | None
+) -> list[str]:
+    """Every name the site states for itself, plus its host names.
+
+    Args:
+        meta: The page's meta tags.
+        article: The page's JSON-LD article, if any.
+        url: The page URL.
+
+    Returns:
+        Names, most specific first, without duplicates.
+    """
+    names: list[str] = []
+    for key in SITE_KEYS:
+        names.extend(_text(v) or "" for v in meta.get(key, ()))
+    if article is not None:
+        for key in ("publisher", "sourceOrganization", "isPartOf"):
+            value = article.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    names.append(_text(item.get("name")) or "")
+    names.extend(host_names(url))
+    # "Deutsche Welle (www.dw.com)" also goes by "Deutsche Welle"; "@handle" by "handle".
+    names.extend(re.sub(r"\s*\(.*?\)\s*", " ", n).strip() for n in list(names) if "(" in n)
+    names = [n.lstrip("@") for n in names]
+    return list(dict.fromkeys(n for n in names if n and not n.startswith("http")))
+
+
+def is_site_name(text: str, site_names: Iterable[str]) -> bool:
+    """Whether a title segment or byline names the site itself ("Golem.de", "DER SPIEGEL", "n-tv NACHRICHTEN").
+
+    Args:
+        text: The candidate.
+        site_names: Names from :func:`site_names_of`.
+
+    Returns:
+        True when, letters and digits only, it equals a site name, or one begins with the other and the
+        shorter has at least three characters ("DW.COM" vs "DW" is too short to guess; "ntvhaber" vs "ntv" not).
+    """
+    candidate = _fold_variants(text)
+    if not candidate:
+        return False
+    for name in site_names:
+        for folded in _fold_variants(name):
+            for mine in candidate:
+                if mine == folded:
+                    return True
+                shorter, longer = sorted((mine, folded), key=len)
+                if len(shorter) >= 3 and longer.startswith(shorter) and len(text.split()) <= 4:
+                    return True
+    return False
+
+
+def clean_title(title: str | None, site_names: Iterable[str] = ()) -> str | None:
+    """A headline without the site's name or a date glued before or after it, whitespace collapsed.
+
+    Args:
+        title: The raw title (``<title>``, og:title, JSON-LD headline, ...).
+        site_names: Names the site goes by.
+
+    Returns:
+        The headline, or None when nothing is left.
+    """
+    text = _text(title)
+    if not text:
+        return None
+    names = list(site_names)
+    parts = _TITLE_SEPARATOR.split(text)
+    separators = _TITLE_SEPARATOR.findall(text)
+
+    def removable(segment: str) -> bool:
+        return bool(_DATE_SEGMENT.match(segment)) or is_site_name(segment, names)
+
+    # Strip from the end first (the common "Headline | Site"), then from the front ("SITE - Headline").
+    while len(parts) > 1 and removable(parts[-1]):
+        parts.pop()
+        separators.pop()
+    while len(parts) > 1 and removable(parts[0]):
+        parts.pop(0)
+        separators.pop(0)
+    joined = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=True))
+    return " ".join(joined.split()) or None
+
+
+# --------------------------------------------------------------------------------- authors
+
+
+def agency_code(name: str) -> str | None:
+    """The agency a byline part names ("dpa", "Deutsche Presse-Agentur", "AFP Deutschland"), else None.
+
+    Codes that are also given names must be written as agencies do, so "Sid Meier" is a person and
+    "SID" an agency.
+
+    Args:
+        name: One byline part.
+
+    Returns:
+        The lower-case agency code or None.
+    """
+    text = " ".join(name.strip(" ()[]").split())
+
+    def code_of(word: str) -> str | None:
+        key = word.casefold()
+        if key not in AGENCIES:
+            return None
+        # trafilatura title-cases bylines ("Dpa"); only codes that are also given names or too short to
+        # be sure of ("Sid", "Ap") must keep an agency's own spelling.
+        if (key in _NAME_LIKE_CODES or len(key) <= 2) and word not in (word.upper(), word.lower()):
+            return None
+        return AGENCIES[key]
+
+    code = code_of(text)
+    if code:
+        return code
+    # "AFP Deutschland", "dpa-AFX": an agency code followed by the name of one of its services.
+    head = re.split(r"[-\s]", text, maxsplit=1)[0]
+    if len(text.split()) <= 2 and head != text and head in (head.upper(), head.lower()):
+        return code_of(head)
+    return None
+
+
+def _strip_roles(part: str) -> str:
+    part = _LEADING_ROLE.sub("", part)
+    # "Capital Von Jemima Kelly": a section or title before "von/by" is not part of the name.
+    # Case-sensitive and never before an article, so that "Ursula von der Leyen" stays whole.
+    match = re.search(r"\b(?:Von|VON|By|BY)\s+(?!(?:der|dem|den|Der|Dem|Den)\b)(\S.*)$", part)
+    if match:
+        part = match.group(1)
+    for suffix in _NAME_SUFFIXES:
+        part = part.removesuffix(suffix)
+    words = [w for w in part.split() if w.casefold().strip(":.") not in _ROLE_WORDS]
+    return " ".join(words).strip(" :-–—.,()[]")
+
+
+def split_byline(
+    byline: str | None, site_names: Iterable[str] = (), single_word: bool = False
+) -> tuple[list[str], list[str]]:
+    """Split a byline into person names and agency codes.
+
+    Drops role words ("Von", "By", "Autor:", "Redaktion"), e-mail addresses, URLs, dates and the site's
+    own names; splits "A und B", "A, B and C", "A/B".
+
+    Args:
+        byline: The byline text.
+        site_names: Names the site goes by (a byline naming only the site names no person).
+        single_word: Whether a one-word part may be a name (see :func:`is_person_name`).
+
+    Returns:
+        ``(names, agencies)``, each without duplicates, in byline order.
+    """
+    text = _text(byline)
+    if not text:
+        return [], []
+    text = _URL.sub(" ", _EMAIL.sub(" ", text))
+    names_known = list(site_names)
+    names: list[str] = []
+    agencies: list[str] = []
+    for raw in _AUTHOR_SPLIT.split(text):
+        code = agency_code(raw)
+        if code:
+            agencies.append(code)
+            continue
+        part = _strip_roles(raw)
+        code = agency_code(part) if part else None
+        if code:
+            agencies.append(code)
+        elif part and is_person_name(part, single_word) and not is_site_name(part, names_known):
+            names.append(part)
+    return list(dict.fromkeys(names)), list(dict.fromkeys(agencies))
+
+
+def is_person_name(text: str, single_word: bool = True) -> bool:
+    """Whether a cleaned byline part can be a person's name: letters, at most six words, no digits.
+
+    Args:
+        text: The cleaned part.
+        single_word: Whether one word may be a name. Free-text bylines put places and initials next to
+            names ("Frankfurt", "amw"), so only a source that says "this is a person" gets one word;
+            scripts written without spaces between names (Chinese, Japanese, Korean) always do.
+    """
+    if _DIGITS.search(text) or "@" in text or len(text) > 60:
+        return False
+    words = text.split()
+    if len(words) == 1 and not single_word and not _UNSPACED_SCRIPT.search(text):
+        return False
+    # A dot glued to the next character ("ndr.de") is a host name, not an initial ("Miguel A. Herguedas").
+    return 1 <= len(words) <= 6 and any(c.isalpha() for c in text) and not re.search(r"\.\w", text)
+
+
+def _jsonld_people(value: Any) -> Iterator[tuple[str, str]]:
+    """``(name, kind)`` for each author in a JSON-LD ``author``/``creator`` value.
+
+    ``kind`` is ``organization``, ``person`` (typed as one) or ``text`` (a bare string).
+    """
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, list):
+            yield from _jsonld_people(item)
+        elif isinstance(item, dict):
+            name = _text(item.get("name"))
+            kinds = _types(item)
+            if name:
+                yield name, "organization" if any(k.endswith("Organization") for k in kinds) else "person"
+        elif isinstance(item, str) and _text(item):
+            yield _text(item) or "", "text"
+
+
+def authors_from(
+    sources: Iterable[Iterable[tuple[str, str]]], site_names: Iterable[str] = ()
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Authors from the first source that names a person, agencies from every source read until then.
+
+    Args:
+        sources: Per source, in order of trust, ``(byline, kind)`` pairs; kind ``person`` (a JSON-LD
+            Person), ``organization`` (never a person, only possibly an agency) or ``text``.
+        site_names: Names the site goes by.
+
+    Returns:
+        ``(authors, agencies)``.
+    """
+    names_known = list(site_names)
+    authors: list[str] = []
+    agencies: list[str] = []
+    for source in sources:
+        found: list[str] = []
+        for byline, kind in source:
+            if kind == "organization":
+                # An organisation is never a person: it counts only when it is an agency.
+                code = agency_code(byline)
+                if code:
+                    agencies.append(code)
+                continue
+            names, codes = split_byline(byline, names_known, single_word=kind == "person")
+            found.extend(names)
+            agencies.extend(codes)
+        if found and not authors:
+            authors = found
+        if authors:
+            break
+    return tuple(dict.fromkeys(authors)), tuple(dict.fromkeys(agencies))
+
+
+def markup_bylines(tree: Any) -> list[tuple[str, str]]:
+    """Bylines as the page marks them up: ``rel=author``/``itemprop=author`` and links to author pages.
+
+    Teasers, navigation and footers name other articles' authors, so those parts of the page are skipped.
+
+    Args:
+        tree: The parsed page.
+
+    Returns:
+        ``(text, "text")`` pairs in page order.
+    """
+    found: list[tuple[str, str]] = []
+    for element in _BYLINE_XPATH(tree):
+        if any(
+            ancestor.tag in ("nav", "footer", "aside") or _ELSEWHERE.search(ancestor.get("class") or "")
+            for ancestor in element.iterancestors()
+        ):
+            continue
+        names = element.xpath('.//*[@itemprop="name"]')
+        text = " ".join((names[0] if names else element).text_content().split())
+        if text and len(text) <= 80:
+            found.append((text, "text"))
+    return found
+
+
+_BYLINE_XPATH = XPath(
+    '//*[@rel="author" or @itemprop="author"]'
+    '|//a[contains(@href, "/autor") or contains(@href, "/author") or contains(@href, "/journalist")]'
+    '|//*[contains(concat(" ", normalize-space(@class), " "), " author ")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " byline ")]'
+)
+# Class words of page parts that list other articles (and so other articles' authors).
+_ELSEWHERE = re.compile(
+    r"(?:^|[\s_-])(?:teasers?|related|recommend\w*|more|comments?|footer|sidebar)(?:$|[\s_-])", re.IGNORECASE
+)
+
+
+# --------------------------------------------------------------------------------- dates
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Read an ISO 8601 (or RFC 2822) date-time as stated; naive when the page gave no offset.
+
+    Args:
+        value: The text.
+
+    Returns:
+        The datetime, or None when it is not one.
+    """
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def choose_datetime(candidates: Iterable[datetime | None], fetched_at: datetime | None) -> datetime | None:
+    """The first plausible date-time, made aware in the page's own offset.
+
+    A naive value takes the offset another statement on the page gives for the same wall time, else that
+    of any other dated statement of the page, else UTC. A value after the fetch cannot be a publication
+    (a wrong offset or a template's "now"), and one within a minute of the fetch is the page's render time.
+
+    Args:
+        candidates: Parsed values in order of trust (None where a source had none).
+        fetched_at: When the page was fetched.
+
+    Returns:
+        The aware datetime, or None.
+    """
+    values = [c for c in candidates if c is not None]
+    offsets = [c.tzinfo for c in values if c.tzinfo is not None]
+    for value in values:
+        aware = value
+        if value.tzinfo is None:
+            same = next(
+                (c.tzinfo for c in values if c.tzinfo is not None and c.replace(tzinfo=None) == value), None
+            )
+            aware = value.replace(tzinfo=same or (offsets[0] if offsets else UTC))
+        if fetched_at is not None and (aware > fetched_at or abs(aware - fetched_at) < timedelta(minutes=1)):
+            continue
+        return aware
+    return None
+
+
+def declared_language_of(
+    tree: Any, meta: Mapping[str, list[str]], article: Mapping[str, Any] | None
+) -> str | None:
+    """The page's declared language: JSON-LD ``inLanguage``, ``<html lang>``, ``og:locale``, meta language.
+
+    Args:
+        tree: The parsed page.
+        meta: Its meta tags.
+        article: Its JSON-LD article, if any.
+
+    Returns:
+        A lower-case ISO 639 code (``nb``, ``de``) or None.
+    """
+    in_language = article.get("inLanguage") if article is not None else None
+    if isinstance(in_language, dict):
+        in_language = in_language.get("alternateName") or in_language.get("name")
+    root = tree.getroottree().getroot() if tree is not None else None
+    for declared in (
+        _text(in_language),
+        root.get("lang") if root is not None else None,
+        _first(meta, ("og:locale", "language", "content-language", "dc.language")),
+    ):
+        code = (
+            re.split(r"[-_]", declared.strip())[0].lower()
+            if isinstance(declared, str) and declared.strip()
+            else ""
+        )
+        if re.fullmatch(r"[a-z]{2,3}", code):
+            return code
+    return None
+
+
+# --------------------------------------------------------------------------------- all together
+
+
+def read_metadata(tree: Any, url: str | None = None, fetched_at: datetime | None = None) -> PageMetadata:
+    """Read everything a page states about itself, each field from its most trusted source.
+
+    Order of trust: the JSON-LD article, then OpenGraph/``article:*`` meta, then other ``<meta>`` tags,
+    then ``<title>``. Feed entry and trafilatura come after this, in the caller.
+
+    Args:
+        tree: The parsed page (lxml).
+        url: The page URL (for choosing the article object and for host names).
+        fetched_at: When the page was fetched (no date after it is believed).
+
+    Returns:
+        The metadata; fields the page does not state are None or empty.
+    """
+    objects = jsonld_objects(tree)
+    article = main_article(objects, url)
+    meta = meta_tags(tree)
+    site_names = site_names_of(meta, article, url)
+    ld: Mapping[str, Any] = article or {}
+
+    titles = [_text(ld.get("headline")), _first(meta, TITLE_KEYS), _text(tree.findtext(".//title"))]
+    title = next((t for t in (clean_title(c, site_names) for c in titles) if t), None)
+
+    meta_authors = [(a, "text") for key in AUTHOR_KEYS for a in meta.get(key, ())]
+    authors, agencies = authors_from(
+        [list(_jsonld_people(ld.get("author"))) + list(_jsonld_people(ld.get("creator"))), meta_authors],
+        site_names,
+    )
+    byline_authors, byline_agencies = authors_from([markup_bylines(tree)], site_names)
+
+    published = choose_datetime(
+        [parse_datetime(ld.get("datePublished")), parse_datetime(ld.get("dateCreated"))]
+        + [parse_datetime(v) for key in PUBLISHED_KEYS for v in meta.get(key, ())],
+        fetched_at,
+    )
+    # Modification is reported as the page states it: the fetch guard is about publication, and a page
+    # served from a cache may carry a later stamp than our clock saw (left as data, not guessed away).
+    modified = choose_datetime(
+        [parse_datetime(ld.get("dateModified"))]
+        + [parse_datetime(v) for key in MODIFIED_KEYS for v in meta.get(key, ())],
+        None,
+    )
+    free = ld.get("isAccessibleForFree")
+    paywalled = None
+    if isinstance(free, bool | str):
+        paywalled = str(free).strip().lower() in ("false", "0", "no")
+    body = ld.get("articleBody")
+    image = ld.get("image")
+    image = image[0] if isinstance(image, list) and image else image
+    image = image.get("url") if isinstance(image, dict) else image
+    site_name = next((n for n in site_names if not re.fullmatch(r"[\w.-]+\.[a-z]{2,}", n)), None)
+    return PageMetadata(
+        title=title,
+        authors=authors,
+        agencies=agencies,
+        byline_authors=byline_authors,
+        byline_agencies=byline_agencies,
+        published_at=published,
+        modified_at=modified,
+        declared_language=declared_language_of(tree, meta, article),
+        site_name=_first(meta, ("og:site_name",)) or site_name,
+        description=_text(ld.get("description"))
+        or _first(meta, ("og:description", "description", "twitter:description")),
+        article_body=body.strip() if isinstance(body, str) and body.strip() else None,
+        paywalled=paywalled,
+        categories=_terms([ld.get("articleSection")], meta, ("article:section",)),
+        tags=_terms([ld.get("keywords")], meta, ("article:tag", "news_keywords", "keywords")),
+        image=_text(image) or _first(meta, ("og:image", "twitter:image")),
+        site_names=tuple(site_names),
+    )
