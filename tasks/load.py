@@ -22,6 +22,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
 import warehouse
+from tasks import wirecopy
 from tasks.feeds import next_feed_health
 from tasks.records import Article, FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource
 
@@ -221,10 +222,29 @@ ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at, compression = 
 # Quotes of a batch replace those stored for the same articles (a retried article gets new quotes).
 _DELETE_QUOTES = "DELETE FROM quotes WHERE article_url IN (SELECT DISTINCT article_url FROM quote_batch)"
 _INSERT_QUOTES = "INSERT INTO quotes BY NAME (SELECT * FROM quote_batch)"
+# Stored articles sharing an LSH band key with the batch, within the wire-copy window, with their story.
+_STORY_CANDIDATES = """
+WITH hits AS (
+    SELECT DISTINCT k.url FROM story_keys k JOIN batch_keys b ON k.band_key = b.band_key
+    WHERE k.seen_at BETWEEN ? AND ?
+)
+SELECT a.url, coalesce(a.published_at, a.fetched_at), a.fingerprint, coalesce(a.story_id, a.url),
+       coalesce(r.published_at, r.fetched_at, a.published_at, a.fetched_at)
+FROM hits h JOIN article_store a ON a.url = h.url
+LEFT JOIN article_store r ON r.url = coalesce(a.story_id, a.url)
+WHERE a.fingerprint IS NOT NULL
+"""
+_RENAME_STORIES = """
+UPDATE article_store SET story_id = r.new_story_id
+FROM story_renames r WHERE article_store.story_id = r.old_story_id
+"""
+_DELETE_KEYS = "DELETE FROM story_keys WHERE url IN (SELECT url FROM key_batch)"
+_INSERT_KEYS = "INSERT INTO story_keys BY NAME (SELECT * FROM key_batch)"
 _INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch)"
 
 
 _CONNECT_LOCK = threading.Lock()
+_LOAD_LOCK = threading.Lock()
 # Seconds a connection waits while another process has the DuckDB file open (between its tasks).
 CONNECT_WAIT = 60.0
 _HELD_LOCKS: dict[str, tuple[int, int]] = {}  # lock file -> (fd, depth): the run lock is re-entrant
@@ -619,19 +639,72 @@ def store_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], 
     """
     if not articles:
         return 0
-    with transaction(con):
+    # One batch at a time per process: story assignment must see the previous batch's articles.
+    with _LOAD_LOCK, transaction(con):
         con.register("batch", articles_table(articles, run_id))
         try:
             # Only new articles and retryable failures are written; a settled article stays as it is,
             # and so do its raw HTML and quotes.
             writable = {row[0] for row in con.execute(_WRITABLE).fetchall()}
-            con.execute(_INSERT_ARTICLES)
         finally:
             con.unregister("batch")
         kept = [a for a in articles if a.url in writable]
+        kept, keys, renamed = assign_story_ids(con, kept)
+        _execute_with(con, "batch", articles_table(kept, run_id), _INSERT_ARTICLES)
         _execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
         _execute_with(con, "quote_batch", quotes_table(kept), _DELETE_QUOTES, _INSERT_QUOTES)
+        _execute_with(con, "story_renames", renames_table(renamed), _RENAME_STORIES)
+        _execute_with(con, "key_batch", keys, _DELETE_KEYS, _INSERT_KEYS)
     return len(kept)
+
+
+def assign_story_ids(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article]
+) -> tuple[list[Article], pa.Table, dict[str, str]]:
+    """Give each article its wire-copy ``story_id``, looking up stored candidates by LSH band key.
+
+    Args:
+        con: A connection inside the batch's transaction.
+        articles: The articles about to be written.
+
+    Returns:
+        The articles with ``story_id`` set, their band-key rows for ``story_keys``, and the stored
+        stories to rename (old story_id -> new) because the batch holds an earlier copy or a bridge.
+    """
+    fresh = [
+        wirecopy.FingerprintedArticle(a.url, a.published_at or a.fetched_at, a.fingerprint) for a in articles
+    ]
+    keys = [(key, r.url, r.seen_at) for r in fresh for key in wirecopy.band_keys(r.fingerprint)]
+    stored: list[wirecopy.StoredArticle] = []
+    if keys:
+        low = min(r.seen_at for r in fresh) - wirecopy.WINDOW
+        high = max(r.seen_at for r in fresh) + wirecopy.WINDOW
+        con.register("batch_keys", pa.table({"band_key": pa.array([k for k, _, _ in keys], pa.int64())}))
+        try:
+            rows = con.execute(_STORY_CANDIDATES, [low, high]).fetchall()
+        finally:
+            con.unregister("batch_keys")
+        stored = [wirecopy.StoredArticle(*row) for row in rows]
+    result = wirecopy.assign_stories(fresh, stored)
+    assigned = [replace(a, story_id=result.story_ids.get(a.url, a.url)) for a in articles]
+    key_rows = pa.table(
+        {
+            "band_key": pa.array([k for k, _, _ in keys], pa.int64()),
+            "url": pa.array([u for _, u, _ in keys], pa.string()),
+            "seen_at": pa.array([t for _, _, t in keys], _TS),
+        }
+    )
+    return assigned, key_rows, result.renamed
+
+
+def renames_table(renamed: dict[str, str]) -> pa.Table:
+    """Build the Arrow table of story renames."""
+    return pa.table(
+        {
+            "old_story_id": pa.array(list(renamed), pa.string()),
+            "new_story_id": pa.array(list(renamed.values()), pa.string()),
+        }
+    )
 
 
 def _execute_with(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, *statements: str) -> None:

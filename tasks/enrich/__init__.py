@@ -7,7 +7,7 @@ from collections.abc import Callable
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
-from tasks.enrich import language, stats
+from tasks.enrich import fingerprint, language, stats
 from tasks.records import Article
 
 Enricher = Callable[[Article], Article]
@@ -16,6 +16,7 @@ Enricher = Callable[[Article], Article]
 ENRICHERS: tuple[Enricher, ...] = (
     language.enrich,
     stats.enrich,
+    fingerprint.enrich,
 )
 
 

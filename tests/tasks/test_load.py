@@ -223,25 +223,58 @@ def test_batched():
     assert list(batched([], 3)) == []
 
 
-def test_quotes_and_stories(warehouse_path):
+WIRE = (
+    "Brüssel (dpa) - Die Verteidigungsminister der Nato haben sich am Donnerstag in Brüssel auf neue Ziele "
+    "für die Vorräte an Munition verständigt. Der Generalsekretär sprach nach den Beratungen von einem wichtigen "
+    "Schritt für die Abschreckung des Bündnisses. Die Lager vieler Mitgliedsstaaten gelten seit Monaten als knapp, "
+    "und mehrere Regierungen hatten zuletzt neue Bestellungen bei der Rüstungsindustrie aufgegeben.\n"
+    "Offen blieb am Abend, wer die zusätzlichen Kosten tragen soll. Einige kleinere Staaten fordern einen "
+    "gemeinsamen Fonds, andere lehnen das ab und verweisen auf ihre nationalen Haushalte. Das nächste Treffen "
+    "der Minister ist für den Februar geplant, bis dahin sollen Fachleute einen Vorschlag ausarbeiten."
+)
+OTHER = (
+    "Hamburg - Der Hafen meldet für das dritte Quartal einen deutlichen Rückgang beim Umschlag von Containern. "
+    "Die Betreiber begründen das mit der schwachen Nachfrage aus Asien und mit dem Streik der Lotsen im Sommer. "
+    "Für das kommende Jahr erwarten sie eine Erholung, wenn die neuen Liegeplätze am Westufer fertig sind und die "
+    "Elbvertiefung wirkt. Die Gewerkschaft warnt dagegen vor einem weiteren Abbau von Stellen in der Logistik."
+)
+
+
+def test_quotes_and_wire_copy_stories(warehouse_path):
+    from tasks import wirecopy
     from tasks.records import Quote
 
-    quoted = art(
-        1, quotes=(Quote(1, "Wir bleiben", 10, 21), Quote(2, "Nein", 30, 34)), site_name="Rheinblick"
+    def wire(n, text, hour, **kw):
+        return art(
+            n, text=text, fingerprint=wirecopy.fingerprint(text), published_at=NOW.replace(hour=hour), **kw
+        )
+
+    quoted = wire(
+        1,
+        WIRE,
+        10,
+        quotes=(Quote(1, "Wir bleiben", 10, 21), Quote(2, "Nein", 30, 34)),
+        site_name="Rheinblick",
     )
-    copy = art(2, story_id="https://x.example/1", site_name="Weserland", published_at=NOW.replace(hour=16))
+    copy = wire(2, WIRE.rsplit(".", 2)[0] + ".\nFoto: Archiv", 12, site_name="Weserland")
     with open_warehouse(warehouse_path, migrate=True) as con:
-        store_articles(con, [quoted, copy, art(3)], "r")
+        store_articles(con, [quoted, copy, wire(3, OTHER, 11)], "r")
         store_articles(con, [quoted], "r2")  # settled: neither the row nor its quotes change
         assert con.execute("select ordinal, quote, start_offset from quotes order by ordinal").fetchall() == [
             (1, "Wir bleiben", 10),
             (2, "Nein", 30),
         ]
+        # an earlier copy arrives late: the whole story is renamed after it
+        store_articles(
+            con, [wire(4, WIRE.replace("Donnerstag", "Donnerstagmorgen"), 8, site_name="Frühpost")], "r3"
+        )
         stories = con.execute(
-            "select story_id, size, outlets_count, first_seen from stories order by size desc, story_id"
+            "select story_id, size, outlets_count from stories order by size desc, story_id"
         ).fetchall()
-    assert stories[0] == ("https://x.example/1", 2, 2, NOW)
-    assert [s[1] for s in stories] == [2, 1]
+        ids = dict(con.execute("select url, story_id from articles").fetchall())
+    assert stories[0] == ("https://x.example/4", 3, 3)
+    assert [s[1] for s in stories] == [3, 1]
+    assert ids["https://x.example/3"] == "https://x.example/3"
 
 
 def test_failures_view_has_feed_and_article_failures(warehouse_path):
