@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 WAREHOUSE ?= warehouse/news.duckdb
 CORPUS ?= ../shared/corpora/fundus
 
-.PHONY: run test lint typecheck check install dev bench-quality clean help
+.PHONY: run test lint typecheck check install dev bench bench-quality bench-dedup clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +43,12 @@ typecheck: $(DEV_STAMP)  ## mypy
 	$(BIN)/mypy flows tasks warehouse wirehouse
 
 check: lint typecheck test  ## everything CI cares about
+
+bench-quality: $(DEV_STAMP)  ## extraction quality vs plain trafilatura on CORPUS (default ../shared/corpora/fundus)
+	$(BIN)/python -m bench.quality --corpus $(CORPUS)
+
+bench-dedup: $(DEV_STAMP)  ## wire-copy grouping: pairwise precision/recall and time at 1,000 and 10,000 articles
+	$(BIN)/python -m bench.dedup --corpus $(CORPUS)
 
 clean:  ## remove the virtualenv and caches (keeps the warehouse)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -11,8 +11,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from tasks.enrich import enrich_batch
-from tasks.extract import extract_batch
+from tasks.cpu import cpu_pool, process_batch
 from tasks.feeds import failed_feed_result, fetch_feed, read_feed_list
 from tasks.http import HttpClient
 from tasks.load import (
@@ -63,7 +62,7 @@ def _ingest(feeds: str | None, settings: Settings, run_id: str | None, started: 
     logger = get_run_logger()
     path = settings.warehouse_path
     prepare_warehouse(path)
-    with HttpClient(settings) as client:
+    with HttpClient(settings) as client, cpu_pool(settings.cpu_workers) as pool:
         listed: list[str] | None = None
         if feeds:
             imported = read_feed_list(feeds, client, settings)
@@ -91,9 +90,8 @@ def _ingest(feeds: str | None, settings: Settings, run_id: str | None, started: 
         for number, batch in enumerate(batched(entries, settings.batch_size), start=1):
             # Futures go straight into the next task (Prefect resolves them); its stubs cannot say so.
             pages: Any = fetch_pages.submit(client, batch, settings, number)
-            articles: Any = extract_batch.submit(pages, number)
-            enriched: Any = enrich_batch.submit(articles, number)
-            in_flight.append(load_batch.submit(path, enriched, run_id, number))
+            articles: Any = process_batch.submit(pool, pages, number)
+            in_flight.append(load_batch.submit(path, articles, run_id, number))
             if len(in_flight) >= MAX_BATCHES_IN_FLIGHT:
                 status_counts.append(in_flight.popleft().result())
         status_counts.extend(future.result() for future in in_flight)

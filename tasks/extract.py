@@ -11,8 +11,6 @@ from typing import Any
 
 import trafilatura
 from lxml import html as lxml_html
-from prefect import task
-from prefect.cache_policies import NONE as NO_CACHE
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
@@ -42,6 +40,9 @@ PRUNE_XPATH = [
 _NEVER_PRUNED = frozenset({"html", "body", "main", "article"})
 # Fewer words than this and trafilatura most likely caught a caption or a cookie box, not an article.
 MIN_ARTICLE_WORDS = 25
+# A page with a password field and less text than this is a login wall (articles with a login box in
+# the header are longer).
+LOGIN_PAGE_MAX_WORDS = 150
 # articleBody is "complete" when it holds this share of the extracted word 4-grams.
 COMPLETE_SHARE = 0.7
 # Lines shorter than this are sub-headings or datelines: kept even where articleBody lacks them.
@@ -284,7 +285,7 @@ def extract_article(page: Page) -> Article:
 
     Returns:
         The article; ``extraction_status`` is ``ok`` or says why the feed entry was used instead
-        (``fetch_failed``, ``http_error``, ``not_html``, ``no_text``, ``error``).
+        (``fetch_failed``, ``http_error``, ``not_html``, ``login_page``, ``no_text``, ``error``).
     """
     if page.body is None or page.error:
         return fallback_article(page, "fetch_failed", page.error or "no response")
@@ -300,6 +301,7 @@ def extract_article(page: Page) -> Article:
         if tree is None:
             return fallback_article(page, "no_text", "page is not parseable HTML")
         stated = read_metadata(tree, url, page.fetched_at)
+        asks_password = bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password') = 'password']"))
         document = trafilatura.bare_extraction(
             prune_furniture(tree),
             url=url,
@@ -336,6 +338,11 @@ def extract_article(page: Page) -> Article:
     published_at = stated.published_at or choose_datetime(
         [entry.published_at, _day_to_datetime(getattr(guessed, "date", None))], page.fetched_at
     )
+    if asks_password and len(_words(text)) < LOGIN_PAGE_MAX_WORDS:
+        # A short page with a password field is a login or paywall wall, not the article.
+        return fallback_article(
+            page, "login_page", "the page asks for a login instead of showing the article"
+        )
     if len(_words(text)) < MIN_ARTICLE_WORDS:
         # No article text, but what the page states about itself still beats the feed entry.
         fallback = fallback_article(page, "no_text", "no article text found on the page")
@@ -375,20 +382,3 @@ def extract_article(page: Page) -> Article:
         paywalled=stated.paywalled,
         raw_html=page.body,
     )
-
-
-# --------------------------------------------------------------------------- Prefect tasks
-
-
-@task(name="extract-batch", task_run_name="extract-batch {batch_no}", cache_policy=NO_CACHE)
-def extract_batch(pages: list[Page], batch_no: int) -> list[Article]:
-    """Extract a batch of fetched pages (CPU only, so no retries).
-
-    Args:
-        pages: Fetched pages.
-        batch_no: Position of the batch in the run, for the task name.
-
-    Returns:
-        One article per page, in order.
-    """
-    return [extract_article(page) for page in pages]

@@ -208,6 +208,21 @@ def html_to_text(fragment: str | None) -> str | None:
     return text or None
 
 
+def construct_text(value: Any, detail: Mapping[str, Any] | None) -> str | None:
+    """Read a feedparser text construct: plain text literally (a '<' in it is text), anything else as HTML.
+
+    Args:
+        value: The construct's value (title, summary).
+        detail: feedparser's ``*_detail`` mapping, whose ``type`` says how to read it.
+
+    Returns:
+        Whitespace-normalised text, or None.
+    """
+    if isinstance(value, str) and (detail or {}).get("type") == "text/plain":
+        return " ".join(value.split()) or None
+    return html_to_text(value)
+
+
 def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
     if value is None:
         return None
@@ -266,7 +281,7 @@ def parse_feed(data: bytes, feed_url: str, headers: Mapping[str, str] | None = N
     """
     headers = dict(headers or {})
     content_type = headers.get("content-type", "").lower()
-    if "json" in content_type or data.lstrip()[:1] in (b"{", b"["):
+    if "json" in content_type or data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"["):
         return parse_json_feed(data, feed_url)
     parsed = feedparser.parse(
         data,
@@ -293,7 +308,7 @@ def parse_feed(data: bytes, feed_url: str, headers: Mapping[str, str] | None = N
                 url=canonical_url(link, feed_url),
                 link=link,
                 guid=(str(raw["id"]).strip() or None) if raw.get("id") else None,
-                title=html_to_text(raw.get("title")),
+                title=construct_text(raw.get("title"), raw.get("title_detail")),
                 summary=html_to_text(summary),
                 authors=_entry_authors(raw),
                 published_at=_struct_to_datetime(raw.get("published_parsed") or raw.get("updated_parsed")),
@@ -302,7 +317,7 @@ def parse_feed(data: bytes, feed_url: str, headers: Mapping[str, str] | None = N
         )
     warning = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
     return ParsedFeed(
-        title=html_to_text(feed_info.get("title")),
+        title=construct_text(feed_info.get("title"), feed_info.get("title_detail")),
         entries=_unique_entries(entries),
         language=feed_language,
         warning=warning,

@@ -478,8 +478,14 @@ def warehouse_lock(
                 fd, depth = _HELD_LOCKS[lock_path]
                 _HELD_LOCKS[lock_path] = (fd, depth - 1)
         return
-    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseError(f"cannot create folder for warehouse {path}: {exc.strerror}") from exc
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WarehouseError(f"cannot write the lock file {lock_path}: {exc.strerror}") from exc
     deadline = time.monotonic() + timeout
     told = False
     try:

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from extruct.jsonld import JsonLdExtractor
 from lxml.etree import XPath
 
+from tasks.agencies import PRESS_RELEASE, agency_code
+
 # schema.org types whose object is the article itself (NewsArticle, ReportageNewsArticle, ... end in "Article").
 _ARTICLE_TYPES = frozenset({"BlogPosting", "LiveBlogPosting", "Report", "SocialMediaPosting", "Review"})
 _META_KEYS = ("property", "name", "itemprop", "http-equiv")
@@ -54,51 +56,6 @@ AUTHOR_KEYS = (
 )
 SITE_KEYS = ("og:site_name", "application-name", "apple-mobile-web-app-title", "publisher", "twitter:site")
 
-# Agencies as bylines write them, to the lower-case code stored in Article.agencies.
-AGENCIES: Mapping[str, str] = {
-    "dpa": "dpa",
-    "deutsche presse-agentur": "dpa",
-    "deutsche presse agentur": "dpa",
-    "afp": "afp",
-    "agence france-presse": "afp",
-    "agence france presse": "afp",
-    "reuters": "reuters",
-    "thomson reuters": "reuters",
-    "ap": "ap",
-    "associated press": "ap",
-    "the associated press": "ap",
-    "kna": "kna",
-    "katholische nachrichten-agentur": "kna",
-    "epd": "epd",
-    "evangelischer pressedienst": "epd",
-    "sid": "sid",
-    "sport-informations-dienst": "sid",
-    "apa": "apa",
-    "austria presse agentur": "apa",
-    "sda": "sda",
-    "keystone-sda": "sda",
-    "ansa": "ansa",
-    "efe": "efe",
-    "agencia efe": "efe",
-    "europa press": "europapress",
-    "dts": "dts",
-    "ddp": "ddp",
-    "kyodo": "kyodo",
-    "yonhap": "yonhap",
-    "anadolu ajansı": "aa",
-    "anadolu agency": "aa",
-    "aa": "aa",
-    "ntb": "ntb",
-    "tt": "tt",
-    "ritzau": "ritzau",
-    "belga": "belga",
-    "anp": "anp",
-    "pap": "pap",
-    "upi": "upi",
-    "xinhua": "xinhua",
-    "tass": "tass",
-}
-_NAME_LIKE_CODES = frozenset({"sid", "tass"})
 # Words that introduce or describe a byline rather than name a person ("Von", "By", "Autor:", "Redaktion").
 _ROLE_WORDS = frozenset(
     [
@@ -435,40 +392,6 @@ def clean_title(title: str | None, site_names: Iterable[str] = ()) -> str | None
 # --------------------------------------------------------------------------------- authors
 
 
-def agency_code(name: str) -> str | None:
-    """The agency a byline part names ("dpa", "Deutsche Presse-Agentur", "AFP Deutschland"), else None.
-
-    Codes that are also given names must be written as agencies do, so "Sid Meier" is a person and
-    "SID" an agency.
-
-    Args:
-        name: One byline part.
-
-    Returns:
-        The lower-case agency code or None.
-    """
-    text = " ".join(name.strip(" ()[]").split())
-
-    def code_of(word: str) -> str | None:
-        key = word.casefold()
-        if key not in AGENCIES:
-            return None
-        # trafilatura title-cases bylines ("Dpa"); only codes that are also given names or too short to
-        # be sure of ("Sid", "Ap") must keep an agency's own spelling.
-        if (key in _NAME_LIKE_CODES or len(key) <= 2) and word not in (word.upper(), word.lower()):
-            return None
-        return AGENCIES[key]
-
-    code = code_of(text)
-    if code:
-        return code
-    # "AFP Deutschland", "dpa-AFX": an agency code followed by the name of one of its services.
-    head = re.split(r"[-\s]", text, maxsplit=1)[0]
-    if len(text.split()) <= 2 and head != text and head in (head.upper(), head.lower()):
-        return code_of(head)
-    return None
-
-
 def _strip_roles(part: str) -> str:
     part = _LEADING_ROLE.sub("", part)
     # "Capital Von Jemima Kelly": a section or title before "von/by" is not part of the name.
@@ -487,8 +410,9 @@ def split_byline(
 ) -> tuple[list[str], list[str]]:
     """Split a byline into person names and agency codes.
 
-    Drops role words ("Von", "By", "Autor:", "Redaktion"), e-mail addresses, URLs, dates and the site's
-    own names; splits "A und B", "A, B and C", "A/B".
+    Drops role words ("Von", "By", "Autor:", "Redaktion"), e-mail addresses, URLs, dates, press-release
+    wires ("ots") and the site's own names; splits "A und B", "A, B and C", "A/B". Agencies are read by
+    :func:`tasks.agencies.agency_code`.
 
     Args:
         byline: The byline text.
@@ -506,12 +430,13 @@ def split_byline(
     names: list[str] = []
     agencies: list[str] = []
     for raw in _AUTHOR_SPLIT.split(text):
+        part = raw
         code = agency_code(raw)
-        if code:
-            agencies.append(code)
-            continue
-        part = _strip_roles(raw)
-        code = agency_code(part) if part else None
+        if not code:
+            part = _strip_roles(raw)
+            code = agency_code(part) if part else None
+        if code == PRESS_RELEASE:
+            continue  # a press-release wire ("ots") is neither an agency nor a person
         if code:
             agencies.append(code)
         elif part and is_person_name(part, single_word) and not is_site_name(part, names_known):
@@ -576,7 +501,7 @@ def authors_from(
             if kind == "organization":
                 # An organisation is never a person: it counts only when it is an agency.
                 code = agency_code(byline)
-                if code:
+                if code and code != PRESS_RELEASE:
                     agencies.append(code)
                 continue
             names, codes = split_byline(byline, names_known, single_word=kind == "person")

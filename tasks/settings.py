@@ -48,6 +48,7 @@ class Settings:
     robots: bool = True
     max_new_per_feed: int = 500
     fetch_workers: int = 16
+    cpu_workers: int = 0  # processes for extraction and enrichment; 0: one per CPU core
     batch_size: int = 50
     feed_retries: int = 2
     retry_delay: float = 2.0
@@ -69,6 +70,7 @@ _FIELD_TYPES: dict[str, type] = {
     "robots": bool,
     "max_new_per_feed": int,
     "fetch_workers": int,
+    "cpu_workers": int,
     "batch_size": int,
     "feed_retries": int,
     "retry_delay": float,

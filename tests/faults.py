@@ -71,7 +71,8 @@ class FaultServer:
 
     def rss(self, title: str, links: list[str]) -> bytes:
         return GOOD_RSS.format(
-            title=title, items="".join(ITEM.format(title=f"{title} {i}", link=link) for i, link in enumerate(links))
+            title=title,
+            items="".join(ITEM.format(title=f"{title} {i}", link=link) for i, link in enumerate(links)),
         ).encode()
 
     def _build(self) -> None:

@@ -16,6 +16,9 @@ from typing import Any
 from tasks.settings import VERSION, SettingsError, apply_prefect_defaults, load_settings
 
 EXAMPLE_QUERY = "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
+WIRE_QUERY = (
+    "SELECT dateline_place, agencies, title FROM articles WHERE len(agencies) > 0 ORDER BY published_at"
+)
 MAX_CELL = 60
 
 
@@ -259,8 +262,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print("\n".join(summary_lines(summary)))
     print()
-    print(f'$ wirehouse query "{EXAMPLE_QUERY}"')
-    sys.stdout.write(run_query(EXAMPLE_QUERY, path, "table"))
+    for sql in (EXAMPLE_QUERY, WIRE_QUERY):
+        print(f'$ wirehouse query "{sql}"')
+        sys.stdout.write(run_query(sql, path, "table"))
     return 0
 
 

@@ -1,13 +1,15 @@
-"""Language: langdetect on the body, seeded so that the same text always gets the same answer."""
+"""Language: langdetect on the body (seeded), weighed against the language the page declares."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from dataclasses import replace
 
 from langdetect import DetectorFactory, detect_langs
+from langdetect.detector_factory import PROFILES_DIRECTORY
 from langdetect.lang_detect_exception import LangDetectException
 
 from tasks.records import Article
@@ -19,12 +21,56 @@ DetectorFactory.seed = 0
 # A bounded sample keeps the cost flat for very long articles; 3,000 characters hold ~450 words.
 SAMPLE_CHARS = 3000
 MIN_WORDS = 8
+# Titles are short, and langdetect guesses wildly on a handful of words: below this we say nothing.
+MIN_TITLE_WORDS = 4
+MIN_TITLE_LETTERS = 20
 UNDETERMINED = "und"
+# With no declaration to lean on, a detector answer below this is a guess, not a finding.
+MIN_CONFIDENCE = 0.8
+# Above this the body outweighs a contradicting declaration (CMS templates often declare a site-wide
+# default such as "en"); below it, the disagreement is more likely a related-language mix-up
+# (hr/sr, pt/gl, da/no) or a mixed-language text, where the page's own statement is the better bet.
+OVERRIDE_CONFIDENCE = 0.99
+# The languages langdetect has profiles for (zh-cn/zh-tw folded to zh), read from the installed package
+# so the set cannot drift from the pin. For any other language the detector cannot be right, only
+# confidently wrong (Zulu comes out as Swahili with p > 0.99).
+DETECTABLE = frozenset(name.split("-")[0] for name in os.listdir(PROFILES_DIRECTORY))
+# Deprecated or macro-language codes pages still declare, mapped to the code langdetect answers with.
+_DECLARED_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "nb": "no", "nn": "no"}
+# Codes that declare no particular language: treat them as no declaration at all.
+_NOT_A_LANGUAGE = frozenset({"und", "mul", "zxx", "mis", "xx"})
 _LOCK = threading.Lock()  # langdetect's lazy profile loading is not thread-safe
+_WORD = re.compile(r"\w+")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def language_candidates(text: str | None, min_words: int = MIN_WORDS) -> list[tuple[str, float]]:
+    """Run langdetect once on a bounded sample of a text.
+
+    Args:
+        text: Any text.
+        min_words: Fewer words than this give no candidates.
+
+    Returns:
+        ``(ISO 639-1 code, probability)`` pairs, most probable first; empty where the text is too short
+        or undecidable.
+    """
+    if not text or len(_WORD.findall(text[:SAMPLE_CHARS])) < min_words:
+        return []
+    try:
+        with _LOCK:
+            found = detect_langs(text[:SAMPLE_CHARS])
+    except LangDetectException:
+        return []
+    candidates: dict[str, float] = {}
+    for candidate in found:
+        code = str(candidate.lang).split("-")[0]  # zh-cn / zh-tw -> zh
+        candidates[code] = candidates.get(code, 0.0) + float(candidate.prob)
+    return sorted(candidates.items(), key=lambda item: -item[1])
 
 
 def detect_language(text: str | None) -> tuple[str, float | None]:
-    """Detect the language of a text.
+    """Detect the language of a text by langdetect alone.
 
     Args:
         text: Article body (or any text).
@@ -32,29 +78,110 @@ def detect_language(text: str | None) -> tuple[str, float | None]:
     Returns:
         ``(ISO 639-1 code, probability)``; ``("und", None)`` where the text is too short or undecidable.
     """
-    if not text or len(re.findall(r"\w+", text)) < MIN_WORDS:
-        return UNDETERMINED, None
-    sample = text[:SAMPLE_CHARS]
-    try:
-        with _LOCK:
-            candidates = detect_langs(sample)
-    except LangDetectException:
-        return UNDETERMINED, None
+    candidates = language_candidates(text)
     if not candidates:
         return UNDETERMINED, None
-    best = candidates[0]
-    code = str(best.lang).split("-")[0]  # zh-cn / zh-tw -> zh
-    return code, round(float(best.prob), 4)
+    code, probability = candidates[0]
+    return code, round(probability, 4)
+
+
+def normalise_declared(declared: str | None) -> str | None:
+    """Reduce a declared language tag (``de-DE``, ``pt_BR``, ``iw``) to an ISO 639-1 code.
+
+    Args:
+        declared: What the page or feed declares.
+
+    Returns:
+        A two-letter code, or None where nothing usable is declared.
+    """
+    if not declared:
+        return None
+    primary = re.split(r"[-_\s]", declared.strip().lower(), maxsplit=1)[0]
+    if primary in _NOT_A_LANGUAGE or not re.fullmatch(r"[a-z]{2}", primary):
+        # Three-letter ISO 639-2/3 codes have no two-letter equivalent we could check against.
+        return None
+    return _DECLARED_ALIASES.get(primary, primary)
+
+
+def decide_language(candidates: list[tuple[str, float]], declared: str | None) -> tuple[str, float | None]:
+    """Combine the detector's candidates with the declared language into one answer.
+
+    The rules, in order:
+
+    1. No candidates (text too short or undecidable): ``und``; a declaration alone does not make a
+       body language, it stays in ``declared_language``.
+    2. Declared language langdetect has no profile for (zu, ms, sr, eu, gl, …): the declaration wins,
+       whatever the detector says, because the detector can only be wrong there. Probability None.
+    3. Detector agrees with the declaration: that code, with the detector's probability.
+    4. Detector disagrees with probability ≥ ``OVERRIDE_CONFIDENCE``: the detector wins (a site-wide
+       default declaration is the usual cause).
+    5. Detector disagrees, less sure: the declaration wins, with the detector's probability for it
+       (None when the detector did not list it).
+    6. No declaration: the detector's code when its probability is ≥ ``MIN_CONFIDENCE``, else ``und``.
+
+    Args:
+        candidates: ``language_candidates`` output, most probable first.
+        declared: The declared language (any tag form), or None.
+
+    Returns:
+        ``(code, probability)`` where probability is langdetect's for that code, or None.
+    """
+    if not candidates:
+        return UNDETERMINED, None
+    best, probability = candidates[0]
+    declared_code = normalise_declared(declared)
+    if declared_code is None:
+        if probability >= MIN_CONFIDENCE:
+            return best, round(probability, 4)
+        return UNDETERMINED, None
+    if declared_code not in DETECTABLE:
+        return declared_code, None
+    if best == declared_code or probability >= OVERRIDE_CONFIDENCE:
+        return best, round(probability, 4)
+    declared_probability = dict(candidates).get(declared_code)
+    return declared_code, round(declared_probability, 4) if declared_probability is not None else None
+
+
+def title_language(title: str | None, candidates: list[tuple[str, float]] | None = None) -> str | None:
+    """Detect a title's language where the title is long enough to tell.
+
+    Args:
+        title: The headline.
+        candidates: Detector output already computed for this very text, to reuse instead of
+            running langdetect again.
+
+    Returns:
+        An ISO 639-1 code, or None for short titles and unsure answers.
+    """
+    if not title or len(_LETTER.findall(title)) < MIN_TITLE_LETTERS:
+        return None
+    if not candidates:
+        candidates = language_candidates(title, min_words=MIN_TITLE_WORDS)
+    if not candidates or candidates[0][1] < MIN_CONFIDENCE:
+        return None
+    return candidates[0][0]
 
 
 def enrich(article: Article) -> Article:
-    """Set ``language`` and ``language_confidence`` from the article's text.
+    """Set ``language``, ``language_confidence`` and ``title_language``.
 
     Args:
-        article: The article.
+        article: The article, with ``declared_language`` as extraction found it.
 
     Returns:
         The article with its language set.
     """
-    code, probability = detect_language(article.text)
-    return replace(article, language=code, language_confidence=probability)
+    candidates = language_candidates(article.text)
+    code, probability = decide_language(candidates, article.declared_language)
+    if candidates and code not in (candidates[0][0], UNDETERMINED):
+        logger.debug(
+            "%s: declared %r kept over detected %s (p=%.3f)",
+            article.url,
+            article.declared_language,
+            candidates[0][0],
+            candidates[0][1],
+        )
+    # A feed summary standing in for the body can be the title itself: never detect one text twice.
+    same_text = bool(article.title and article.text and article.title.strip() == article.text.strip())
+    headline = title_language(article.title, candidates if same_text else None)
+    return replace(article, language=code, language_confidence=probability, title_language=headline)

@@ -31,7 +31,9 @@ def hostile_env(monkeypatch):
 def test_every_fault_is_recorded_and_good_feeds_are_complete(hostile_env, warehouse_path, tmp_path, capsys):
     server = FaultServer()
     feeds = ["/good.rss", "/pagefaults.rss", *FaultServer.FEED_FAULTS, *FaultServer.FEED_SURVIVABLE]
-    (tmp_path / "feeds.txt").write_text("\n".join(server.base + f for f in feeds) + "\n" + "http://localhost:9/x.rss\n")
+    (tmp_path / "feeds.txt").write_text(
+        "\n".join(server.base + f for f in feeds) + "\n" + "http://localhost:9/x.rss\n"
+    )
     with server.running():
         started = time.monotonic()
         summary = ingest(feeds=str(tmp_path / "feeds.txt"), warehouse=str(warehouse_path))
@@ -53,7 +55,10 @@ def test_every_fault_is_recorded_and_good_feeds_are_complete(hostile_env, wareho
     assert reasons[server.base + "/laughs.rss"] in (None, "not_a_feed")
     # good feed fully ingested, page faults recorded with their reason, 100k-entry feed capped
     assert [articles[f"{server.base}/good/{n}.html"] for n in range(3)] == ["ok"] * 3
-    page_status = {p: articles[server.base + p] for p in ("/page/pdf", "/page/500", "/page/silent", "/page/bomb", "/page/missing")}
+    page_status = {
+        p: articles[server.base + p]
+        for p in ("/page/pdf", "/page/500", "/page/silent", "/page/bomb", "/page/missing")
+    }
     assert page_status == {
         "/page/pdf": "not_html",
         "/page/500": "http_error",

@@ -78,6 +78,24 @@ def test_wire_story_and_fallbacks_land_in_the_warehouse(newsroom, warehouse_path
     )
     assert missing[0] == "http_error" and missing[3] == 404
     assert missing[1] and missing[2]  # the feed's own title and summary are kept
+    (enriched,) = rows(
+        warehouse_path,
+        "select dateline_place, agencies, story_id, (select count(*) from quotes q where q.article_url = a.url),"
+        " keywords, paragraph_count from articles a where url like '%nato-treffen-bruessel%'",
+    )
+    place, agencies, story, quote_count, keywords, paragraphs = enriched
+    assert (place, agencies) == ("Brüssel", ["dpa"])
+    assert quote_count >= 2 and keywords and paragraphs >= 4
+    # the second outlet's copy of the same dpa text is the same story; nothing else joins it
+    copies = rows(warehouse_path, "select url from articles where story_id = ? order by url", [story])
+    assert [u.rsplit("/", 1)[1] for (u,) in copies] == [
+        "nato-minister-ostflanke.html",
+        "nato-treffen-bruessel.html",
+    ]
+    assert (
+        rows(warehouse_path, "select count(*) from stories")[0][0]
+        == rows(warehouse_path, "select count(*) - 1 from articles")[0][0]
+    )
     languages = dict(rows(warehouse_path, "select language, count(*) from articles group by 1"))
     assert {"de", "en", "fr", "es", "it"} <= set(languages)
 
@@ -93,8 +111,8 @@ def test_every_task_run_is_recorded_and_artifacts_are_published(newsroom, wareho
 
     summary = ingest(feeds=newsroom.opml, warehouse=str(warehouse_path), batch_size=5)
     batches = math.ceil(summary.new_entries / 5)
-    # prepare, read-feed-list, import-feeds, list-feeds, one fetch per feed, select, 4 per batch, record, report
-    expected_tasks = 4 + summary.feeds + 1 + 4 * batches + 2
+    # prepare, read-feed-list, import-feeds, list-feeds, one fetch per feed, select, 3 per batch, record, report
+    expected_tasks = 4 + summary.feeds + 1 + 3 * batches + 2
     with get_client(sync_client=True) as client:
         # The server's task-run recorder writes in batches (every few seconds): wait for it, bounded.
         deadline = time.monotonic() + 60

@@ -56,6 +56,12 @@ def test_wire_story_extraction_keeps_paragraphs_subheadings_and_metadata():
         ({"body": b"nope", "http_status": 404}, "http_error"),
         ({"body": b"%PDF-1.4", "content_type": "application/pdf"}, "not_html"),
         ({"body": b"<html><body><p>Video: ein Hafen im Nebel.</p></body></html>"}, "no_text"),
+        (
+            {
+                "body": b"<html><body><h1>Anmelden</h1><form><input name=u><input TYPE=Password name=p></form></body></html>"
+            },
+            "login_page",
+        ),
         ({"body": b"\x00\x01\x02\xff garbage"}, "no_text"),
     ],
 )

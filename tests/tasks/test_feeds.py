@@ -196,3 +196,15 @@ def test_feed_result_records_http_errors_and_non_feeds():
 def test_html_to_text():
     assert html_to_text("<p>a <b>b</b></p>\n c &amp; d") == "a b c & d"
     assert html_to_text("") is None
+
+
+def test_plain_text_titles_keep_their_angle_brackets():
+    atom = """<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+    <entry><title type="text">Why std::vector&lt;int&gt; is fast</title><link href="https://a.example/1"/></entry></feed>"""
+    (entry,) = parse_feed(atom.encode(), FEED).entries
+    assert entry.title == "Why std::vector<int> is fast"
+
+
+def test_json_feed_with_a_byte_order_mark():
+    (entry,) = parse_feed(b"\xef\xbb\xbf" + JSON_FEED, FEED, {"content-type": "application/octet-stream"}).entries
+    assert entry.title == "Uno"

@@ -1,0 +1,85 @@
+"""CPU stage: extraction and enrichment of page batches in worker processes, so every core works."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE as NO_CACHE
+
+from tasks.enrich import enrich_article
+from tasks.extract import extract_article
+from tasks.records import Article, Page
+
+logger = logging.getLogger(__name__)
+
+
+def process_pages(pages: list[Page]) -> list[Article]:
+    """Extract and enrich a batch of pages (runs in a worker process).
+
+    Args:
+        pages: Fetched pages.
+
+    Returns:
+        One enriched article per page, in order.
+    """
+    return [enrich_article(extract_article(page)) for page in pages]
+
+
+def _warm_up() -> None:
+    # Load langdetect's profiles and trafilatura's imports once per worker, not in the first batch.
+    from tasks.enrich.language import detect_language
+
+    detect_language("Ein kurzer Satz, damit die Sprachprofile geladen werden, bevor die Arbeit beginnt.")
+
+
+def worker_count(configured: int) -> int:
+    """Workers to start: the configured number, or one per CPU core when it is 0."""
+    return configured if configured > 0 else max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def cpu_pool(workers: int) -> Iterator[Executor]:
+    """A pool of worker processes for the run (spawned: forking a process with Prefect's threads is unsafe).
+
+    Args:
+        workers: Number of processes (0: one per core).
+
+    Yields:
+        The executor; it is shut down when the block ends.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=worker_count(workers), mp_context=context, initializer=_warm_up
+    ) as pool:
+        yield pool
+
+
+# --------------------------------------------------------------------------- Prefect tasks
+
+
+@task(name="process-batch", task_run_name="process-batch {batch_no}", cache_policy=NO_CACHE)
+def process_batch(pool: Executor, pages: list[Page], batch_no: int) -> list[Article]:
+    """Extract and enrich one batch in the worker pool (CPU only, so no retries).
+
+    Args:
+        pool: The run's process pool.
+        pages: Fetched pages.
+        batch_no: Position of the batch in the run, for the task name.
+
+    Returns:
+        The enriched articles, in order.
+    """
+    try:
+        return pool.submit(process_pages, pages).result()
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory, a crash in a C parser): finish this batch here
+        # rather than lose it; later batches do the same, slower but complete.
+        get_run_logger().warning("worker pool broken; processing batch %d in the flow process", batch_no)
+        return process_pages(pages)
