@@ -206,5 +206,7 @@ def test_plain_text_titles_keep_their_angle_brackets():
 
 
 def test_json_feed_with_a_byte_order_mark():
-    (entry,) = parse_feed(b"\xef\xbb\xbf" + JSON_FEED, FEED, {"content-type": "application/octet-stream"}).entries
+    (entry,) = parse_feed(
+        b"\xef\xbb\xbf" + JSON_FEED, FEED, {"content-type": "application/octet-stream"}
+    ).entries
     assert entry.title == "Uno"
