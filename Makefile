@@ -6,8 +6,13 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 WAREHOUSE ?= warehouse/news.duckdb
 CORPUS ?= ../shared/corpora/fundus
+UI_PORT ?= 4200
+UI_DIR := .prefect-ui
+# While `make ui` runs, wirehouse commands started by make report to it; otherwise each run starts
+# Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
+UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quality bench-dedup clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-quality bench-dedup ui ui-stop clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,7 +35,26 @@ install: $(STAMP)  ## create .venv and install wirehouse
 dev: $(DEV_STAMP)  ## create .venv with the development tools
 
 run: $(STAMP)  ## the main job: serve the bundled sample newsroom on loopback and ingest it
-	$(BIN)/wirehouse demo --warehouse $(WAREHOUSE)
+	PREFECT_API_URL=$(UI_URL) $(BIN)/wirehouse demo --warehouse $(WAREHOUSE)
+
+ui: $(STAMP)  ## start a local Prefect server (UI at http://127.0.0.1:4200) in the background
+	@mkdir -p $(UI_DIR)
+	@if [ -f $(UI_DIR)/pid ] && kill -0 $$(cat $(UI_DIR)/pid) 2>/dev/null; then \
+		echo "Prefect UI already running: http://127.0.0.1:$(UI_PORT)"; exit 0; fi; \
+	PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 PREFECT_UI_ENABLED=true \
+		nohup $(BIN)/prefect server start --host 127.0.0.1 --port $(UI_PORT) > $(UI_DIR)/server.log 2>&1 & \
+	echo $$! > $(UI_DIR)/pid; \
+	for i in $$(seq 1 60); do \
+		if $(BIN)/python -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$(UI_PORT)/api/health').status_code != 200)" 2>/dev/null; then \
+			echo "http://127.0.0.1:$(UI_PORT)/api" > $(UI_DIR)/url; \
+			echo "Prefect UI: http://127.0.0.1:$(UI_PORT)  (make run now reports there;"; \
+			echo "  for other commands: export PREFECT_API_URL=http://127.0.0.1:$(UI_PORT)/api)"; exit 0; fi; \
+		sleep 1; done; \
+	echo "Prefect server did not come up; see $(UI_DIR)/server.log"; exit 1
+
+ui-stop:  ## stop the server started by `make ui`
+	@if [ -f $(UI_DIR)/pid ]; then kill $$(cat $(UI_DIR)/pid) 2>/dev/null || true; fi
+	@rm -rf $(UI_DIR); echo "Prefect UI stopped"
 
 test: $(DEV_STAMP)  ## the whole test suite (unit, integration, corpus where ../shared exists)
 	$(BIN)/python -m pytest
@@ -43,6 +67,12 @@ typecheck: $(DEV_STAMP)  ## mypy
 	$(BIN)/mypy flows tasks warehouse wirehouse
 
 check: lint typecheck test  ## everything CI cares about
+
+bench: $(DEV_STAMP)  ## speed: wirehouse vs plain trafilatura (limit) and its CLI (peer) on 1,008 and 10,080 pages (~25 min)
+	$(BIN)/python -m bench.speed --corpus $(CORPUS)
+
+bench-quick: $(DEV_STAMP)  ## speed on the 126 corpus pages once, no scale run (~2 min)
+	$(BIN)/python -m bench.speed --corpus $(CORPUS) --copies 1 --scale 0
 
 bench-quality: $(DEV_STAMP)  ## extraction quality vs plain trafilatura on CORPUS (default ../shared/corpora/fundus)
 	$(BIN)/python -m bench.quality --corpus $(CORPUS)

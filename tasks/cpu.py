@@ -10,9 +10,6 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NONE as NO_CACHE
-
 from tasks.enrich import enrich_article
 from tasks.extract import extract_article
 from tasks.records import Article, Page
@@ -61,17 +58,12 @@ def cpu_pool(workers: int) -> Iterator[Executor]:
         yield pool
 
 
-# --------------------------------------------------------------------------- Prefect tasks
-
-
-@task(name="process-batch", task_run_name="process-batch {batch_no}", cache_policy=NO_CACHE)
-def process_batch(pool: Executor, pages: list[Page], batch_no: int) -> list[Article]:
-    """Extract and enrich one batch in the worker pool (CPU only, so no retries).
+def process_in_pool(pool: Executor, pages: list[Page]) -> list[Article]:
+    """Process a batch in the worker pool, or here when the pool is broken.
 
     Args:
         pool: The run's process pool.
         pages: Fetched pages.
-        batch_no: Position of the batch in the run, for the task name.
 
     Returns:
         The enriched articles, in order.
@@ -81,5 +73,5 @@ def process_batch(pool: Executor, pages: list[Page], batch_no: int) -> list[Arti
     except BrokenProcessPool:
         # A worker died (killed, out of memory, a crash in a C parser): finish this batch here
         # rather than lose it; later batches do the same, slower but complete.
-        get_run_logger().warning("worker pool broken; processing batch %d in the flow process", batch_no)
+        logger.warning("worker pool broken; processing %d pages in this process", len(pages))
         return process_pages(pages)

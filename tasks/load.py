@@ -8,7 +8,6 @@ import os
 import threading
 import time
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -819,24 +818,6 @@ def select_new_entries(path: Path, results: list[FeedResult], max_new_per_feed: 
     with open_warehouse(path) as con:
         known = known_urls(con, [e for r in results for e in r.entries])
     return plan_new_entries(results, known, max_new_per_feed)
-
-
-@task(name="load-batch", task_run_name="load-batch {batch_no}", tags=["duckdb"], cache_policy=NO_CACHE)
-def load_batch(path: Path, articles: list[Article], run_id: str | None, batch_no: int) -> dict[str, int]:
-    """Store one batch of articles in one transaction.
-
-    Args:
-        path: The DuckDB file.
-        articles: Enriched articles.
-        run_id: The ingest run.
-        batch_no: Position of the batch in the run, for the task name.
-
-    Returns:
-        Articles stored, counted by ``extraction_status``.
-    """
-    with open_warehouse(path) as con:
-        store_articles(con, articles, run_id)
-    return dict(Counter(a.extraction_status for a in articles))
 
 
 @task(name="record-fetches", tags=["duckdb"], cache_policy=NO_CACHE)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import task
-from prefect.cache_policies import NONE as NO_CACHE
-
 from tasks.http import TRANSIENT_STATUSES, FetchError, HttpClient, Response, fetch_many
 from tasks.records import FeedEntry, Page
 from tasks.settings import Settings
@@ -66,31 +63,3 @@ def fetch_pages_now(client: HttpClient, entries: list[FeedEntry], settings: Sett
         page_from_response(entry, outcome, fetched_at)
         for entry, outcome in zip(entries, outcomes, strict=True)
     ]
-
-
-# --------------------------------------------------------------------------- Prefect tasks
-
-
-@task(
-    name="fetch-pages",
-    task_run_name="fetch-pages {batch_no}",
-    tags=["http", "pages"],
-    retries=1,
-    retry_delay_seconds=2,
-    cache_policy=NO_CACHE,
-)
-def fetch_pages(
-    client: HttpClient, entries: list[FeedEntry], settings: Settings, batch_no: int
-) -> list[Page]:
-    """Fetch the pages of one batch of entries (per-page failures are recorded, not raised).
-
-    Args:
-        client: The shared HTTP client.
-        entries: The batch.
-        settings: Run settings.
-        batch_no: Position of the batch in the run, for the task name.
-
-    Returns:
-        One Page per entry.
-    """
-    return fetch_pages_now(client, entries, settings)

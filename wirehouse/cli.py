@@ -261,9 +261,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         summary = run_ingest(f"{base}/sample.opml", path)
     print()
     print("\n".join(summary_lines(summary)))
-    print()
     for sql in (EXAMPLE_QUERY, WIRE_QUERY):
-        print(f'$ wirehouse query "{sql}"')
+        print(f'\n$ wirehouse query "{sql}"')
         sys.stdout.write(run_query(sql, path, "table"))
     return 0
 

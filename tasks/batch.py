@@ -1,0 +1,81 @@
+"""Batch: one batch of new entries from page download to the warehouse, as a single task.
+
+Pages, articles and raw HTML stay inside this task: a Prefect flow keeps every task result it has
+seen for the whole run, so passing them between tasks would make memory grow with the run's size.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import Executor
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+
+from tasks.cpu import process_in_pool
+from tasks.http import HttpClient
+from tasks.load import open_warehouse, store_articles
+from tasks.pages import fetch_pages_now
+from tasks.records import FeedEntry
+from tasks.settings import Settings
+
+
+def run_batch(
+    client: HttpClient,
+    pool: Executor,
+    path: Path,
+    entries: list[FeedEntry],
+    settings: Settings,
+    run_id: str | None,
+) -> dict[str, int]:
+    """Fetch, extract, enrich and store one batch of entries.
+
+    Args:
+        client: The shared HTTP client.
+        pool: The run's worker processes for extraction and enrichment.
+        path: The DuckDB file.
+        entries: The batch.
+        settings: Run settings.
+        run_id: The ingest run.
+
+    Returns:
+        Articles stored, counted by ``extraction_status``.
+    """
+    pages = fetch_pages_now(client, entries, settings)
+    articles = process_in_pool(pool, pages)
+    with open_warehouse(path) as con:
+        store_articles(con, articles, run_id)
+    return dict(Counter(article.extraction_status for article in articles))
+
+
+@task(
+    name="ingest-batch",
+    task_run_name="ingest-batch {batch_no}",
+    tags=["http", "duckdb"],
+    cache_policy=NO_CACHE,
+)
+def ingest_batch(
+    client: HttpClient,
+    pool: Executor,
+    path: Path,
+    entries: list[FeedEntry],
+    settings: Settings,
+    run_id: str | None,
+    batch_no: int,
+) -> dict[str, int]:
+    """One batch from page download to the warehouse (per-page failures are recorded, not raised).
+
+    Args:
+        client: The shared HTTP client.
+        pool: The run's worker processes.
+        path: The DuckDB file.
+        entries: The batch.
+        settings: Run settings.
+        run_id: The ingest run.
+        batch_no: Position of the batch in the run, for the task name.
+
+    Returns:
+        Articles stored, counted by ``extraction_status``.
+    """
+    return run_batch(client, pool, path, entries, settings, run_id)

@@ -1,0 +1,151 @@
+from datetime import UTC, date, datetime
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from tasks.export import STATS_COLUMNS, ExportError, export_parquet, warehouse_stats
+from tasks.load import open_warehouse, save_feeds, store_articles
+from tasks.records import Article, FeedSource, Quote
+
+NOW = datetime(2024, 10, 28, 23, 30, tzinfo=UTC)
+
+
+def art(n, language="de", published_at=NOW, status="ok", feed="https://a.example/rss", quotes=()):
+    return Article(
+        url=f"https://a.example/{n}",
+        feed_url=feed,
+        link=f"https://a.example/{n}",
+        guid=f"g{n}",
+        title=f"T{n}",
+        text=f"text {n}",
+        fetched_at=NOW,
+        extraction_status=status,
+        language=language,
+        published_at=published_at,
+        authors=("A",),
+        quotes=quotes,
+    )
+
+
+ARTICLES = [
+    art(1, quotes=(Quote(1, "ja", 0, 2), Quote(2, "nein", 3, 7))),
+    art(2, language="en"),
+    art(3, language="../x"),  # hostile partition value
+    art(4, language=None, published_at=None),  # partitioned by fetch day, language NULL
+    art(5, published_at=datetime(2024, 10, 20, 8, tzinfo=UTC), feed="https://b.example/rss"),
+    art(6, status="http_error", feed="https://b.example/rss"),
+]
+
+
+@pytest.fixture
+def con(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        save_feeds(con, [FeedSource("https://a.example/rss", title="A")], "test")
+        store_articles(con, ARTICLES, "run-1")
+        yield con
+
+
+def test_export_reads_back_with_duckdb(con, tmp_path):
+    con.execute("SET TimeZone = 'Asia/Tokyo'")  # partitions stay UTC days whatever the session says
+    out = tmp_path / "export"
+    stats = export_parquet(con, out)
+    assert (stats.articles, stats.quotes, stats.stories) == (6, 2, 6)
+    assert stats.files == 5 + 2 and stats.bytes > 0
+    check = duckdb.connect()
+    glob = str(out / "articles" / "**" / "*.parquet")
+    rows = check.execute(
+        "SELECT url, date, language FROM read_parquet(?, hive_partitioning = true) ORDER BY url", [glob]
+    ).fetchall()
+    assert rows == [
+        ("https://a.example/1", date(2024, 10, 28), "de"),
+        ("https://a.example/2", date(2024, 10, 28), "en"),
+        ("https://a.example/3", date(2024, 10, 28), "../x"),
+        ("https://a.example/4", date(2024, 10, 28), None),
+        ("https://a.example/5", date(2024, 10, 20), "de"),
+        ("https://a.example/6", date(2024, 10, 28), "de"),
+    ]
+    types = dict(
+        check.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = true))", [glob]).fetchall()
+    )
+    assert types["published_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["authors"] == "VARCHAR[]" and types["word_count"] == "INTEGER"
+    assert types["date"] == "DATE"
+    assert check.execute("SELECT count(*) FROM read_parquet(?)", [str(out / "quotes.parquet")]).fetchone() == (2,)
+    assert check.execute("SELECT sum(size) FROM read_parquet(?)", [str(out / "stories.parquet")]).fetchone() == (6,)
+
+
+def test_partition_values_never_leave_the_export_folder(con, tmp_path):
+    out = tmp_path / "export"
+    export_parquet(con, out)
+    folders = sorted(p.name for p in (out / "articles" / "date=2024-10-28").iterdir())
+    assert folders == ["language=..%2Fx", "language=__HIVE_DEFAULT_PARTITION__", "language=de", "language=en"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "news.duckdb", "news.duckdb.wal"] or sorted(
+        p.name for p in tmp_path.iterdir()
+    ) == ["export", "news.duckdb"]
+    assert sorted(p.name for p in out.iterdir()) == ["articles", "quotes.parquet", "stories.parquet"]
+
+
+def test_export_reads_back_with_pyarrow(con, tmp_path):
+    out = tmp_path / "export"
+    export_parquet(con, out)
+    partitioning = ds.partitioning(pa.schema([("date", pa.date32()), ("language", pa.string())]), flavor="hive")
+    table = ds.dataset(out / "articles", format="parquet", partitioning=partitioning).to_table()
+    assert table.num_rows == 6
+    assert table.schema.field("published_at").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("authors").type == pa.list_(pa.string())
+    assert table.schema.field("date").type == pa.date32()
+    languages = sorted(table.column("language").to_pylist(), key=str)
+    assert languages == ["../x", "None", "de", "de", "de", "en"] or languages == sorted(
+        ["../x", None, "de", "de", "de", "en"], key=str
+    )
+    quotes = ds.dataset(out / "quotes.parquet").to_table()
+    assert quotes.num_rows == 2 and quotes.schema.field("ordinal").type == pa.int32()
+
+
+def test_export_replaces_an_earlier_export_and_protects_other_folders(con, tmp_path):
+    out = tmp_path / "export"
+    export_parquet(con, out)
+    stale = out / "articles" / "date=2000-01-01" / "language=xx"
+    stale.mkdir(parents=True)
+    (stale / "articles_0.parquet").write_bytes(b"old")
+    (out / "notes.txt").write_text("mine")
+    export_parquet(con, out)
+    assert not stale.exists()
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    (out / "articles" / "README").write_text("not an export file")
+    with pytest.raises(ExportError, match="not an earlier wirehouse export"):
+        export_parquet(con, out)
+    assert (out / "articles" / "README").exists()
+
+
+def test_export_of_an_empty_warehouse(warehouse_path, tmp_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        stats = export_parquet(con, tmp_path / "out")
+    assert (stats.articles, stats.quotes, stats.stories) == (0, 0, 0)
+    assert (tmp_path / "out" / "articles").is_dir()
+
+
+def test_export_into_a_file_path_is_a_clear_error(con, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ExportError):
+        export_parquet(con, blocker)
+
+
+def test_warehouse_stats(con):
+    stats = warehouse_stats(con, today=date(2024, 10, 29))
+    assert set(stats) == set(STATS_COLUMNS)
+    assert all(len(row) == len(STATS_COLUMNS[name]) for name, rows in stats.items() for row in rows)
+    feeds = {row[0]: row for row in stats["feeds"]}
+    assert feeds["https://a.example/rss"][1:5] == ("A", 4, 4, 0)
+    assert feeds["https://b.example/rss"][1:5] == (None, 2, 1, 1)
+    assert stats["languages"][0][:2] == ("de", 2)
+    assert ("und", 1, 20.0) in stats["languages"]
+    days = stats["days"]
+    assert len(days) == 14 and days[0][0] == date(2024, 10, 29) and days[-1][0] == date(2024, 10, 16)
+    assert dict((d, n) for d, n, _ in days)[date(2024, 10, 28)] == 5
+    assert dict((d, n) for d, n, _ in days)[date(2024, 10, 20)] == 1
+    assert sum(n for _, n, _ in days) == 6
