@@ -7,9 +7,10 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import State, flow, get_run_logger, unmapped
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks.batch import ingest_batch
@@ -26,7 +27,7 @@ from tasks.load import (
     warehouse_lock,
 )
 from tasks.records import FeedResult, IngestSummary
-from tasks.report import NothingFetchedError, publish_report, summarize
+from tasks.report import publish_report, summarize
 from tasks.settings import Settings, load_settings
 
 # Batches in flight at once: enough that one batch downloads while others keep both cores busy,
@@ -42,7 +43,7 @@ FEED_THREADS: Any = ThreadPoolTaskRunner(max_workers=16)
 @flow(name="ingest", log_prints=False, task_runner=FEED_THREADS)
 def ingest(
     feeds: str | None = None, warehouse: str | None = None, batch_size: int | None = None
-) -> IngestSummary:
+) -> IngestSummary | State[Any]:
     """Fetch feeds, extract and enrich their new articles, and load them into the warehouse.
 
     Args:
@@ -51,7 +52,7 @@ def ingest(
         batch_size: Articles per batch (default: settings).
 
     Returns:
-        The run summary.
+        The run summary; a Failed state when no feed at all could be fetched.
     """
     started = time.monotonic()
     logger = get_run_logger()
@@ -62,7 +63,9 @@ def ingest(
         return _ingest(feeds, settings, run_id, started)
 
 
-def _ingest(feeds: str | None, settings: Settings, run_id: str | None, started: float) -> IngestSummary:
+def _ingest(
+    feeds: str | None, settings: Settings, run_id: str | None, started: float
+) -> IngestSummary | State[Any]:
     """The body of the ingest flow, run while the warehouse's run lock is held."""
     logger = get_run_logger()
     path = settings.warehouse_path
@@ -105,9 +108,8 @@ def _ingest(feeds: str | None, settings: Settings, run_id: str | None, started: 
     )
     publish_report(summary, fetches)
     if fetches and summary.feeds_failed == summary.feeds:
-        raise NothingFetchedError(
-            f"no feed could be fetched ({summary.feeds} failed); see the feed_fetches view"
-        )
+        # A Failed state, not an exception: the run fails with one clear message and no traceback.
+        return Failed(message=f"no feed could be fetched ({summary.feeds} failed); see the feed_fetches view")
     return summary
 
 

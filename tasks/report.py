@@ -13,10 +13,6 @@ from prefect.cache_policies import NONE as NO_CACHE
 from tasks.records import FeedFetch, IngestSummary
 
 
-class NothingFetchedError(RuntimeError):
-    """Every feed of a run failed: the run itself fails, with this message."""
-
-
 def summarize(
     fetches: Sequence[FeedFetch],
     status_counts: Sequence[Mapping[str, int]],

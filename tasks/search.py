@@ -58,7 +58,9 @@ _CJK_RE2 = r"([\x{3040}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{fa
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"\w+")
 # Snippet tokens: words, but each Chinese/Japanese character alone (as in the index).
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_TOKEN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 # A stem marks a longer word only with an inflection-sized ending ("soldat" marks "Soldaten", not
 # "Soldatenfriedhof").
 MAX_ENDING = 3
@@ -225,7 +227,7 @@ def make_snippet(text: str | None, terms: Iterable[str], width: int = SNIPPET_WI
     hits = [m for m in words if _matches(_fold(m.group(0)), folded_terms)]
     if hits:
         first = hits[0]
-        start = max(0, first.start() - max(0, width - len(first.group(0))) // 3)
+        start = max(0, first.start() - max(0, width - len(first.group(0))) // 5)
     else:
         start = 0
     end = min(len(flat), start + width)

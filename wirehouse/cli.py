@@ -225,12 +225,11 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
 
         apply_prefect_defaults()
         from flows.ingest import ingest
-        from tasks.report import NothingFetchedError
 
-        try:
-            return ingest(feeds=feeds, warehouse=str(warehouse), batch_size=batch_size)
-        except NothingFetchedError as exc:
-            raise UserError(str(exc)) from exc
+        state = ingest(feeds=feeds, warehouse=str(warehouse), batch_size=batch_size, return_state=True)
+        if not state.is_completed():
+            raise UserError(state.message or f"the ingest ended in state {state.name}")
+        return state.result()
 
 
 def _note(message: str) -> None:

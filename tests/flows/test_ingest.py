@@ -147,3 +147,12 @@ def test_a_failing_feed_does_not_fail_the_run(newsroom, warehouse_path, tmp_path
         f"{newsroom.base}/de/regionalliga-derby.html": "not_a_feed",
     }
     assert rows(warehouse_path, "select count(*) from articles")[0][0] > 0
+
+
+def test_a_run_where_no_feed_can_be_fetched_fails_with_one_clear_message(newsroom, warehouse_path, tmp_path):
+    feed_list = tmp_path / "feeds.txt"
+    feed_list.write_text(f"{newsroom.base}/feeds/nope.rss\n{newsroom.base}/feeds/gone.rss\n")
+    state = ingest(feeds=str(feed_list), warehouse=str(warehouse_path), return_state=True)
+    assert state.is_failed()
+    assert state.message == "no feed could be fetched (2 failed); see the feed_fetches view"
+    assert rows(warehouse_path, "select count(*) from feed_fetches where error is not null")[0][0] == 2

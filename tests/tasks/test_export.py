@@ -67,13 +67,20 @@ def test_export_reads_back_with_duckdb(con, tmp_path):
         ("https://a.example/6", date(2024, 10, 28), "de"),
     ]
     types = dict(
-        check.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = true))", [glob]).fetchall()
+        check.execute(
+            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = true))",
+            [glob],
+        ).fetchall()
     )
     assert types["published_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["authors"] == "VARCHAR[]" and types["word_count"] == "INTEGER"
     assert types["date"] == "DATE"
-    assert check.execute("SELECT count(*) FROM read_parquet(?)", [str(out / "quotes.parquet")]).fetchone() == (2,)
-    assert check.execute("SELECT sum(size) FROM read_parquet(?)", [str(out / "stories.parquet")]).fetchone() == (6,)
+    assert check.execute(
+        "SELECT count(*) FROM read_parquet(?)", [str(out / "quotes.parquet")]
+    ).fetchone() == (2,)
+    assert check.execute(
+        "SELECT sum(size) FROM read_parquet(?)", [str(out / "stories.parquet")]
+    ).fetchone() == (6,)
 
 
 def test_partition_values_never_leave_the_export_folder(con, tmp_path):
@@ -81,25 +88,22 @@ def test_partition_values_never_leave_the_export_folder(con, tmp_path):
     export_parquet(con, out)
     folders = sorted(p.name for p in (out / "articles" / "date=2024-10-28").iterdir())
     assert folders == ["language=..%2Fx", "language=__HIVE_DEFAULT_PARTITION__", "language=de", "language=en"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "news.duckdb", "news.duckdb.wal"] or sorted(
-        p.name for p in tmp_path.iterdir()
-    ) == ["export", "news.duckdb"]
+    assert not (tmp_path / "x").exists() and not (out / "x").exists()
     assert sorted(p.name for p in out.iterdir()) == ["articles", "quotes.parquet", "stories.parquet"]
 
 
 def test_export_reads_back_with_pyarrow(con, tmp_path):
     out = tmp_path / "export"
     export_parquet(con, out)
-    partitioning = ds.partitioning(pa.schema([("date", pa.date32()), ("language", pa.string())]), flavor="hive")
+    partitioning = ds.partitioning(
+        pa.schema([("date", pa.date32()), ("language", pa.string())]), flavor="hive"
+    )
     table = ds.dataset(out / "articles", format="parquet", partitioning=partitioning).to_table()
     assert table.num_rows == 6
     assert table.schema.field("published_at").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("authors").type == pa.list_(pa.string())
     assert table.schema.field("date").type == pa.date32()
-    languages = sorted(table.column("language").to_pylist(), key=str)
-    assert languages == ["../x", "None", "de", "de", "de", "en"] or languages == sorted(
-        ["../x", None, "de", "de", "de", "en"], key=str
-    )
+    assert sorted(table.column("language").to_pylist(), key=str) == ["../x", None, "de", "de", "de", "en"]
     quotes = ds.dataset(out / "quotes.parquet").to_table()
     assert quotes.num_rows == 2 and quotes.schema.field("ordinal").type == pa.int32()
 

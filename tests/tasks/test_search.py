@@ -37,7 +37,9 @@ def art(n, title, text, language, published_at=NOW, status="ok", site_name="Site
 
 ARTICLES = [
     art(1, "Nordkorea schickt Soldaten", "Pjöngjang hat Tausende Soldaten nach Russland geschickt.", "de"),
-    art(2, "Ein Soldat berichtet", "Der Soldat sprach über den Krieg.", "de", datetime(2024, 9, 1, tzinfo=UTC)),
+    art(
+        2, "Ein Soldat berichtet", "Der Soldat sprach über den Krieg.", "de", datetime(2024, 9, 1, tzinfo=UTC)
+    ),
     art(3, "North Korea sends troops", "Soldiers from North Korea were sent to Russia.", "en"),
     art(4, "Des soldats nord-coréens", "Les soldats sont arrivés en Russie.", "fr", site_name=None),
     art(5, "東京で会議", "東京都で国際会議が開かれた。", "ja"),
