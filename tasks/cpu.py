@@ -15,6 +15,7 @@ from tasks.extract import extract_article
 from tasks.records import Article, Page
 
 logger = logging.getLogger(__name__)
+CHUNK_PAGES = 5  # pages per worker job: small enough to share a batch between cores, big enough to amortise
 
 
 def process_pages(pages: list[Page]) -> list[Article]:
@@ -52,10 +53,16 @@ def cpu_pool(workers: int) -> Iterator[Executor]:
         The executor; it is shut down when the block ends.
     """
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=worker_count(workers), mp_context=context, initializer=_warm_up
-    ) as pool:
+    count = worker_count(workers)
+    with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_warm_up) as pool:
+        # Start every worker now, so they import and warm up while the feeds are being fetched.
+        for _ in range(count):
+            pool.submit(_noop)
         yield pool
+
+
+def _noop() -> None:
+    """Nothing: submitted once per worker so that the pool starts all of them at once."""
 
 
 def process_in_pool(pool: Executor, pages: list[Page]) -> list[Article]:
@@ -68,8 +75,10 @@ def process_in_pool(pool: Executor, pages: list[Page]) -> list[Article]:
     Returns:
         The enriched articles, in order.
     """
+    # Small chunks, so that every worker takes part in every batch (no core idles on a batch's tail).
+    chunks = [pages[i : i + CHUNK_PAGES] for i in range(0, len(pages), CHUNK_PAGES)]
     try:
-        return pool.submit(process_pages, pages).result()
+        return [article for chunk in pool.map(process_pages, chunks) for article in chunk]
     except BrokenProcessPool:
         # A worker died (killed, out of memory, a crash in a C parser): finish this batch here
         # rather than lose it; later batches do the same, slower but complete.

@@ -243,6 +243,10 @@ _INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch
 
 
 _CONNECT_LOCK = threading.Lock()
+_NO_DOWNLOADS: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
 _LOAD_LOCK = threading.Lock()
 # Seconds a connection waits while another process has the DuckDB file open (between its tasks).
 CONNECT_WAIT = 60.0
@@ -425,7 +429,9 @@ def connect(
             # DuckDB shares one database instance per file within a process; two threads opening the
             # same file at once race to create it ("Unique file handle conflict"), so opens take turns.
             with _CONNECT_LOCK:
-                return duckdb.connect(str(path), read_only=read_only)
+                # Never download extensions: the search index's macros would otherwise fetch `fts`
+                # on a plain connection; we load it from its wheel where it is needed (tasks/search.py).
+                return duckdb.connect(str(path), read_only=read_only, config=_NO_DOWNLOADS)
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" in message.lower():

@@ -266,6 +266,77 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _since(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """`wirehouse search`."""
+    from tasks.load import open_warehouse
+    from tasks.search import SearchError, build_search_index, search
+
+    path = _warehouse_path(args)
+    try:
+        if args.rebuild:
+            with open_warehouse(path) as con:
+                stats = build_search_index(con)
+            _note(f"search index rebuilt: {stats.rows} articles in {stats.seconds:.1f} s")
+        if not args.query:
+            if args.rebuild:
+                return 0
+            raise UserError("give the words to search for (or --rebuild)")
+        with open_warehouse(path, read_only=True) as con:
+            hits = search(con, args.query, lang=args.lang, since=args.since, limit=args.limit)
+    except SearchError as exc:
+        raise UserError(str(exc)) from exc
+    columns = ["score", "published_at", "language", "source", "title", "url", "snippet"]
+    rows = [
+        (round(h.score, 2), h.published_at, h.language, h.source, h.title, h.url, h.snippet) for h in hits
+    ]
+    sys.stdout.write(format_rows(columns, rows, args.format))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`wirehouse export`."""
+    from tasks.export import ExportError, export_parquet
+    from tasks.load import open_warehouse
+
+    with open_warehouse(_warehouse_path(args), read_only=True) as con:
+        try:
+            stats = export_parquet(con, Path(args.dir))
+        except ExportError as exc:
+            raise UserError(str(exc)) from exc
+    _note(
+        f"exported {stats.articles} articles, {stats.quotes} quotes, {stats.stories} stories "
+        f"to {stats.out_dir} ({stats.files} files, {stats.bytes / 1e6:.1f} MB, {stats.seconds:.1f} s)"
+    )
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """`wirehouse stats`."""
+    from tasks.export import STATS_COLUMNS, warehouse_stats
+    from tasks.load import open_warehouse
+
+    with open_warehouse(_warehouse_path(args), read_only=True) as con:
+        stats = warehouse_stats(con, days=args.days)
+    titles = {
+        "feeds": "by feed",
+        "languages": "by language (extracted)",
+        "days": f"by day (last {args.days}, UTC)",
+    }
+    parts = []
+    for name, rows in stats.items():
+        rendered = format_rows(list(STATS_COLUMNS[name]), rows, args.format)
+        parts.append(rendered if args.format != "table" else f"{titles[name]}\n{rendered}")
+    sys.stdout.write("\n".join(parts))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -317,6 +388,28 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", metavar="PATH_OR_URL")
     lst = add("list", "List stored feeds with their last fetch.", cmd_feeds_list, feeds_sub)
     lst.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    search = add(
+        "search", "Full-text search (BM25, stemmed per language) over extracted articles.", cmd_search
+    )
+    search.add_argument("query", nargs="?", help='words to look for, e.g. "Nordkorea Soldaten"')
+    search.add_argument("--lang", metavar="CODE", help="only articles in this language (ISO 639-1, e.g. de)")
+    search.add_argument("--since", type=_since, metavar="YYYY-MM-DD", help="only articles published since")
+    search.add_argument("--limit", type=int, default=20, metavar="N", help="at most N hits (default 20)")
+    search.add_argument(
+        "--rebuild", action="store_true", help="rebuild the search index first (needs write access)"
+    )
+    search.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    export = add("export", "Export articles (Hive-partitioned), quotes and stories as Parquet.", cmd_export)
+    export.add_argument("--format", choices=["parquet"], default="parquet", help="file format")
+    export.add_argument(
+        "dir", metavar="DIR", help="output folder (articles/, quotes.parquet, stories.parquet)"
+    )
+
+    stats = add("stats", "Article counts by feed, by language and by day.", cmd_stats)
+    stats.add_argument("--days", type=int, default=14, metavar="N", help="days in the by-day table")
+    stats.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     add(
         "demo",

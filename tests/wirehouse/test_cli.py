@@ -134,3 +134,43 @@ def test_demo_runs_clean_from_the_command_line(tmp_path):
         assert noise not in output
     assert "articles stored:" in result.stdout
     assert "language" in result.stdout and "de " in result.stdout
+
+
+def test_search_export_and_stats_commands(warehouse_path, tmp_path, capsys):
+    from tests.tasks.test_load import OTHER, WIRE
+
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1, text=WIRE, language="de"), art(2, text=OTHER, language="de")], "r")
+    path = str(warehouse_path)
+    assert main(["search", "Munition", "--warehouse", path]) == 1  # no index yet: one clear line
+    assert "search" in capsys.readouterr().err
+    assert main(["search", "--rebuild", "--warehouse", path]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "search",
+                "Munitionsvorräte Verteidigungsminister",
+                "--lang",
+                "de",
+                "--format",
+                "json",
+                "--warehouse",
+                path,
+            ]
+        )
+        == 0
+    )
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["url"] for h in hits] == ["https://x.example/1"]
+    assert "**" in hits[0]["snippet"]
+    assert main(["stats", "--format", "json", "--warehouse", path]) == 0
+    assert "https://x.example/rss" in capsys.readouterr().out
+    assert main(["export", "--format", "parquet", str(tmp_path / "out"), "--warehouse", path]) == 0
+    import duckdb
+
+    count = duckdb.sql(
+        "select count(*) from read_parquet(?, hive_partitioning = true)",
+        params=[str(tmp_path / "out" / "articles" / "**" / "*.parquet")],
+    ).fetchone()[0]
+    assert count == 2
