@@ -43,7 +43,7 @@ PROGRESS_SECONDS = 30.0
 _SUMMARY_SECONDS = re.compile(r"^warehouse: .* \((\d+(?:\.\d+)?) s\)\s*$", re.MULTILINE)
 _FLOW_RUN_NAME = re.compile(r"Flow run '([^']+)' - Beginning flow run")
 _TASK_FINISHED = re.compile(r"Task run '([^']+)' - Finished in state")
-# Task run names are "<task-name>-<3 hex>" or "<task-name> <parameter>", e.g. "fetch-pages 3".
+# Task run names are "<task-name>-<3 hex>" or "<task-name> <parameter>", e.g. "ingest-batch 3".
 _TASK_KIND = re.compile(r"^(?P<kind>.+?)(?:-[0-9a-f]{3})?(?: .*)?$")
 
 
@@ -376,7 +376,7 @@ def _watch(
         if now >= next_note:
             next_note += PROGRESS_SECONDS
             text = log_path.read_text(encoding="utf-8", errors="replace")
-            loaded = len(re.findall(r"Task run 'load-batch[^']*' - Finished", text))
+            loaded = len(re.findall(r"Task run 'ingest-batch[^']*' - Finished", text))
             feeds = len(re.findall(r"Task run 'fetch-feed[^']*' - Finished", text))
             _progress(
                 f"  {label}: {now - started:.0f} s, tree RSS now {_mib(rss)}, "
