@@ -15,7 +15,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.cpu import process_in_pool
 from tasks.http import HttpClient
-from tasks.load import open_warehouse, store_articles
+from tasks.load import open_warehouse, store_articles, stored_pages
 from tasks.pages import fetch_pages_now
 from tasks.records import FeedEntry
 from tasks.settings import Settings
@@ -79,3 +79,44 @@ def ingest_batch(
         Articles stored, counted by ``extraction_status``.
     """
     return run_batch(client, pool, path, entries, settings, run_id)
+
+
+def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | None) -> dict[str, int]:
+    """Re-extract and re-enrich stored pages with the current code, replacing their rows.
+
+    Args:
+        pool: The run's worker processes.
+        path: The DuckDB file.
+        urls: Canonical URLs whose raw HTML is stored.
+        run_id: The reprocess run.
+
+    Returns:
+        Articles rewritten, counted by ``extraction_status``.
+    """
+    with open_warehouse(path) as con:
+        pages = stored_pages(con, urls)
+    articles = process_in_pool(pool, pages)
+    with open_warehouse(path) as con:
+        store_articles(con, articles, run_id, replace=True)
+    return dict(Counter(article.extraction_status for article in articles))
+
+
+@task(
+    name="reprocess-batch", task_run_name="reprocess-batch {batch_no}", tags=["duckdb"], cache_policy=NO_CACHE
+)
+def reprocess_batch(
+    pool: Executor, path: Path, urls: list[str], run_id: str | None, batch_no: int
+) -> dict[str, int]:
+    """Re-process one batch of stored pages (nothing is fetched).
+
+    Args:
+        pool: The run's worker processes.
+        path: The DuckDB file.
+        urls: Canonical URLs.
+        run_id: The reprocess run.
+        batch_no: Position of the batch in the run, for the task name.
+
+    Returns:
+        Articles rewritten, counted by ``extraction_status``.
+    """
+    return reprocess_urls(pool, path, urls, run_id)

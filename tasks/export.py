@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+
+from tasks.load import open_warehouse
 
 # --- SQL (values and file paths always as parameters: COPY ... TO ? takes one in DuckDB 1.5.5)
 
@@ -184,3 +188,32 @@ def warehouse_stats(
         "languages": [tuple(r) for r in con.execute(_STATS_LANGUAGES).fetchall()],
         "days": [tuple(r) for r in con.execute(_STATS_DAYS, [first, last, since]).fetchall()],
     }
+
+
+# --------------------------------------------------------------------------- Prefect tasks
+
+
+@task(name="export-parquet", tags=["duckdb", "files"], cache_policy=NO_CACHE)
+def export_parquet_task(path: Path, out_dir: Path) -> ExportStats:
+    """Export the warehouse as Parquet.
+
+    Args:
+        path: The DuckDB file.
+        out_dir: Output folder.
+
+    Returns:
+        What was written.
+    """
+    with open_warehouse(path, read_only=True) as con:
+        return export_parquet(con, out_dir)
+
+
+@task(name="checkpoint", tags=["duckdb"], cache_policy=NO_CACHE)
+def checkpoint(path: Path) -> None:
+    """Write the WAL into the database file (DuckDB does this on its own too; daily keeps the WAL short).
+
+    Args:
+        path: The DuckDB file.
+    """
+    with open_warehouse(path) as con:
+        con.execute("CHECKPOINT")

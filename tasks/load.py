@@ -23,7 +23,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 import warehouse
 from tasks import wirecopy
 from tasks.feeds import next_feed_health
-from tasks.records import Article, FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource
+from tasks.records import Article, FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource, Page
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +209,8 @@ ON CONFLICT (url) DO UPDATE SET
     fetch_attempts = article_store.fetch_attempts + 1
 WHERE article_store.retryable
 """
+# Re-processing stored pages replaces what an older version of wirehouse extracted.
+_REPLACE_ARTICLES = _INSERT_ARTICLES.replace("WHERE article_store.retryable\n", "")
 _WRITABLE = """
 SELECT b.url FROM batch b
 WHERE NOT EXISTS (SELECT 1 FROM article_store a WHERE a.url = b.url AND NOT a.retryable)
@@ -239,6 +241,22 @@ FROM story_renames r WHERE article_store.story_id = r.old_story_id
 """
 _DELETE_KEYS = "DELETE FROM story_keys WHERE url IN (SELECT url FROM key_batch)"
 _INSERT_KEYS = "INSERT INTO story_keys BY NAME (SELECT * FROM key_batch)"
+# Stored pages to re-process, selected by publication date range, feed and extraction status.
+_STORED_PAGE_URLS = """
+SELECT a.url FROM article_store a JOIN raw_pages r USING (url)
+WHERE (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at >= ?)
+  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at < ?)
+  AND (CAST(? AS VARCHAR) IS NULL OR a.feed_url = ?)
+  AND (CAST(? AS VARCHAR) IS NULL OR a.extraction_status = ?)
+ORDER BY a.url
+"""
+_STORED_PAGES = """
+SELECT a.url, a.feed_url, a.link, a.guid, a.title, a.description, a.authors, a.published_at,
+       a.declared_language, r.fetched_at, a.final_url, a.http_status, a.content_type, r.compression, r.html
+FROM article_store a JOIN raw_pages r USING (url)
+WHERE list_contains(?, a.url)
+ORDER BY a.url
+"""
 _INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch)"
 
 
@@ -637,13 +655,17 @@ def known_urls(con: duckdb.DuckDBPyConnection, entries: Sequence[FeedEntry]) -> 
     return {row[0] for row in rows}
 
 
-def store_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None) -> int:
+def store_articles(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None, *, replace: bool = False
+) -> int:
     """Store a batch of articles and their raw HTML in one transaction (idempotent by canonical URL).
 
     Args:
         con: Read-write connection.
         articles: The batch.
-        run_id: The ingest run.
+        run_id: The ingest (or reprocess) run.
+        replace: Overwrite stored articles (re-processing); otherwise only new articles and
+            retryable failures are written.
 
     Returns:
         Number of articles written (new ones and retried failures).
@@ -659,9 +681,11 @@ def store_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], 
             writable = {row[0] for row in con.execute(_WRITABLE).fetchall()}
         finally:
             con.unregister("batch")
-        kept = [a for a in articles if a.url in writable]
+        kept = list(articles) if replace else [a for a in articles if a.url in writable]
         kept, keys, renamed = assign_story_ids(con, kept)
-        _execute_with(con, "batch", articles_table(kept, run_id), _INSERT_ARTICLES)
+        _execute_with(
+            con, "batch", articles_table(kept, run_id), _REPLACE_ARTICLES if replace else _INSERT_ARTICLES
+        )
         _execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
         _execute_with(con, "quote_batch", quotes_table(kept), _DELETE_QUOTES, _INSERT_QUOTES)
         _execute_with(con, "story_renames", renames_table(renamed), _RENAME_STORIES)
@@ -716,6 +740,84 @@ def renames_table(renamed: dict[str, str]) -> pa.Table:
             "new_story_id": pa.array(list(renamed.values()), pa.string()),
         }
     )
+
+
+def stored_page_urls(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    feed_url: str | None = None,
+    status: str | None = None,
+) -> list[str]:
+    """List articles whose raw HTML is stored, filtered for re-processing.
+
+    Args:
+        con: A connection.
+        since: Published at or after (None: no lower bound).
+        until: Published before (None: no upper bound).
+        feed_url: Only this feed.
+        status: Only this ``extraction_status``.
+
+    Returns:
+        Canonical URLs, sorted.
+    """
+    params = [since, since, until, until, feed_url, feed_url, status, status]
+    return [row[0] for row in con.execute(_STORED_PAGE_URLS, params).fetchall()]
+
+
+def stored_pages(con: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[Page]:
+    """Rebuild Page records from stored raw HTML (the feed entry from what the article row kept).
+
+    Args:
+        con: A connection.
+        urls: Canonical URLs.
+
+    Returns:
+        Pages ready for extraction, sorted by URL.
+    """
+    pages = []
+    for row in con.execute(_STORED_PAGES, [list(urls)]).fetchall():
+        (
+            url,
+            feed_url,
+            link,
+            guid,
+            title,
+            description,
+            authors,
+            published,
+            language,
+            fetched_at,
+            final_url,
+            status,
+            content_type,
+            compression,
+            html,
+        ) = row
+        entry = FeedEntry(
+            feed_url=feed_url,
+            url=url,
+            link=link,
+            guid=guid,
+            title=title,
+            summary=description,
+            authors=tuple(authors or ()),
+            published_at=published,
+            language=language,
+        )
+        body = zlib.decompress(html) if compression == "zlib" else bytes(html)
+        pages.append(
+            Page(
+                entry=entry,
+                fetched_at=fetched_at,
+                final_url=final_url,
+                http_status=status,
+                content_type=content_type,
+                body=body,
+            )
+        )
+    return pages
 
 
 def _execute_with(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, *statements: str) -> None:
@@ -840,3 +942,43 @@ def record_fetches(path: Path, fetches: list[FeedFetch], run_id: str | None) -> 
     """
     with open_warehouse(path) as con:
         return store_fetches(con, fetches, run_id)
+
+
+@task(name="select-stored-pages", tags=["duckdb"], cache_policy=NO_CACHE)
+def select_stored_pages(
+    path: Path, since: str | None, until: str | None, feed_url: str | None, status: str | None
+) -> list[str]:
+    """List stored pages to re-process.
+
+    Args:
+        path: The DuckDB file.
+        since: ISO date or datetime, published at or after.
+        until: ISO date or datetime, published before.
+        feed_url: Only this feed.
+        status: Only this extraction status.
+
+    Returns:
+        Canonical URLs.
+    """
+    with open_warehouse(path) as con:
+        return stored_page_urls(
+            con, since=parse_when(since), until=parse_when(until), feed_url=feed_url, status=status
+        )
+
+
+def parse_when(value: str | None) -> datetime | None:
+    """Read an ISO date or datetime (naive means UTC) from a flow parameter.
+
+    Args:
+        value: e.g. ``2024-10-01`` or ``2024-10-01T12:00:00+02:00``.
+
+    Returns:
+        An aware datetime, or None.
+    """
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise WarehouseError(f"not an ISO date or time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

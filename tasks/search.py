@@ -11,6 +11,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+
+from tasks.load import open_warehouse
 
 # ISO 639-1 code -> Snowball stemmer of DuckDB's FTS extension. Every other language (and `und`)
 # goes to the unstemmed index "none". This dict is the closed set the index table names come from.
@@ -430,3 +434,20 @@ def search(
         )
         for url, title, source, published_at, language, score, text in rows
     ]
+
+
+# --------------------------------------------------------------------------- Prefect tasks
+
+
+@task(name="rebuild-search-index", tags=["duckdb"], cache_policy=NO_CACHE)
+def rebuild_search_index(path: Path) -> SearchIndexStats:
+    """Rebuild the full-text index from the articles.
+
+    Args:
+        path: The DuckDB file.
+
+    Returns:
+        Rows indexed and time taken.
+    """
+    with open_warehouse(path) as con:
+        return build_search_index(con)

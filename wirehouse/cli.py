@@ -273,6 +273,32 @@ def _since(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    """`wirehouse reprocess`."""
+    path = _warehouse_path(args)
+    if not path.is_file():
+        raise UserError(f"warehouse {path} does not exist (run `wirehouse ingest` first)")
+    apply_prefect_defaults()
+    from flows.reprocess import reprocess
+
+    state = reprocess(
+        since=args.since and args.since.isoformat(),
+        until=args.until and args.until.isoformat(),
+        feed_url=args.feed,
+        status=args.status,
+        warehouse=str(path),
+        return_state=True,
+    )
+    if not state.is_completed():
+        raise UserError(state.message or f"reprocess ended in state {state.name}")
+    counts = state.result()
+    print(
+        f"re-processed {sum(counts.values())} articles: "
+        + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none")
+    )
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """`wirehouse search`."""
     from tasks.load import open_warehouse
@@ -406,6 +432,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "dir", metavar="DIR", help="output folder (articles/, quotes.parquet, stories.parquet)"
     )
+
+    again = add(
+        "reprocess",
+        "Re-extract and re-enrich stored pages with the current code (no fetching).",
+        cmd_reprocess,
+    )
+    again.add_argument("--since", type=_since, metavar="YYYY-MM-DD", help="only articles published since")
+    again.add_argument("--until", type=_since, metavar="YYYY-MM-DD", help="only articles published before")
+    again.add_argument("--feed", metavar="URL", help="only articles of this feed")
+    again.add_argument("--status", metavar="STATUS", help="only this extraction_status (e.g. no_text)")
 
     stats = add("stats", "Article counts by feed, by language and by day.", cmd_stats)
     stats.add_argument("--days", type=int, default=14, metavar="N", help="days in the by-day table")
