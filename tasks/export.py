@@ -21,10 +21,12 @@ from tasks.load import open_warehouse
 
 # Partitions by publication day (else fetch day) in UTC, whatever the session's TimeZone, and by
 # language. DuckDB percent-encodes partition values ("../x" becomes the folder "language=..%2Fx")
-# and writes NULL as __HIVE_DEFAULT_PARTITION__, so no value can name a path outside the export.
+# so no value can name a path outside the export. A missing language is partitioned as 'und' (as the
+# enrichment says it), because pandas cannot read a partition column holding NULL among its values.
 _COPY_ARTICLES = """
 COPY (
-    SELECT *, strftime(coalesce(published_at, fetched_at) AT TIME ZONE 'UTC', '%Y-%m-%d') AS date
+    SELECT * REPLACE (coalesce(language, 'und') AS language),
+           strftime(coalesce(published_at, fetched_at) AT TIME ZONE 'UTC', '%Y-%m-%d') AS date
     FROM articles
     ORDER BY coalesce(published_at, fetched_at), url
 ) TO ? (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date, language), FILENAME_PATTERN 'articles_{i}')

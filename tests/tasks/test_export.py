@@ -33,7 +33,7 @@ ARTICLES = [
     art(1, quotes=(Quote(1, "ja", 0, 2), Quote(2, "nein", 3, 7))),
     art(2, language="en"),
     art(3, language="../x"),  # hostile partition value
-    art(4, language=None, published_at=None),  # partitioned by fetch day, language NULL
+    art(4, language=None, published_at=None),  # partitioned by fetch day, language NULL -> und
     art(5, published_at=datetime(2024, 10, 20, 8, tzinfo=UTC), feed="https://b.example/rss"),
     art(6, status="http_error", feed="https://b.example/rss"),
 ]
@@ -62,7 +62,7 @@ def test_export_reads_back_with_duckdb(con, tmp_path):
         ("https://a.example/1", date(2024, 10, 28), "de"),
         ("https://a.example/2", date(2024, 10, 28), "en"),
         ("https://a.example/3", date(2024, 10, 28), "../x"),
-        ("https://a.example/4", date(2024, 10, 28), None),
+        ("https://a.example/4", date(2024, 10, 28), "und"),
         ("https://a.example/5", date(2024, 10, 20), "de"),
         ("https://a.example/6", date(2024, 10, 28), "de"),
     ]
@@ -87,7 +87,7 @@ def test_partition_values_never_leave_the_export_folder(con, tmp_path):
     out = tmp_path / "export"
     export_parquet(con, out)
     folders = sorted(p.name for p in (out / "articles" / "date=2024-10-28").iterdir())
-    assert folders == ["language=..%2Fx", "language=__HIVE_DEFAULT_PARTITION__", "language=de", "language=en"]
+    assert folders == ["language=..%2Fx", "language=de", "language=en", "language=und"]
     assert not (tmp_path / "x").exists() and not (out / "x").exists()
     assert sorted(p.name for p in out.iterdir()) == ["articles", "quotes.parquet", "stories.parquet"]
 
@@ -103,7 +103,7 @@ def test_export_reads_back_with_pyarrow(con, tmp_path):
     assert table.schema.field("published_at").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("authors").type == pa.list_(pa.string())
     assert table.schema.field("date").type == pa.date32()
-    assert sorted(table.column("language").to_pylist(), key=str) == ["../x", None, "de", "de", "de", "en"]
+    assert sorted(table.column("language").to_pylist(), key=str) == ["../x", "de", "de", "de", "en", "und"]
     quotes = ds.dataset(out / "quotes.parquet").to_table()
     assert quotes.num_rows == 2 and quotes.schema.field("ordinal").type == pa.int32()
 
@@ -153,3 +153,19 @@ def test_warehouse_stats(con):
     assert dict((d, n) for d, n, _ in days)[date(2024, 10, 28)] == 5
     assert dict((d, n) for d, n, _ in days)[date(2024, 10, 20)] == 1
     assert sum(n for _, n, _ in days) == 6
+
+
+def test_export_reads_back_with_pandas_and_polars(con, tmp_path):
+    import pandas as pd
+    import polars as pl
+
+    out = tmp_path / "export"
+    export_parquet(con, out)
+    frame = pd.read_parquet(out / "articles")
+    assert len(frame) == 6
+    assert str(frame["published_at"].dtype) == "datetime64[us, UTC]"
+    assert set(frame["language"].astype(str)) >= {"de", "en"}
+    lazy = pl.scan_parquet(str(out / "articles" / "**" / "*.parquet"), hive_partitioning=True).collect()
+    assert lazy.height == 6
+    assert lazy.schema["published_at"] == pl.Datetime("us", "UTC")
+    assert lazy.schema["authors"] == pl.List(pl.String)
