@@ -27,7 +27,7 @@ from tasks.load import (
     warehouse_lock,
 )
 from tasks.records import FeedResult, IngestSummary
-from tasks.report import publish_report, summarize
+from tasks.report import Progress, publish_report, summarize
 from tasks.settings import Settings, load_settings
 
 # Batches in flight at once: enough that one batch downloads while others keep both cores busy,
@@ -83,6 +83,7 @@ def _ingest(
             retries=settings.feed_retries, retry_delay_seconds=settings.retry_delay
         )
         futures = fetch.map(unmapped(client), feed_list, unmapped(settings))
+        progress = Progress(feeds_total=len(feed_list))
         results: list[FeedResult] = []
         for feed, future in zip(feed_list, futures, strict=True):
             future.wait()
@@ -90,16 +91,27 @@ def _ingest(
                 results.append(future.result())
             else:  # retries exhausted: the failure is recorded, the run goes on
                 results.append(failed_feed_result(feed, _exception_of(future), datetime.now(UTC)))
+            progress.feeds_done += 1
+            _report(logger, progress)
 
         planned = select_new_entries(path, results, settings.max_new_per_feed)
         entries = [entry for result in planned for entry in result.entries]
+        progress.articles_total = len(entries)
         status_counts: list[dict[str, int]] = []
         in_flight: deque[PrefectFuture[Any]] = deque()
+
+        def collect(future: PrefectFuture[Any]) -> None:
+            counts: dict[str, int] = future.result()
+            status_counts.append(counts)
+            progress.articles_done += sum(counts.values())
+            _report(logger, progress)
+
         for number, batch in enumerate(batched(entries, settings.batch_size), start=1):
             in_flight.append(ingest_batch.submit(client, pool, path, batch, settings, run_id, number))
             if len(in_flight) >= MAX_BATCHES_IN_FLIGHT:
-                status_counts.append(in_flight.popleft().result())
-        status_counts.extend(future.result() for future in in_flight)
+                collect(in_flight.popleft())
+        for future in in_flight:
+            collect(future)
 
     fetches = [result.fetch for result in planned]
     record_fetches(path, fetches, run_id)
@@ -111,6 +123,11 @@ def _ingest(
         # A Failed state, not an exception: the run fails with one clear message and no traceback.
         return Failed(message=f"no feed could be fetched ({summary.feeds} failed); see the feed_fetches view")
     return summary
+
+
+def _report(logger: Any, progress: Progress) -> None:
+    if progress.due(time.monotonic()):
+        logger.info(progress.line(), extra=progress.as_extra())
 
 
 def _exception_of(future: PrefectFuture[Any]) -> BaseException:

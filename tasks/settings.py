@@ -177,3 +177,10 @@ def export_settings(**values: Any) -> None:
         text = ",".join(sorted(value)) if isinstance(value, set | frozenset | tuple | list) else str(value)
         _coerce(name, text)  # fail here, not later inside a flow
         os.environ[f"WIREHOUSE_{name.upper()}"] = text
+
+
+def wants_progress_bar() -> bool:
+    """Tell whether the CLI may draw a progress bar: stderr is a terminal, not CI, not a dumb terminal."""
+    import sys
+
+    return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"

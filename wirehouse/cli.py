@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tasks.settings import VERSION, SettingsError, apply_prefect_defaults, load_settings
+from tasks.settings import VERSION, SettingsError, apply_prefect_defaults, load_settings, wants_progress_bar
 
 EXAMPLE_QUERY = "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
 WIRE_QUERY = (
@@ -225,8 +225,10 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
 
         apply_prefect_defaults()
         from flows.ingest import ingest
+        from wirehouse.progress import terminal_progress
 
-        state = ingest(feeds=feeds, warehouse=str(warehouse), batch_size=batch_size, return_state=True)
+        with terminal_progress(wants_progress_bar()):
+            state = ingest(feeds=feeds, warehouse=str(warehouse), batch_size=batch_size, return_state=True)
         if not state.is_completed():
             raise UserError(state.message or f"the ingest ended in state {state.name}")
         return state.result()

@@ -16,7 +16,9 @@ def test_reprocess_rewrites_from_stored_html_without_fetching(newsroom, warehous
     ingest(feeds=newsroom.opml, warehouse=str(warehouse_path))
     con = duckdb.connect(str(warehouse_path))
     # pretend an older wirehouse extracted badly
-    con.execute("update article_store set text = 'old', language = 'xx', word_count = 1 where extraction_status = 'ok'")
+    con.execute(
+        "update article_store set text = 'old', language = 'xx', word_count = 1 where extraction_status = 'ok'"
+    )
     before = con.execute("select count(*) from articles").fetchone()[0]
     con.close()
     newsroom.log.clear()
@@ -25,8 +27,13 @@ def test_reprocess_rewrites_from_stored_html_without_fetching(newsroom, warehous
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
         assert con.execute("select count(*) from articles").fetchone()[0] == before
-        assert con.execute("select count(*) from articles where text = 'old' or language = 'xx'").fetchone()[0] == 0
-        (wire,) = con.execute("select dateline_place, agencies from articles where url like '%nato-treffen%'").fetchall()
+        assert (
+            con.execute("select count(*) from articles where text = 'old' or language = 'xx'").fetchone()[0]
+            == 0
+        )
+        (wire,) = con.execute(
+            "select dateline_place, agencies from articles where url like '%nato-treffen%'"
+        ).fetchall()
     finally:
         con.close()
     assert counts.get("ok", 0) >= 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -133,6 +134,7 @@ def test_demo_runs_clean_from_the_command_line(tmp_path):
     for noise in ("Traceback", "CancelledError", "telemetry", "ERROR"):
         assert noise not in output
     assert "articles stored:" in result.stdout
+    assert "progress: feeds 3/3, articles 23/23" in output  # plain progress lines when not a terminal
     assert "language" in result.stdout and "de " in result.stdout
 
 
@@ -174,3 +176,33 @@ def test_search_export_and_stats_commands(warehouse_path, tmp_path, capsys):
         params=[str(tmp_path / "out" / "articles" / "**" / "*.parquet")],
     ).fetchone()[0]
     assert count == 2
+
+
+def test_progress_bar_follows_progress_records():
+    import logging
+
+    from rich.console import Console
+
+    from tasks.report import Progress
+    from wirehouse.progress import ProgressBar
+
+    bar = ProgressBar(Console(file=io.StringIO()))
+    progress = Progress(feeds_total=4, feeds_done=4, articles_total=10, articles_done=6)
+    record = logging.LogRecord("prefect.flow_runs", logging.INFO, __file__, 1, progress.line(), None, None)
+    record.__dict__.update(progress.as_extra())
+    bar.emit(record)
+    tasks = {t.description: (t.completed, t.total) for t in bar.progress.tasks}
+    assert tasks == {"feeds": (4, 4), "articles": (6, 10)}
+    assert progress.line() == "progress: feeds 4/4, articles 6/10"
+
+
+def test_progress_lines_are_throttled():
+    from tasks.report import Progress
+
+    progress = Progress(feeds_total=3, articles_total=0, every=2.0)
+    progress.feeds_done = 1
+    assert progress.due(100.0) is True
+    progress.feeds_done = 2
+    assert progress.due(100.5) is False  # too soon
+    progress.feeds_done = 3
+    assert progress.due(100.6) is True  # finished: always reported
