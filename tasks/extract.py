@@ -192,6 +192,7 @@ def fallback_article(page: Page, status: str, error: str | None) -> Article:
         content_type=page.content_type,
         declared_language=entry.language,
         retryable=page.retryable,
+        charset=page.charset,
         raw_html=page.body if status not in ("fetch_failed", "not_html") else None,
     )
 
@@ -380,5 +381,6 @@ def extract_article(page: Page) -> Article:
         content_type=page.content_type,
         declared_language=stated.declared_language or entry.language,
         paywalled=stated.paywalled,
+        charset=page.charset,
         raw_html=page.body,
     )

@@ -28,7 +28,8 @@ from tasks.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# feedparser would otherwise sanitise HTML in titles; we strip markup ourselves.
+# Sanitised HTML (no scripts) and links resolved against the feed URL, whatever another library
+# importing feedparser may have set globally.
 feedparser.SANITIZE_HTML = True
 feedparser.RESOLVE_RELATIVE_URIS = True
 
@@ -371,6 +372,7 @@ def parse_json_feed(data: bytes, feed_url: str) -> ParsedFeed:
             )
             if name
         )
+        link = urljoin(feed_url, link.strip())  # JSON Feed allows relative URLs
         entries.append(
             FeedEntry(
                 feed_url=feed_url,

@@ -85,7 +85,13 @@ QUOTE_SCHEMA = pa.schema(
 )
 
 RAW_SCHEMA = pa.schema(
-    [("url", pa.string()), ("fetched_at", _TS), ("compression", pa.string()), ("html", pa.binary())]
+    [
+        ("url", pa.string()),
+        ("fetched_at", _TS),
+        ("charset", pa.string()),
+        ("compression", pa.string()),
+        ("html", pa.binary()),
+    ]
 )
 
 FETCH_SCHEMA = pa.schema(
@@ -209,15 +215,34 @@ ON CONFLICT (url) DO UPDATE SET
     fetch_attempts = article_store.fetch_attempts + 1
 WHERE article_store.retryable
 """
-# Re-processing stored pages replaces what an older version of wirehouse extracted.
-_REPLACE_ARTICLES = _INSERT_ARTICLES.replace("WHERE article_store.retryable\n", "")
+# Re-processing stored pages replaces what an older version of wirehouse extracted; it fetched
+# nothing, so the fetch bookkeeping (retryable, fetch_attempts) stays as it was.
+_REPLACE_ARTICLES = """
+INSERT INTO article_store BY NAME (SELECT * FROM batch)
+ON CONFLICT (url) DO UPDATE SET
+    feed_url = excluded.feed_url, link = excluded.link, guid = excluded.guid, title = excluded.title,
+    text = excluded.text, description = excluded.description, authors = excluded.authors,
+    published_at = excluded.published_at, modified_at = excluded.modified_at, site_name = excluded.site_name,
+    categories = excluded.categories, tags = excluded.tags, image = excluded.image,
+    declared_language = excluded.declared_language, language = excluded.language,
+    language_confidence = excluded.language_confidence, word_count = excluded.word_count,
+    reading_time_min = excluded.reading_time_min, content_hash = excluded.content_hash,
+    fetched_at = excluded.fetched_at, http_status = excluded.http_status, final_url = excluded.final_url,
+    content_type = excluded.content_type, extraction_status = excluded.extraction_status,
+    extraction_error = excluded.extraction_error, run_id = excluded.run_id,
+    agencies = excluded.agencies, dateline_place = excluded.dateline_place,
+    title_language = excluded.title_language, keywords = excluded.keywords,
+    paragraph_count = excluded.paragraph_count, paywalled = excluded.paywalled,
+    fingerprint = excluded.fingerprint, story_id = excluded.story_id
+"""
 _WRITABLE = """
 SELECT b.url FROM batch b
 WHERE NOT EXISTS (SELECT 1 FROM article_store a WHERE a.url = b.url AND NOT a.retryable)
 """
 _INSERT_RAW = """
 INSERT INTO raw_pages BY NAME (SELECT * FROM raw_batch)
-ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at, compression = excluded.compression,
+ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at, charset = excluded.charset,
+    compression = excluded.compression,
     html = excluded.html
 """
 # Quotes of a batch replace those stored for the same articles (a retried article gets new quotes).
@@ -244,7 +269,8 @@ _INSERT_KEYS = "INSERT INTO story_keys BY NAME (SELECT * FROM key_batch)"
 # Stored pages to re-process, selected by publication date range, feed and extraction status.
 _STORED_PAGE_URLS = """
 SELECT a.url FROM article_store a JOIN raw_pages r USING (url)
-WHERE (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at >= ?)
+WHERE NOT a.retryable  -- a page waiting for another fetch is the ingest's to finish
+  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at >= ?)
   AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at < ?)
   AND (CAST(? AS VARCHAR) IS NULL OR a.feed_url = ?)
   AND (CAST(? AS VARCHAR) IS NULL OR a.extraction_status = ?)
@@ -252,7 +278,8 @@ ORDER BY a.url
 """
 _STORED_PAGES = """
 SELECT a.url, a.feed_url, a.link, a.guid, a.title, a.description, a.authors, a.published_at,
-       a.declared_language, r.fetched_at, a.final_url, a.http_status, a.content_type, r.compression, r.html
+       a.declared_language, r.fetched_at, a.final_url, a.http_status, a.content_type, r.charset,
+       r.compression, r.html
 FROM article_store a JOIN raw_pages r USING (url)
 WHERE list_contains(?, a.url)
 ORDER BY a.url
@@ -322,6 +349,7 @@ def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
         {
             "url": [a.url for a in kept],
             "fetched_at": [a.fetched_at for a in kept],
+            "charset": [a.charset for a in kept],
             "compression": ["zlib"] * len(kept),
             "html": [zlib.compress(a.raw_html or b"", 6) for a in kept],
         },
@@ -416,7 +444,7 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def connect(
-    path: Path | str, *, read_only: bool = False, wait_seconds: float = 0.0
+    path: Path | str, *, read_only: bool = False, wait_seconds: float = CONNECT_WAIT
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file, with errors a user can act on.
 
@@ -792,6 +820,7 @@ def stored_pages(con: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[Pa
             final_url,
             status,
             content_type,
+            charset,
             compression,
             html,
         ) = row
@@ -814,6 +843,7 @@ def stored_pages(con: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[Pa
                 final_url=final_url,
                 http_status=status,
                 content_type=content_type,
+                charset=charset,
                 body=body,
             )
         )

@@ -58,6 +58,7 @@ def fetch_pages_now(client: HttpClient, entries: list[FeedEntry], settings: Sett
         [entry.link for entry in entries],
         max_bytes=settings.max_page_bytes,
         workers=settings.fetch_workers,
+        check_robots=True,  # the client skips the check when the robots setting is off
     )
     return [
         page_from_response(entry, outcome, fetched_at)

@@ -151,6 +151,7 @@ class Article:
     fingerprint: bytes | None = field(default=None, repr=False)  # near-duplicate signature of the body
     story_id: str | None = None
     retryable: bool = False  # the page fetch failed for a passing reason: try again on a later run
+    charset: str | None = None  # from the HTTP header: kept with the raw HTML for re-processing
     raw_html: bytes | None = field(default=None, repr=False)
 
 

@@ -129,6 +129,8 @@ def cmd_query(args: argparse.Namespace) -> int:
             sql = Path(args.file).read_text(encoding="utf-8")
         except OSError as exc:
             raise UserError(f"cannot read SQL file {args.file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise UserError(f"SQL file {args.file} is not UTF-8 text") from exc
     elif args.sql:
         sql = args.sql
     else:
@@ -273,6 +275,16 @@ def _since(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
+    if not 1 <= days <= 3660:
+        raise argparse.ArgumentTypeError("must be between 1 and 3660")
+    return days
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
@@ -446,7 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--status", metavar="STATUS", help="only this extraction_status (e.g. no_text)")
 
     stats = add("stats", "Article counts by feed, by language and by day.", cmd_stats)
-    stats.add_argument("--days", type=int, default=14, metavar="N", help="days in the by-day table")
+    stats.add_argument(
+        "--days", type=_days, default=14, metavar="N", help="days in the by-day table (1-3660)"
+    )
     stats.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     add(
@@ -473,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit code.
     """
     args = build_parser().parse_args(argv)
+    import duckdb
+
     from tasks.feeds import FeedListError
     from tasks.load import WarehouseError
 
@@ -484,6 +500,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wirehouse: interrupted", file=sys.stderr)
         return 130
+    except duckdb.Error as exc:  # e.g. a warehouse that no ingest has created the tables of yet
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"wirehouse: error: {first}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
 

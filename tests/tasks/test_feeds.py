@@ -210,3 +210,9 @@ def test_json_feed_with_a_byte_order_mark():
         b"\xef\xbb\xbf" + JSON_FEED, FEED, {"content-type": "application/octet-stream"}
     ).entries
     assert entry.title == "Uno"
+
+
+def test_json_feed_relative_links_are_resolved_for_fetching():
+    doc = b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", "url": "/news/b.html", "title": "B"}]}'
+    (entry,) = parse_feed(doc, FEED, {"content-type": "application/feed+json"}).entries
+    assert entry.link == entry.url == "https://news.example/news/b.html"

@@ -169,3 +169,28 @@ def test_host_delay_spaces_requests_to_one_host(httpserver):
 def test_charset_from_content_type():
     assert charset_from_content_type('text/html; charset="ISO-8859-1"') == "iso-8859-1"
     assert charset_from_content_type("text/html") is None
+
+
+def test_robots_txt_is_obeyed_for_pages_and_its_crawl_delay_slows_the_host(httpserver):
+    httpserver.expect_request("/robots.txt").respond_with_data(
+        "User-agent: *\nDisallow: /private/\nCrawl-delay: 0.3\n"
+    )
+    httpserver.expect_request("/private/a.html").respond_with_data("secret")
+    httpserver.expect_request("/public/a.html").respond_with_data("fine")
+    with HttpClient(LOOPBACK) as client:
+        with pytest.raises(FetchError) as info:
+            client.get(httpserver.url_for("/private/a.html"), max_bytes=100, check_robots=True)
+        assert info.value.reason == "robots_disallowed"
+        assert (
+            client.get(httpserver.url_for("/public/a.html"), max_bytes=100, check_robots=True).body == b"fine"
+        )
+        assert (
+            client.get(httpserver.url_for("/private/a.html"), max_bytes=100).body == b"secret"
+        )  # feeds: no check
+    assert [r.path for r, _ in httpserver.log].count("/robots.txt") == 1  # cached per run
+    off = Settings(allow_private_hosts=frozenset({"127.0.0.1", "localhost"}), host_delay=0, robots=False)
+    with HttpClient(off) as client:
+        assert (
+            client.get(httpserver.url_for("/private/a.html"), max_bytes=100, check_robots=True).body
+            == b"secret"
+        )

@@ -330,3 +330,28 @@ def test_run_lock_makes_a_second_process_wait_then_gives_up_clearly(warehouse_pa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_stored_pages_come_back_for_reprocessing_with_their_charset(warehouse_path):
+    from tasks.load import stored_page_urls, stored_pages
+
+    latin = "<html><body><p>Grüße aus Köln</p></body></html>".encode("latin-1")
+    waiting = art(
+        2, extraction_status="http_error", http_status=503, retryable=True, raw_html=b"<html>busy</html>"
+    )
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1, raw_html=latin, charset="iso-8859-1"), waiting], "r")
+        assert stored_page_urls(con) == [
+            "https://x.example/1"
+        ]  # a page waiting for a re-fetch is not re-processed
+        (page,) = stored_pages(con, ["https://x.example/1"])
+    assert page.body == latin and page.charset == "iso-8859-1"
+    assert page.entry.url == "https://x.example/1" and page.entry.feed_url == "https://x.example/rss"
+
+
+def test_replacing_keeps_the_fetch_bookkeeping(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1)], "r1")
+        store_articles(con, [art(1, text="better text")], "r2", replace=True)
+        row = con.execute("select text, run_id, fetch_attempts, retryable from article_store").fetchone()
+    assert row == ("better text", "r2", 1, False)

@@ -67,11 +67,17 @@ def test_help_explains_every_command():
         ),
         (["feeds", "list", "--warehouse", "{tmp}/none.duckdb"], "does not exist"),
         (["query", "-f", "{tmp}/missing.sql", "--warehouse", "{tmp}/w.duckdb"], "cannot read SQL file"),
+        (["query", "-f", "{tmp}/bad.opml.gz", "--warehouse", "{tmp}/w.duckdb"], "not UTF-8"),
+        (["stats", "--warehouse", "{tmp}/raw.duckdb"], "does not exist"),
     ],
 )
 def test_user_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
     (tmp_path / "bad.opml").write_text("<opml><body><outline xmlUrl='https://a.example/rss'>")
     (tmp_path / "ok.toml").write_text('[[feed]]\nurl = "https://a.example/rss"\n')
+    (tmp_path / "bad.opml.gz").write_bytes(b"\x1f\x8b\x08\xff\xfe")
+    import duckdb
+
+    duckdb.connect(str(tmp_path / "raw.duckdb")).close()  # a DuckDB file without wirehouse's tables
     result = wirehouse(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert_one_line_error(result, fragment)
 
