@@ -27,16 +27,7 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BO
 # Page furniture that trafilatura sometimes mistakes for the article on thin pages (video, galleries).
 # Generic class/id words only: no rule here may name a publisher or a site.
 _FURNITURE_WORDS = ("cookie", "consent", "gdpr", "newsletter", "paywall-offer", "subscribe-box")
-PRUNE_XPATH = [
-    # html/body/main/article often carry state classes like "cookie-banner-open": never prune those.
-    "//*[not(self::html or self::body or self::main or self::article)]["
-    + " or ".join(
-        f"contains(translate(@{attr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '{word}')"
-        for attr in ("class", "id")
-        for word in _FURNITURE_WORDS
-    )
-    + "]"
-]
+# html/body/main/article often carry state classes like "cookie-banner-open": never prune those.
 _NEVER_PRUNED = frozenset({"html", "body", "main", "article"})
 # Fewer words than this and trafilatura most likely caught a caption or a cookie box, not an article.
 MIN_ARTICLE_WORDS = 25
@@ -94,8 +85,8 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
 def prune_furniture(tree: Any) -> Any:
     """Remove page furniture (cookie, consent, newsletter boxes) from a parsed page, keeping tail text.
 
-    Does what ``PRUNE_XPATH`` says in one Python pass: lxml's ``translate()`` on every element cost
-    more than the whole rest of the extraction.
+    Elements whose class or id contains one of the furniture words go, in one Python pass (an XPath
+    with ``translate()`` on every element cost more than the whole rest of the extraction).
 
     Args:
         tree: The parsed page (lxml); changed in place.

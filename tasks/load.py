@@ -28,7 +28,10 @@ from tasks.records import Article, FeedEntry, FeedFetch, FeedHealth, FeedResult,
 logger = logging.getLogger(__name__)
 
 # A page whose fetch failed transiently is tried again on later runs, this many times in all.
-MAX_FETCH_ATTEMPTS = 3
+MAX_FETCH_ATTEMPTS = 6
+# ... each after a growing pause: 15 min, 30 min, 1 h, 2 h, 4 h, so an outage of several hours loses
+# nothing, while a page that stays broken stops costing requests after about eight hours.
+RETRY_BASE_MINUTES = 15
 
 _TS = pa.timestamp("us", tz="UTC")
 _STRINGS = pa.list_(pa.string())
@@ -184,11 +187,14 @@ WHERE h.moved_to IS NOT NULL
 ON CONFLICT (feed_url) DO NOTHING
 """
 # Known = stored under the same canonical URL, or the same GUID in the same feed; a page whose fetch
-# failed for a passing reason is not "known" until it has been tried MAX_FETCH_ATTEMPTS times.
+# failed for a passing reason is taken again once its pause is over, until MAX_FETCH_ATTEMPTS.
 _KNOWN = """
 WITH stored AS (
     SELECT url, feed_url, guid FROM article_store
-    WHERE NOT (retryable AND fetch_attempts < ?)
+    WHERE NOT (
+        retryable AND fetch_attempts < ?
+        AND fetched_at + to_minutes(CAST(? * pow(2, fetch_attempts - 1) AS BIGINT)) <= ?
+    )
 )
 SELECT c.url FROM candidates c JOIN stored s ON s.url = c.url
 UNION
@@ -655,12 +661,18 @@ def feed_statuses(con: duckdb.DuckDBPyConnection) -> list[FeedStatus]:
     return [FeedStatus(*row) for row in con.execute(_LIST_FEEDS).fetchall()]
 
 
-def known_urls(con: duckdb.DuckDBPyConnection, entries: Sequence[FeedEntry]) -> set[str]:
-    """Return the canonical URLs of entries that are already stored (by URL, or by GUID within the feed).
+def known_urls(
+    con: duckdb.DuckDBPyConnection, entries: Sequence[FeedEntry], now: datetime | None = None
+) -> set[str]:
+    """Return the canonical URLs of entries that need no fetch this run.
+
+    That is: stored (by URL, or by GUID within the feed), unless the fetch failed for a passing
+    reason and its pause before the next attempt is over.
 
     Args:
         con: A connection.
         entries: Candidate entries.
+        now: The current time (default: now).
 
     Returns:
         The URLs among them that need no fetch.
@@ -677,7 +689,9 @@ def known_urls(con: duckdb.DuckDBPyConnection, entries: Sequence[FeedEntry]) -> 
     )
     con.register("candidates", candidates)
     try:
-        rows = con.execute(_KNOWN, [MAX_FETCH_ATTEMPTS]).fetchall()
+        rows = con.execute(
+            _KNOWN, [MAX_FETCH_ATTEMPTS, RETRY_BASE_MINUTES, now or datetime.now(UTC)]
+        ).fetchall()
     finally:
         con.unregister("candidates")
     return {row[0] for row in rows}

@@ -71,8 +71,3 @@ def migrate(con: Any, folder: Path = MIGRATIONS_DIR) -> list[int]:
         done.append(version)
     con.execute(VIEWS_FILE.read_text(encoding="utf-8"))
     return done
-
-
-def read_query(name: str) -> str:
-    """Return the SQL of ``warehouse/queries/<name>.sql``."""
-    return (QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")

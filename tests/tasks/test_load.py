@@ -355,3 +355,16 @@ def test_replacing_keeps_the_fetch_bookkeeping(warehouse_path):
         store_articles(con, [art(1, text="better text")], "r2", replace=True)
         row = con.execute("select text, run_id, fetch_attempts, retryable from article_store").fetchone()
     assert row == ("better text", "r2", 1, False)
+
+
+def test_a_transient_failure_waits_its_pause_before_the_next_attempt(warehouse_path):
+    from datetime import timedelta
+
+    failed = art(5, extraction_status="fetch_failed", text=None, retryable=True, raw_html=None)
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [failed], "r1")  # fetched_at = NOW, attempt 1
+        assert known_urls(con, [entry(5)], now=NOW + timedelta(minutes=10)) == {"https://x.example/5"}
+        assert known_urls(con, [entry(5)], now=NOW + timedelta(minutes=16)) == set()
+        store_articles(con, [failed], "r2")  # attempt 2 (same fetched_at in this test): 30 min pause
+        assert known_urls(con, [entry(5)], now=NOW + timedelta(minutes=20)) == {"https://x.example/5"}
+        assert known_urls(con, [entry(5)], now=NOW + timedelta(minutes=31)) == set()
