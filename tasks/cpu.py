@@ -38,7 +38,14 @@ def _warm_up() -> None:
 
 
 def worker_count(configured: int) -> int:
-    """Workers to start: the configured number, or one per CPU core when it is 0."""
+    """Workers to start: the configured number, or one per CPU core when it is 0.
+
+    Args:
+        configured: The cpu_workers setting.
+
+    Returns:
+        At least 1.
+    """
     return configured if configured > 0 else max(1, os.cpu_count() or 1)
 
 

@@ -197,7 +197,14 @@ def _validated(feeds: list[FeedSource]) -> list[FeedSource]:
 
 
 def html_to_text(fragment: str | None) -> str | None:
-    """Flatten an HTML fragment (feed summaries, titles) to whitespace-normalised text."""
+    """Flatten an HTML fragment (feed summaries, titles) to whitespace-normalised text.
+
+    Args:
+        fragment: HTML or plain text.
+
+    Returns:
+        The text, or None when empty.
+    """
     if not fragment:
         return None
     if "<" in fragment or "&" in fragment:
@@ -569,7 +576,14 @@ def conditional_headers(feed: FeedSource) -> dict[str, str]:
 
 
 def is_transient(error: BaseException | None) -> bool:
-    """Tell whether a feed task's exception deserves a retry."""
+    """Tell whether a feed task's exception deserves a retry.
+
+    Args:
+        error: What the attempt raised (None: it did not raise).
+
+    Returns:
+        True for transient fetch errors.
+    """
     return isinstance(error, FetchError) and error.transient
 
 

@@ -98,7 +98,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def parse_robots(text: str) -> RobotFileParser:
-    """Parse a robots.txt body."""
+    """Parse a robots.txt body.
+
+    Args:
+        text: The file as text.
+
+    Returns:
+        The rules.
+    """
     parser = RobotFileParser()
     parser.parse(text.splitlines())
     return parser
@@ -179,7 +186,15 @@ def check_url_scheme(url: str) -> None:
 
 
 def is_allowed_host(host: str, allow_list: Iterable[str]) -> bool:
-    """Tell whether a host name/literal is on the private-address allow-list."""
+    """Tell whether a host name/literal is on the private-address allow-list.
+
+    Args:
+        host: The host as written in the URL (IPv6 literals with or without brackets).
+        allow_list: Allowed names/literals.
+
+    Returns:
+        True when the host may resolve to private addresses.
+    """
     return host.strip("[]").lower() in {h.strip("[]").lower() for h in allow_list}
 
 

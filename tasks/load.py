@@ -349,7 +349,14 @@ def articles_table(articles: Sequence[Article], run_id: str | None) -> pa.Table:
 
 
 def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
-    """Build the Arrow table of compressed raw HTML for the articles that have it."""
+    """Build the Arrow table of compressed raw HTML for the articles that have it.
+
+    Args:
+        articles: The batch.
+
+    Returns:
+        A table with RAW_SCHEMA (zlib-compressed HTML).
+    """
     kept = [a for a in articles if a.raw_html]
     return pa.table(
         {
@@ -364,7 +371,14 @@ def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
 
 
 def quotes_table(articles: Sequence[Article]) -> pa.Table:
-    """Build the Arrow table of the direct quotes of a batch."""
+    """Build the Arrow table of the direct quotes of a batch.
+
+    Args:
+        articles: The batch.
+
+    Returns:
+        A table with QUOTE_SCHEMA, one row per quote.
+    """
     rows = [(a.url, q) for a in articles for q in a.quotes]
     return pa.table(
         {
@@ -379,7 +393,15 @@ def quotes_table(articles: Sequence[Article]) -> pa.Table:
 
 
 def health_table(health: Sequence[FeedHealth], now: datetime) -> pa.Table:
-    """Build the Arrow table of feed health updates."""
+    """Build the Arrow table of feed health updates.
+
+    Args:
+        health: One decision per fetched feed.
+        now: The time the decisions were made.
+
+    Returns:
+        A table with HEALTH_SCHEMA.
+    """
     return pa.table(
         {
             "feed_url": [h.feed_url for h in health],
@@ -398,7 +420,15 @@ def health_table(health: Sequence[FeedHealth], now: datetime) -> pa.Table:
 
 
 def fetches_table(fetches: Sequence[FeedFetch], run_id: str | None) -> pa.Table:
-    """Build the Arrow table of feed fetch records."""
+    """Build the Arrow table of feed fetch records.
+
+    Args:
+        fetches: One record per feed.
+        run_id: The ingest run.
+
+    Returns:
+        A table with FETCH_SCHEMA.
+    """
     return pa.table(
         {
             name: [run_id if name == "run_id" else getattr(f, name) for f in fetches]
@@ -435,7 +465,15 @@ def plan_new_entries(
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Yield lists of at most ``size`` items."""
+    """Yield lists of at most ``size`` items, in order.
+
+    Args:
+        items: Anything iterable.
+        size: Largest batch.
+
+    Yields:
+        Lists of consecutive items.
+    """
     batch: list[Any] = []
     for item in items:
         batch.append(item)
@@ -646,18 +684,40 @@ def due_feeds(
 
 
 def waiting_feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
-    """Count active feeds skipped this run because they are backing off."""
+    """Count active feeds skipped this run because they are backing off.
+
+    Args:
+        con: A connection.
+        now: The current time.
+
+    Returns:
+        The number of feeds whose next_fetch_at is still ahead.
+    """
     row = con.execute(_WAITING_FEEDS, [now]).fetchone()
     return int(row[0]) if row else 0
 
 
 def active_feeds(con: duckdb.DuckDBPyConnection) -> list[FeedSource]:
-    """Return every active feed, due or not."""
+    """Return every active feed, due or not.
+
+    Args:
+        con: A connection.
+
+    Returns:
+        The feeds, with their validators.
+    """
     return due_feeds(con, datetime.max.replace(tzinfo=UTC))
 
 
 def feed_statuses(con: duckdb.DuckDBPyConnection) -> list[FeedStatus]:
-    """Return every subscribed feed with its last fetch."""
+    """Return every subscribed feed with its health and last fetch.
+
+    Args:
+        con: A connection.
+
+    Returns:
+        One status per feed, by category and URL.
+    """
     return [FeedStatus(*row) for row in con.execute(_LIST_FEEDS).fetchall()]
 
 
@@ -775,7 +835,14 @@ def assign_story_ids(
 
 
 def renames_table(renamed: dict[str, str]) -> pa.Table:
-    """Build the Arrow table of story renames."""
+    """Build the Arrow table of story renames.
+
+    Args:
+        renamed: Old story_id to new story_id.
+
+    Returns:
+        A table of (old_story_id, new_story_id).
+    """
     return pa.table(
         {
             "old_story_id": pa.array(list(renamed), pa.string()),
