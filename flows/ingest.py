@@ -82,6 +82,7 @@ def _ingest(
         fetch = fetch_feed.with_options(
             retries=settings.feed_retries, retry_delay_seconds=settings.retry_delay
         )
+        feeds_started = time.monotonic()
         futures = fetch.map(unmapped(client), feed_list, unmapped(settings))
         progress = Progress(feeds_total=len(feed_list))
         results: list[FeedResult] = []
@@ -94,7 +95,9 @@ def _ingest(
             progress.feeds_done += 1
             _report(logger, progress)
 
+        feeds_seconds = time.monotonic() - feeds_started
         planned = select_new_entries(path, results, settings.max_new_per_feed)
+        articles_started = time.monotonic()
         entries = [entry for result in planned for entry in result.entries]
         progress.articles_total = len(entries)
         status_counts: list[dict[str, int]] = []
@@ -112,13 +115,19 @@ def _ingest(
                 collect(in_flight.popleft())
         for future in in_flight:
             collect(future)
+        articles_seconds = time.monotonic() - articles_started
 
     fetches = [result.fetch for result in planned]
     record_fetches(path, fetches, run_id)
     summary = summarize(
-        fetches, status_counts, run_id=run_id, warehouse=str(path), seconds=time.monotonic() - started
+        fetches,
+        status_counts,
+        run_id=run_id,
+        warehouse=str(path),
+        seconds=time.monotonic() - started,
+        phase_seconds={"feeds": feeds_seconds, "articles": articles_seconds},
     )
-    publish_report(summary, fetches)
+    publish_report(summary, fetches, path)
     if fetches and summary.feeds_failed == summary.feeds:
         # A Failed state, not an exception: the run fails with one clear message and no traceback.
         return Failed(message=f"no feed could be fetched ({summary.feeds} failed); see the feed_fetches view")

@@ -168,3 +168,4 @@ class IngestSummary:
     articles_by_status: dict[str, int]
     failures_by_reason: dict[str, int]
     seconds: float
+    phase_seconds: dict[str, float] = field(default_factory=dict)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE as NO_CACHE
 
+from tasks.load import open_warehouse
 from tasks.records import FeedFetch, IngestSummary
 
 
@@ -21,6 +23,7 @@ def summarize(
     run_id: str | None,
     warehouse: str,
     seconds: float,
+    phase_seconds: Mapping[str, float] | None = None,
 ) -> IngestSummary:
     """Add up a run's feed fetches and loaded batches.
 
@@ -30,6 +33,7 @@ def summarize(
         run_id: The flow run.
         warehouse: The warehouse path.
         seconds: Wall time of the run.
+        phase_seconds: Wall time of the run's phases (feeds, articles).
 
     Returns:
         The summary.
@@ -49,6 +53,7 @@ def summarize(
         articles_by_status=dict(sorted(statuses.items())),
         failures_by_reason=dict(sorted(failures.items())),
         seconds=round(seconds, 2),
+        phase_seconds={k: round(v, 2) for k, v in (phase_seconds or {}).items()},
     )
 
 
@@ -103,6 +108,42 @@ def feed_rows(fetches: Sequence[FeedFetch]) -> list[dict[str, Any]]:
     ]
 
 
+# What this run stored, for the markdown report (values as parameters).
+BREAKDOWN_QUERIES = {
+    "language": "SELECT language, count(*) FROM articles WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1",
+    "source": (
+        "SELECT coalesce(site_name, regexp_extract(url, '^https?://([^/]+)', 1)), count(*) FROM articles"
+        " WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 25"
+    ),
+    "stories": (
+        "SELECT s.title, s.outlets_count, s.size FROM stories s WHERE s.story_id IN"
+        " (SELECT story_id FROM articles WHERE run_id = ?) AND s.size > 1"
+        " ORDER BY s.outlets_count DESC, s.size DESC, s.title LIMIT 15"
+    ),
+}
+
+
+def breakdown_markdown(breakdown: Mapping[str, Sequence[Sequence[Any]]]) -> str:
+    """Render what a run stored: articles by language and by source, and its wire-copy story groups.
+
+    Args:
+        breakdown: Rows of each BREAKDOWN_QUERIES query.
+
+    Returns:
+        Markdown tables (empty string when there is nothing to show).
+    """
+    parts = []
+    for name, header in (("language", "| language | articles |"), ("source", "| source | articles |")):
+        rows = breakdown.get(name) or []
+        if rows:
+            parts += ["", header, "|---|---|", *(f"| {r[0] or '?'} | {r[1]} |" for r in rows)]
+    stories = breakdown.get("stories") or []
+    if stories:
+        parts += ["", "| story (wire copies) | outlets | articles |", "|---|---|---|"]
+        parts += [f"| {str(r[0] or '?').replace('|', '/')} | {r[1]} | {r[2]} |" for r in stories]
+    return "\n".join(parts) + ("\n" if parts else "")
+
+
 def summary_markdown(summary: IngestSummary) -> str:
     """Render the summary as the run's markdown artifact."""
     lines = [
@@ -111,7 +152,8 @@ def summary_markdown(summary: IngestSummary) -> str:
         f"- warehouse: `{summary.warehouse}`",
         f"- feeds fetched: {summary.feeds - summary.feeds_failed} of {summary.feeds}",
         f"- entries seen: {summary.entries_seen}, new: {summary.new_entries}",
-        f"- wall time: {summary.seconds:.1f} s",
+        f"- wall time: {summary.seconds:.1f} s"
+        + "".join(f", {phase} {secs:.1f} s" for phase, secs in summary.phase_seconds.items()),
         "",
         "| articles by extraction status | count |",
         "|---|---|",
@@ -143,13 +185,19 @@ def summary_lines(summary: IngestSummary) -> list[str]:
 
 
 @task(name="publish-report", cache_policy=NO_CACHE)
-def publish_report(summary: IngestSummary, fetches: list[FeedFetch]) -> None:
-    """Publish the run's keyed artifacts: a feed table, a failure table and a markdown summary.
+def publish_report(summary: IngestSummary, fetches: list[FeedFetch], path: Path) -> None:
+    """Publish the run's keyed artifacts: a feed table, a failure table and a markdown report.
 
     Args:
         summary: The run summary.
         fetches: One record per feed.
+        path: The DuckDB file (for articles by language and source, and story groups).
     """
+    # Read-write like the run's other tasks: DuckDB refuses two configurations of one file in a process.
+    with open_warehouse(path) as con:
+        breakdown = {
+            name: con.execute(sql, [summary.run_id]).fetchall() for name, sql in BREAKDOWN_QUERIES.items()
+        }
     create_table_artifact(key="ingest-feeds", table=feed_rows(fetches), description="Feeds of this run")
     create_table_artifact(
         key="ingest-failures",
@@ -158,5 +206,7 @@ def publish_report(summary: IngestSummary, fetches: list[FeedFetch]) -> None:
         description="Failures by reason",
     )
     create_markdown_artifact(
-        key="ingest-summary", markdown=summary_markdown(summary), description="Run summary"
+        key="ingest-summary",
+        markdown=summary_markdown(summary) + breakdown_markdown(breakdown),
+        description="Run summary",
     )

@@ -129,6 +129,15 @@ def test_every_task_run_is_recorded_and_artifacts_are_published(newsroom, wareho
     assert len(task_runs) == expected_tasks
     assert all(t.state.is_completed() for t in task_runs)
     assert {a.key for a in artifacts} >= {"ingest-feeds", "ingest-failures", "ingest-summary"}
+    (report,) = [a.data for a in artifacts if a.key == "ingest-summary"]
+    for fragment in (
+        "| language | articles |",
+        "| de |",
+        "| source | articles |",
+        "| story (wire copies) |",
+        "feeds ",
+    ):
+        assert fragment in report
 
 
 def test_a_failing_feed_does_not_fail_the_run(newsroom, warehouse_path, tmp_path):
