@@ -35,6 +35,7 @@ def seed_page() -> tuple[str, list[str]]:
 
 def test_seed_story_is_enriched_end_to_end(httpserver, warehouse_path):
     page, headings = seed_page()
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)  # no robots.txt: all allowed
     httpserver.expect_request("/nato.html").respond_with_data(page, content_type="text/html; charset=utf-8")
     rss = (
         "<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
