@@ -42,7 +42,9 @@ class FetchError(Exception):
     @property
     def transient(self) -> bool:
         """Whether trying again later may succeed (timeouts, refused connections, 5xx)."""
-        return self.reason in {"timeout", "connect", "protocol"} or (self.status in TRANSIENT_STATUSES)
+        return self.reason in {"timeout", "connect", "protocol", "robots_unavailable"} or (
+            self.status in TRANSIENT_STATUSES
+        )
 
 
 class BlockedAddressError(FetchError):
@@ -109,6 +111,10 @@ def parse_robots(text: str) -> RobotFileParser:
     parser = RobotFileParser()
     parser.parse(text.splitlines())
     return parser
+
+
+# RFC 9309: while robots.txt cannot be read (5xx, timeout), assume everything is disallowed.
+_UNAVAILABLE = parse_robots("User-agent: *\nDisallow: /")
 
 
 class Fetcher(Protocol):
@@ -385,10 +391,10 @@ class HttpClient:
             except FetchError as exc:
                 # RFC 9309: an unreachable robots.txt means "assume everything is disallowed" for now.
                 logger.info("robots.txt of %s unreachable (%s): not fetching its pages this run", origin, exc)
-                rules = parse_robots("User-agent: *\nDisallow: /")
+                rules = _UNAVAILABLE
             else:
                 if response.status >= 500:
-                    rules = parse_robots("User-agent: *\nDisallow: /")
+                    rules = _UNAVAILABLE
                 elif response.status >= 400:
                     rules = None  # no robots.txt: everything allowed
                 else:
@@ -442,6 +448,11 @@ class HttpClient:
         while True:
             check_url_scheme(current)
             if check_robots and self._settings.robots and not self.allowed_by_robots(current):
+                if self._robots_for(current) is _UNAVAILABLE:
+                    # Not a "no": the page is fetched on a later run, once robots.txt answers.
+                    raise FetchError(
+                        "robots_unavailable", "robots.txt unreachable: not fetched this run", url=url
+                    )
                 raise FetchError("robots_disallowed", "disallowed by robots.txt", url=url)
             status, response_headers, body = self._get_once(current, max_bytes, headers)
             location = response_headers.get("location")

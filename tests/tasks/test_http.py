@@ -194,3 +194,13 @@ def test_robots_txt_is_obeyed_for_pages_and_its_crawl_delay_slows_the_host(https
             client.get(httpserver.url_for("/private/a.html"), max_bytes=100, check_robots=True).body
             == b"secret"
         )
+
+
+def test_an_unreachable_robots_txt_means_not_now_not_never(httpserver):
+    httpserver.expect_request("/robots.txt").respond_with_data("oops", status=503)
+    httpserver.expect_request("/a.html").respond_with_data("page")
+    with HttpClient(LOOPBACK) as client, pytest.raises(FetchError) as info:
+        client.get(httpserver.url_for("/a.html"), max_bytes=100, check_robots=True)
+    assert info.value.reason == "robots_unavailable"
+    assert info.value.transient  # the page is stored as retryable and fetched on a later run
+    assert "/a.html" not in [r.path for r, _ in httpserver.log]
