@@ -54,7 +54,7 @@ def newsroom() -> Iterator[Newsroom]:
     from wirehouse.demo import serve_newsroom
 
     log: list[str] = []
-    with serve_newsroom(log=log) as base:
+    with serve_newsroom(log=log, port=0) as base:
         yield Newsroom(base, log)
 
 

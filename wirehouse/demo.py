@@ -11,6 +11,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 NEWSROOM = Path(__file__).parent / "sample_newsroom"
+# A fixed port keeps the sample's URLs the same from run to run, so a second `make run` finds every
+# article already stored (and stored feeds stay reachable); a random port is the fallback when busy.
+DEMO_PORT = 8765
 PLACEHOLDER = b"{{BASE}}"
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -55,7 +58,7 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
 
 @contextmanager
 def serve_newsroom(
-    root: Path = NEWSROOM, host: str = "127.0.0.1", log: list[str] | None = None
+    root: Path = NEWSROOM, host: str = "127.0.0.1", log: list[str] | None = None, port: int = DEMO_PORT
 ) -> Iterator[str]:
     """Serve the sample newsroom on a free loopback port for the duration of a ``with`` block.
 
@@ -63,11 +66,15 @@ def serve_newsroom(
         root: Folder with feeds/, the article pages and sample.opml.
         host: Address to bind (loopback only).
         log: If given, every requested path is appended to it (tests count fetches with it).
+        port: Port to bind (0: any free port; a busy fixed port falls back to any free port).
 
     Yields:
         The base URL, e.g. ``http://127.0.0.1:54321``.
     """
-    server = ThreadingHTTPServer((host, 0), BaseHTTPRequestHandler)
+    try:
+        server = ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+    except OSError:
+        server = ThreadingHTTPServer((host, 0), BaseHTTPRequestHandler)
     base = f"http://{host}:{server.server_address[1]}"
     server.RequestHandlerClass = partial(_NewsroomHandler, root=root, base=base.encode(), log=log)
     server.daemon_threads = True
