@@ -15,7 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks.batch import ingest_batch
 from tasks.cpu import cpu_pool
-from tasks.feeds import failed_feed_result, fetch_feed, read_feed_list
+from tasks.feeds import failed_feed_result, fetch_feed, read_feed_list, state_exception
 from tasks.http import HttpClient
 from tasks.load import (
     batched,
@@ -91,7 +91,13 @@ def _ingest(
             if future.state.is_completed():
                 results.append(future.result())
             else:  # retries exhausted: the failure is recorded, the run goes on
-                results.append(failed_feed_result(feed, _exception_of(future), datetime.now(UTC)))
+                results.append(
+                    failed_feed_result(
+                        feed,
+                        state_exception(future.state) or RuntimeError("task failed"),
+                        datetime.now(UTC),
+                    )
+                )
             progress.feeds_done += 1
             _report(logger, progress)
 
@@ -137,11 +143,3 @@ def _ingest(
 def _report(logger: Any, progress: Progress) -> None:
     if progress.due(time.monotonic()):
         logger.info(progress.line(), extra=progress.as_extra())
-
-
-def _exception_of(future: PrefectFuture[Any]) -> BaseException:
-    try:
-        future.result()
-    except BaseException as exc:
-        return exc
-    return RuntimeError("task failed without an exception")

@@ -623,7 +623,7 @@ def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -
     name="fetch-feed",
     task_run_name="fetch-feed {feed.url}",
     tags=["http", "feed"],
-    retry_condition_fn=lambda _task, _run, state: is_transient(_state_exception(state)),
+    retry_condition_fn=lambda _task, _run, state: is_transient(state_exception(state)),
     cache_policy=NO_CACHE,
 )
 def fetch_feed(client: HttpClient, feed: FeedSource, settings: Settings) -> FeedResult:
@@ -647,7 +647,15 @@ def fetch_feed(client: HttpClient, feed: FeedSource, settings: Settings) -> Feed
         return failed_feed_result(feed, exc, started)
 
 
-def _state_exception(state: Any) -> BaseException | None:
+def state_exception(state: Any) -> BaseException | None:
+    """Return the exception a finished Prefect state holds (None for a successful one).
+
+    Args:
+        state: A task run's final state.
+
+    Returns:
+        The exception, or None.
+    """
     try:
         state.result()
     except BaseException as exc:
