@@ -112,6 +112,12 @@ _DIGITS = re.compile(r"\d")
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—·•»/]\s+|\s*[｜|]\s*|\s*[：ㅣ]\s*|\s+::\s+")
 _UNSPACED_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _DATE_SEGMENT = re.compile(r"^[\d\s./\-:]+$")
+# What may follow a headline before a label that another title of the page leaves out: a separator, spaced
+# or glued ("...커졌다-정치"), but not a colon, which ends a kicker rather than a headline.
+_DOTTED_DATE = re.compile(r"\b(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})\b(?:\D{1,4}(\d{1,2})[:.](\d{2})\b)?")
+_TRAILING_LABEL = re.compile(r"\s*[|\-–—·•»/｜ㅣ~]")
+# A kicker: a few words ending in a colon, before the headline proper.
+_KICKER = re.compile(r"[^:]{1,60}:\s+")
 
 
 @dataclass(frozen=True)
@@ -389,6 +395,49 @@ def clean_title(title: str | None, site_names: Iterable[str] = ()) -> str | None
     return " ".join(joined.split()) or None
 
 
+def choose_title(
+    stated: Sequence[str | None], shown: Iterable[str] = (), shared: Iterable[str] = ()
+) -> str | None:
+    """The headline from the titles a page states, each cleaned by :func:`clean_title` already.
+
+    The most trusted title wins, but the page's other titles can shorten it: a trailing segment that another
+    title or the visible ``<h1>`` leaves out ("Headline | Sport", "Headline-정치", "Headline - Site Slogan")
+    is a section or site label, whatever its words; and a kicker before a colon that the title shared for
+    social media leaves out ("Dachzeile: Headline" against og:title "Headline") is a label above the
+    headline, not part of it.
+
+    Args:
+        stated: Cleaned titles in order of trust (None where a source had none).
+        shown: The texts of the page's ``<h1>`` elements.
+        shared: The cleaned og:title and twitter:title.
+
+    Returns:
+        The headline, or None when no source had one.
+    """
+    titles = [t for t in stated if t]
+    if not titles:
+        return None
+    title = titles[0]
+    others = [" ".join(t.split()) for t in (*titles[1:], *shown) if t and t.strip()]
+    # Shortest first: "Headline | Sport | Site" against "Headline" and "Headline | Sport" loses both.
+    for other in sorted(others, key=len):
+        rest = title[len(other) :]
+        if other != title and title.startswith(other) and _TRAILING_LABEL.match(rest) and _is_headline(other):
+            title = other
+            break
+    for other in shared:
+        head = title[: len(title) - len(other)]
+        if other and other != title and title.endswith(other) and _KICKER.fullmatch(head):
+            title = other
+            break
+    return title
+
+
+def _is_headline(text: str) -> bool:
+    # A single word ("Sport", "Politik") is a section heading more often than a headline.
+    return len(text.split()) >= 2 or bool(_UNSPACED_SCRIPT.search(text))
+
+
 # --------------------------------------------------------------------------------- authors
 
 
@@ -515,9 +564,13 @@ def authors_from(
 
 
 def markup_bylines(tree: Any) -> list[tuple[str, str]]:
-    """Bylines as the page marks them up: ``rel=author``/``itemprop=author`` and links to author pages.
+    """Bylines as the page marks them up: author markup and classes, author links, labelled author fields.
 
-    Teasers, navigation and footers name other articles' authors, so those parts of the page are skipped.
+    Read are ``rel=author``/``itemprop=author``, a class ``author``/``byline`` (or ``block__author``), links to
+    author pages and fields labelled in words ("Autor: ...", ``<dt>Author</dt><dd>...</dd>``).
+
+    Teasers, navigation and footers name other articles' authors, so those parts of the page are skipped; so
+    are links to the index of all authors (".../authors"), whose text is "All authors", not a name.
 
     Args:
         tree: The parsed page.
@@ -527,24 +580,120 @@ def markup_bylines(tree: Any) -> list[tuple[str, str]]:
     """
     found: list[tuple[str, str]] = []
     for element in _BYLINE_XPATH(tree):
-        if any(
-            ancestor.tag in ("nav", "footer", "aside") or _ELSEWHERE.search(ancestor.get("class") or "")
-            for ancestor in element.iterancestors()
-        ):
+        if not _marks_byline(element) or _elsewhere(element) or _is_index_link(element):
             continue
         names = element.xpath('.//*[@itemprop="name"]')
-        text = " ".join((names[0] if names else element).text_content().split())
+        # Text pieces joined with spaces: a name and a role in sibling tags ("<a>Ina Berg</a><span>Reporterin
+        # </span>") must not fuse into one word that no role-word list recognises.
+        text = " ".join(" ".join((names[0] if names else element).itertext()).split())
         if text and len(text) <= 80:
             found.append((text, "text"))
+    found.extend((value, "text") for value in labelled_values(tree, _AUTHOR_LABELS))
     return found
+
+
+def labelled_values(tree: Any, labels: frozenset[str]) -> list[str]:
+    """Values of fields the page labels in words: ``<strong>Autor</strong> Name``, ``<dt>Date</dt><dd>...``.
+
+    A label is an element whose whole text (colon and slashes aside) is label words; its value is the
+    following ``<dd>``/``<td>`` for definition lists and tables, else the rest of its parent's text.
+    Navigation, footers and teasers are skipped as for bylines.
+
+    Args:
+        tree: The parsed page.
+        labels: Folded label words (see :func:`_fold`), any of which may make up the label.
+
+    Returns:
+        The values, whitespace collapsed, in page order.
+    """
+    values: list[str] = []
+    for element in _LABEL_XPATH(tree):
+        label = " ".join(element.text_content().split())
+        words = [w for w in re.split(r"[\s/:]+", label) if w and _fold(w) not in _LABEL_LINKS]
+        if not words or len(words) > 3 or not all(_fold(w) in labels for w in words) or _elsewhere(element):
+            continue
+        value = ""
+        if element.tag in ("dt", "th"):
+            following = element.getnext()
+            if following is not None and following.tag in ("dd", "td"):
+                value = following.text_content()
+        else:
+            parent = element.getparent()
+            whole = " ".join(parent.text_content().split()) if parent is not None else ""
+            if whole.startswith(label):
+                value = whole[len(label) :]
+        value = " ".join(value.split()).lstrip(":").strip()
+        if value and len(value) <= 80:
+            values.append(value)
+    return values
+
+
+def _marks_byline(element: Any) -> bool:
+    """Whether markup says an element is a byline (the XPath preselects by substrings only).
+
+    A class alone does not say so inside ``<figure>``: there a "byline" credits the photo or audio. Author
+    markup and author-page links still count there, as some pages set the byline as a figure with a portrait.
+    """
+    if element.get("rel") == "author" or element.get("itemprop") == "author":
+        return True
+    href = element.get("href") or "" if element.tag == "a" else ""
+    if _AUTHOR_PATH.search(urlsplit(href).path):
+        return True
+    return any(_BYLINE_CLASS.match(c) for c in (element.get("class") or "").split()) and not any(
+        ancestor.tag in ("figure", "figcaption") for ancestor in element.iterancestors()
+    )
+
+
+def _elsewhere(element: Any) -> bool:
+    """Whether an element sits in navigation, a footer or a part listing other articles."""
+    return any(
+        ancestor.tag in ("nav", "footer", "aside") or _ELSEWHERE.search(ancestor.get("class") or "")
+        for ancestor in element.iterancestors()
+    )
+
+
+def _is_index_link(element: Any) -> bool:
+    # ".../authors" or ".../autoren/" lists every author; ".../autoren/ina-berg" is one of them.
+    if element.tag != "a":
+        return False
+    last = urlsplit(element.get("href") or "").path.rstrip("/").rsplit("/", 1)[-1]
+    return _fold(last) in _AUTHOR_LABELS
 
 
 _BYLINE_XPATH = XPath(
     '//*[@rel="author" or @itemprop="author"]'
     '|//a[contains(@href, "/autor") or contains(@href, "/author") or contains(@href, "/journalist")]'
-    '|//*[contains(concat(" ", normalize-space(@class), " "), " author ")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " byline ")]'
+    '|//*[contains(@class, "author") or contains(@class, "byline")]'
 )
+# A path to an author's page: "/autoren/ina-berg", "/author-ina-berg", not "/journalistische-grundsaetze".
+_AUTHOR_PATH = re.compile(
+    r"/(?:autor(?:in|en|es|a|e|i)?|auteurs?|authors?|journalist(?:in|en|s)?)(?:[/_-]|$)", re.IGNORECASE
+)
+# A class that marks a byline: the word itself or a BEM element of a block ("article__author"); not a
+# compound like "author-bio" or "authorbox", which holds more than the name.
+_BYLINE_CLASS = re.compile(r"^(?:[\w-]+__)?(?:author|byline)$", re.IGNORECASE)
+# Elements that hold a field's label in "label value" lists and definition lists.
+_LABEL_XPATH = XPath("//strong|//b|//dt|//th|//label|//span|//em")
+# Label words before a byline, folded: German "Autorin/Autor", English, French, Spanish, Italian, Portuguese,
+# Turkish, Norwegian/Danish, Swedish.
+_AUTHOR_LABELS = frozenset(
+    _fold(w)
+    for w in (
+        *("Autor", "Autorin", "Autoren", "Autorinnen", "Author", "Authors", "Auteur", "Auteurs", "Autora"),
+        *("Autores", "Autore", "Autori", "Yazar", "Yazarlar", "Forfatter", "Forfattere", "Skribent"),
+        *("Journalist", "Journalisten", "Journalists"),
+    )
+)
+# Label words before a publication date, folded (not "Stand" or "Updated": those date a later revision).
+_DATE_LABELS = frozenset(
+    _fold(w)
+    for w in (
+        *("Datum", "Date", "Published", "Publié", "Publiée", "Veröffentlicht", "Erschienen", "Fecha"),
+        *("Publicado", "Publicada", "Data", "Pubblicato", "Tarih", "Yayınlanma", "Publisert", "Dato"),
+    )
+)
+# Small words that join a label to its value ("Veröffentlicht am", "Publié le", "Published on").
+_LABEL_LINKS = frozenset({"am", "le", "on", "el", "il", "em", "den", "the"})
 # Class words of page parts that list other articles (and so other articles' authors).
 _ELSEWHERE = re.compile(
     r"(?:^|[\s_-])(?:teasers?|related|recommend\w*|more|comments?|footer|sidebar)(?:$|[\s_-])", re.IGNORECASE
@@ -573,6 +722,31 @@ def parse_datetime(value: Any) -> datetime | None:
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
+        return None
+
+
+def parse_day_first(value: str | None) -> datetime | None:
+    """Read a written date as pages print it: ISO, or day-first with dots ("28.04.2023, 14:05 Uhr").
+
+    Dots mark the day-month-year order used across Europe; slashed dates ("04/05/2023") are left unread,
+    as they are day-first in some countries and month-first in others.
+
+    Args:
+        value: The text.
+
+    Returns:
+        A naive datetime (midnight when no time is given), or None.
+    """
+    stated = parse_datetime(value)
+    if stated is not None:
+        return stated
+    match = _DOTTED_DATE.search(value or "")
+    if not match:
+        return None
+    day, month, year, hour, minute = (int(g) if g else 0 for g in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute)
+    except ValueError:
         return None
 
 
@@ -660,8 +834,19 @@ def read_metadata(tree: Any, url: str | None = None, fetched_at: datetime | None
     site_names = site_names_of(meta, article, url)
     ld: Mapping[str, Any] = article or {}
 
-    titles = [_text(ld.get("headline")), _first(meta, TITLE_KEYS), _text(tree.findtext(".//title"))]
-    title = next((t for t in (clean_title(c, site_names) for c in titles) if t), None)
+    # A ``headline`` meta tag (microdata or plain) states the schema.org headline without JSON-LD.
+    titles = [
+        _text(ld.get("headline")),
+        _first(meta, ("headline",)),
+        _first(meta, TITLE_KEYS),
+        _text(tree.findtext(".//title")),
+    ]
+    shared = [clean_title(_first(meta, (key,)), site_names) or "" for key in ("og:title", "twitter:title")]
+    title = choose_title(
+        [clean_title(c, site_names) for c in titles],
+        shown=[" ".join(h.text_content().split()) for h in tree.iter("h1")],
+        shared=shared,
+    )
 
     meta_authors = [(a, "text") for key in AUTHOR_KEYS for a in meta.get(key, ())]
     authors, agencies = authors_from(
@@ -672,7 +857,9 @@ def read_metadata(tree: Any, url: str | None = None, fetched_at: datetime | None
 
     published = choose_datetime(
         [parse_datetime(ld.get("datePublished")), parse_datetime(ld.get("dateCreated"))]
-        + [parse_datetime(v) for key in PUBLISHED_KEYS for v in meta.get(key, ())],
+        + [parse_datetime(v) for key in PUBLISHED_KEYS for v in meta.get(key, ())]
+        # Last: a date the page prints under a label ("Datum 28.04.2023"), day-precise at best.
+        + [parse_day_first(v) for v in labelled_values(tree, _DATE_LABELS)],
         fetched_at,
     )
     # Modification is reported as the page states it: the fetch guard is about publication, and a page

@@ -5,12 +5,14 @@ from trafilatura.utils import load_html
 
 from tasks.metadata import (
     choose_datetime,
+    choose_title,
     clean_title,
     host_names,
     is_site_name,
     jsonld_objects,
     main_article,
     parse_datetime,
+    parse_day_first,
     read_metadata,
     split_byline,
 )
@@ -161,3 +163,76 @@ def test_dates_keep_the_page_offset_and_never_lie_in_the_future():
     assert parse_datetime("Tue, 04 Mar 2025 09:00:00 +0100") == aware
     assert parse_datetime("2025-03-04T08:00:00Z") == aware
     assert parse_datetime("gestern") is None
+
+
+def test_a_label_another_title_leaves_out_is_dropped_from_the_end():
+    head = """<meta property="og:title" content="Leuchtturm wird neu gestrichen">
+    <title>Leuchtturm wird neu gestrichen | Region | Seeblick</title>
+    <meta property="og:site_name" content="Seeblick">
+    <script type="application/ld+json">{"@type": "NewsArticle",
+      "headline": "Leuchtturm wird neu gestrichen | Region"}</script>"""
+    stated = read_metadata(tree(head), "https://seeblick.example/leuchtturm", FETCHED)
+    assert stated.title == "Leuchtturm wird neu gestrichen"
+    # The visible headline also tells: the slogan after the dash is not the site's name, yet not news either.
+    slogan = tree(
+        "<title>Kutter läuft aus – Die freundliche Zeitung vom Deich</title>", "<h1>Kutter läuft aus</h1>"
+    )
+    assert read_metadata(slogan, "https://deichblatt.example/a", FETCHED).title == "Kutter läuft aus"
+
+
+def test_choose_title_keeps_what_no_other_source_contradicts():
+    assert choose_title([None, "Ebbe und Flut - ein Vergleich"]) == "Ebbe und Flut - ein Vergleich"
+    # A one-word heading ("Wetter") is a section, not a shorter statement of the headline.
+    assert choose_title(["Wetter - Sturm zieht auf"], shown=["Wetter"]) == "Wetter - Sturm zieht auf"
+    # Glued section labels go too, when a headline meta tag states the headline without them.
+    assert choose_title(["항구 확장 공사 시작-경제", "항구 확장 공사 시작"]) == "항구 확장 공사 시작"
+    assert choose_title([]) is None
+
+
+def test_a_kicker_the_shared_title_leaves_out_is_dropped():
+    stated = ["Ärger im Hafen: Fähre fällt wieder aus", "Fähre fällt wieder aus"]
+    assert choose_title(stated, shared=["Fähre fällt wieder aus"]) == "Fähre fällt wieder aus"
+    # Without a shared title that leaves it out, the kicker stays.
+    assert choose_title(stated[:1], shown=["Fähre fällt wieder aus"]) == stated[0]
+
+
+def test_a_headline_meta_tag_comes_right_after_jsonld():
+    head = """<meta name="headline" content="Neue Brücke über die Förde">
+    <meta property="og:title" content="Neue Brücke über die Förde-Verkehr">"""
+    assert (
+        read_metadata(tree(head), "https://foerde.example/a", FETCHED).title == "Neue Brücke über die Förde"
+    )
+
+
+def test_labelled_fields_give_author_and_date():
+    body = """<article><p>Text.</p><ul class="facts">
+      <li><strong>Datum</strong> 03.03.2025</li><li><strong>Autorin/Autor</strong> Jana Lorenz</li></ul>
+      <dl><dt>Author</dt><dd>Kim Reyes</dd></dl></article>"""
+    stated = read_metadata(tree("", body), "https://seeblick.example/a", FETCHED)
+    assert stated.byline_authors == ("Jana Lorenz", "Kim Reyes")
+    assert stated.published_at == datetime(2025, 3, 3, tzinfo=UTC)
+
+
+def test_structured_dates_beat_labelled_ones():
+    head = '<meta property="article:published_time" content="2025-03-02T07:00:00+01:00">'
+    body = "<p><b>Datum:</b> 01.03.2025</p>"
+    assert read_metadata(tree(head, body), None, FETCHED).published_at == datetime(2025, 3, 2, 7, tzinfo=CET)
+
+
+def test_parse_day_first():
+    assert parse_day_first("28.02.2025, 14:05 Uhr") == datetime(2025, 2, 28, 14, 5)
+    assert parse_day_first("2025-02-28") == datetime(2025, 2, 28)
+    assert parse_day_first("02/03/2025") is None  # day-first or month-first: not guessed
+    assert parse_day_first("31.02.2025") is None
+
+
+def test_byline_classes_index_links_and_captions():
+    body = """<article>
+      <figure><img src="a.jpg"><figcaption><span class="photo__byline">Foto: Ute Kamm</span></figcaption></figure>
+      <div class="article__author"><a>Von Lea Voss</a><span>Reporterin</span></div>
+      <div class="author-bio">Lea Voss schreibt seit 2010 über Häfen.</div>
+      <ul class="menu"><li><a href="/autoren/">Alle Autoren</a></li><li><a href="/authors">著者一覧</a></li></ul>
+      <a href="/journalistische-grundsaetze">Unsere Grundsätze für Journalisten</a>
+    </article>"""
+    stated = read_metadata(tree("", body), "https://seeblick.example/a", FETCHED)
+    assert stated.byline_authors == ("Lea Voss",)
