@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import logging
 import re
 from dataclasses import replace
@@ -27,6 +28,32 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BO
 # Page furniture that trafilatura sometimes mistakes for the article on thin pages (video, galleries).
 # Generic class/id words only: no rule here may name a publisher or a site.
 _FURNITURE_WORDS = ("cookie", "consent", "gdpr", "newsletter", "paywall-offer", "subscribe-box")
+# Whole class/id tokens (split on "-", "_" and spaces) that mark boxes around the story: captions and
+# photo credits, consent placeholders for embeds, overlays, related/share widgets. Matched as whole tokens
+# because as substrings they hit layout classes ("hasCaption" on a headline block, "shared-layout").
+_FURNITURE_TOKENS = frozenset(
+    {
+        "caption",
+        "credit",
+        "credits",
+        "copyright",
+        "placeholder",
+        "modal",
+        "related",
+        "share",
+        "sharing",
+        "social",
+        "recommended",
+        "recommendations",
+    }
+)
+# ARIA roles of boxes beside the story (fact boxes, "read more") and overlays.
+_FURNITURE_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
+_TOKEN_SPLIT = re.compile(r"[\s_-]+")
+# A list whose text is at least this share link text is a list of links (related articles, menus).
+LINK_SHARE = 0.9
+# ... and a list needs this many links (one linked item is a source note or a single reference).
+LINK_LIST_MIN_ITEMS = 2
 # html/body/main/article often carry state classes like "cookie-banner-open": never prune those.
 _NEVER_PRUNED = frozenset({"html", "body", "main", "article"})
 # Fewer words than this and trafilatura most likely caught a caption or a cookie box, not an article.
@@ -36,6 +63,14 @@ MIN_ARTICLE_WORDS = 25
 LOGIN_PAGE_MAX_WORDS = 150
 # articleBody is "complete" when it holds this share of the extracted word 4-grams.
 COMPLETE_SHARE = 0.7
+# Fewer words than this and trafilatura's fast pass may have caught a fragment: run the full pass too.
+THIN_WORDS = 100
+# ... as also where the page's JSON-LD articleBody is more than this many times longer than the fast pass.
+THIN_SHARE_OF_ARTICLEBODY = 2
+# A JSON string literal in an inline script (hydration data of pages rendered in the browser).
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.){200,}"')
+# An HTML string in a script is an article (not a menu or a snippet) with at least this many paragraphs.
+EMBEDDED_MIN_PARAGRAPHS = 3
 # Lines shorter than this are sub-headings or datelines: kept even where articleBody lacks them.
 HEADING_WORDS = 8
 
@@ -82,11 +117,38 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
     return body.decode("cp1252", errors="replace")
 
 
-def prune_furniture(tree: Any) -> Any:
-    """Remove page furniture (cookie, consent, newsletter boxes) from a parsed page, keeping tail text.
+def _is_box(element: Any, marks: str) -> bool:
+    """Whether an element is a caption, credit, placeholder, overlay or widget beside the story."""
+    boxed = (element.get("role") or "").lower() in _FURNITURE_ROLES or bool(
+        _FURNITURE_TOKENS.intersection(_TOKEN_SPLIT.split(marks))
+    )
+    # A box never holds the headline: where one does, the marks describe a layout around the whole story.
+    return boxed and element.find(".//h1") is None
 
-    Elements whose class or id contains one of the furniture words go, in one Python pass (an XPath
-    with ``translate()`` on every element cost more than the whole rest of the extraction).
+
+def _text_length(element: Any) -> int:
+    return len("".join(element.itertext()).strip())
+
+
+def _link_lists(tree: Any) -> list[Any]:
+    """Lists made of links only: "read more" lists and menus, not the story's own bullet points."""
+    found = []
+    for element in tree.iter("ul", "ol"):
+        links = element.findall(".//a")
+        if len(links) < LINK_LIST_MIN_ITEMS:
+            continue
+        total = _text_length(element)
+        if total and sum(_text_length(a) for a in links) >= LINK_SHARE * total:
+            found.append(element)
+    return found
+
+
+def prune_furniture(tree: Any) -> Any:
+    """Remove page furniture (cookie, consent, newsletter boxes, captions, side boxes, link lists), keeping tail text.
+
+    Elements whose class or id contains one of the furniture words or tokens, whose ARIA role puts them
+    beside the story, and lists made of links go, in one Python pass (an XPath with ``translate()`` on every
+    element cost more than the whole rest of the extraction).
 
     Args:
         tree: The parsed page (lxml); changed in place.
@@ -99,8 +161,11 @@ def prune_furniture(tree: Any) -> Any:
         if not isinstance(element.tag, str) or element.tag in _NEVER_PRUNED:
             continue
         marks = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
-        if marks.strip() and any(word in marks for word in _FURNITURE_WORDS):
+        if not marks.strip() and not element.get("role"):
+            continue
+        if any(word in marks for word in _FURNITURE_WORDS) or _is_box(element, marks):
             doomed.append(element)
+    doomed.extend(_link_lists(tree))
     for element in doomed:
         parent = element.getparent()
         if parent is None:
@@ -138,7 +203,7 @@ def _words(text: str | None) -> list[str]:
 
 
 def drop_leading_title(text: str, title: str | None) -> str:
-    """Remove the headline when trafilatura repeated it as the first line of the body.
+    """Remove the headline when trafilatura repeated it as the first line of the body, kicker and all.
 
     Args:
         text: Extracted body, lines separated by newlines.
@@ -148,7 +213,12 @@ def drop_leading_title(text: str, title: str | None) -> str:
         The body without a first line that is just the title.
     """
     first, _, rest = text.partition("\n")
-    if title and rest.strip() and _words(first) and _words(first) == _words(title):
+    first_words, title_words = _words(first), _words(title)
+    if not (title_words and rest.strip() and first_words):
+        return text
+    # Headlines often come with a kicker in front ("Nach dem Gipfel: ..."), run together with the title.
+    kicker = len(first_words) - len(title_words)
+    if 0 <= kicker < HEADING_WORDS and first_words[kicker:] == title_words:
         return rest.lstrip("\n")
     return text
 
@@ -226,6 +296,98 @@ def cross_check_body(text: str, article_body: str | None, summary: str | None = 
     return "\n".join(kept).strip()
 
 
+def _trafilatura_text(tree: Any, url: str, *, fast: bool) -> str:
+    document = trafilatura.bare_extraction(
+        tree,  # bare_extraction works on a copy: the tree can be passed again
+        url=url,
+        with_metadata=False,  # read by the caller, only as far as the page's own metadata falls short
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        deduplicate=False,
+        fast=fast,
+    )
+    return (getattr(document, "text", None) or "").strip() if document is not None else ""
+
+
+def is_thin(text: str, article_body: str | None = None) -> bool:
+    """Whether an extraction is too short to trust: a brief, or well short of the page's ``articleBody``.
+
+    Args:
+        text: The extracted body.
+        article_body: The page's JSON-LD ``articleBody``, if any.
+
+    Returns:
+        True where a second, slower extraction pass is worth its cost.
+    """
+    words = len(_words(text))
+    return words < THIN_WORDS or len(_words(article_body)) > THIN_SHARE_OF_ARTICLEBODY * words
+
+
+def embedded_article_html(tree: Any) -> str | None:
+    """The article as an HTML string inside a page's inline script, for pages rendered in the browser.
+
+    Single-page-app pages ship an empty ``<body>`` and the story as hydration data: a JSON string
+    holding the article's HTML. The longest such string with several paragraphs is taken.
+
+    Args:
+        tree: The parsed page (lxml).
+
+    Returns:
+        The HTML fragment, or None where no script holds one.
+    """
+    best = ""
+    for script in tree.iter("script"):
+        code = script.text or ""
+        # JSON-LD is read as metadata already; cheap test before the regex over a large script.
+        if script.get("type") == "application/ld+json" or ("<p" not in code and "\\u003cp" not in code):
+            continue
+        for match in _JSON_STRING.finditer(code):
+            try:
+                value = json.loads(match.group(0))
+            except ValueError:
+                continue
+            if (
+                isinstance(value, str)
+                and value.count("<p") >= EMBEDDED_MIN_PARAGRAPHS
+                and len(value) > len(best)
+            ):
+                best = value
+    return best or None
+
+
+def extract_body(tree: Any, url: str, article_body: str | None = None) -> str:
+    """The article text of a (pruned) page, spending extra passes only where the first falls short.
+
+    trafilatura's fast pass (its own extractor, no readability/justext comparison) is both quicker
+    and more precise: the comparison tends to prefer a longer candidate that also holds a second,
+    appended article or a gallery's boilerplate. The full pass runs only where the fast one is thin;
+    where both find nothing, an article shipped as HTML inside a script is extracted instead.
+
+    Args:
+        tree: The parsed page, furniture already pruned; not changed.
+        url: The page's URL.
+        article_body: The page's JSON-LD ``articleBody``, if any (tells how long the story is).
+
+    Returns:
+        The body, one paragraph per line ("" where none was found).
+    """
+    text = _trafilatura_text(tree, url, fast=True)
+    if is_thin(text, article_body):
+        full = _trafilatura_text(tree, url, fast=False)
+        if len(full) > len(text):
+            text = full
+    if len(_words(text)) < MIN_ARTICLE_WORDS:
+        embedded = embedded_article_html(tree)
+        if embedded:
+            fragment = load_html(f"<html><body><article>{embedded}</article></body></html>")
+            if fragment is not None:
+                found = _trafilatura_text(prune_furniture(fragment), url, fast=True)
+                if len(found) > len(text):
+                    text = found
+    return text
+
+
 def _recase(name: str, source: str) -> str:
     """Undo trafilatura's title-casing ("Dpa", "Mdr De") by finding the name as the page wrote it."""
     match = re.search(re.escape(name), source, re.IGNORECASE)
@@ -294,15 +456,7 @@ def extract_article(page: Page) -> Article:
             return fallback_article(page, "no_text", "page is not parseable HTML")
         stated = read_metadata(tree, url, page.fetched_at)
         asks_password = bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password') = 'password']"))
-        document = trafilatura.bare_extraction(
-            prune_furniture(tree),
-            url=url,
-            with_metadata=False,  # read above and below, only as far as the page's own metadata falls short
-            include_comments=False,
-            include_tables=True,
-            include_images=False,
-            deduplicate=False,
-        )
+        text = extract_body(prune_furniture(tree), url, stated.article_body)
         needs_guess = not (stated.title and stated.published_at and (stated.authors or stated.byline_authors))
         guessed: Any = extract_metadata(load_html(source), url) if needs_guess else None
     except (
@@ -313,7 +467,6 @@ def extract_article(page: Page) -> Article:
     ) as exc:  # trafilatura on garbage
         logger.warning("extraction failed for %s: %s", entry.url, exc)
         return fallback_article(page, "error", f"{type(exc).__name__}: {exc}")
-    text = (getattr(document, "text", None) or "").strip() if document is not None else ""
     text = cross_check_body(text, stated.article_body, stated.description)
     site_names = stated.site_names
     title = (

@@ -1,10 +1,11 @@
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from trafilatura.utils import load_html
 
-from tasks.extract import decode_html, extract_article, page_metadata
+from tasks.extract import decode_html, drop_leading_title, extract_article, is_thin, page_metadata
 from tasks.records import FeedEntry, Page
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
@@ -160,3 +161,49 @@ def test_lines_missing_from_a_complete_articlebody_are_dropped_but_subheadings_s
 def test_valid_utf8_beats_a_stale_meta_charset():
     text = '<meta charset="iso-8859-1"><p>Grüße</p>'
     assert decode_html(text.encode("utf-8")) == text
+
+
+def test_drop_leading_title_also_drops_a_headline_with_its_kicker():
+    body = "Nach dem Gipfel Fähre fällt aus\nErster Absatz der Meldung."
+    assert drop_leading_title(body, "Fähre fällt aus") == "Erster Absatz der Meldung."
+    # a first paragraph that merely ends like the title is prose, not a headline
+    long_line = "Der Rat tagte lange und am Ende des Abends stand fest: Fähre fällt aus\nZweiter Absatz."
+    assert drop_leading_title(long_line, "Fähre fällt aus") == long_line
+
+
+def test_is_thin_asks_for_the_full_pass_on_briefs_and_on_a_longer_articlebody():
+    assert is_thin("Kurz: die Fähre fällt aus.")
+    assert not is_thin(STORY * 2)
+    assert is_thin(STORY * 2, article_body=STORY * 6)
+    assert not is_thin(STORY * 2, article_body=STORY * 2)
+
+
+def test_fact_boxes_photo_credits_and_link_lists_are_pruned_but_layout_classes_are_not():
+    body = (
+        "<article><div class='hasCaption'><h1>Fähre fällt aus</h1>"
+        "<p>Vorspann: Der Hafen bleibt zu, die Pendler müssen ab Montag den langen Umweg über die Brücke nehmen.</p></div>"
+        f"<p>{STORY}</p>"
+        "<div role='complementary'><p>Fakten: Die Fähre fährt seit 1962 zweimal am Tag über die Weser und trägt "
+        "bis zu vierzig Autos.</p></div>"
+        "<div class='image-credit'><p>Foto: Möwen sitzen am Morgen auf der alten Kaimauer am Fähranleger, im "
+        "Hintergrund dreht sich ein Kran.</p></div>"
+        "<ul><li><a href='/a'>Schleuse wird saniert: Was Pendler jetzt wissen müssen</a></li>"
+        "<li><a href='/b'>Neue Brücke über die Hunte: der Zeitplan für den Bau</a></li></ul>"
+        f"<p>{STORY}</p></article>"
+    )
+    article = extract_article(page(article_page("", body)))
+    assert article.extraction_status == "ok"
+    assert "Vorspann" in article.text  # "hasCaption" is a layout class, not a caption
+    for furniture in ("Fakten", "Möwen", "Schleuse", "Hunte"):
+        assert furniture not in article.text
+
+
+def test_an_article_shipped_as_html_in_a_script_is_extracted():
+    paragraphs = "".join(f"<p>{sentence}.</p>" for sentence in STORY.split(". "))
+    hydration = json.dumps({"detail": {"title": "Fähre fällt aus", "contentHtml": paragraphs}})
+    html = f"<html><head><title>Fähre</title></head><body><div id='app'></div><script>window.__DATA__ = {hydration};</script></body></html>"
+    article = extract_article(page(html.encode()))
+    assert article.extraction_status == "ok"
+    assert "Satz 0 über den Hafen" in article.text
+    assert "Satz 11 über den Hafen" in article.text
+    assert "contentHtml" not in article.text
