@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 # langdetect samples randomly; without a fixed seed the same text can get different answers per run.
 DetectorFactory.seed = 0
 # A bounded sample keeps the cost flat for very long articles; 3,000 characters hold ~450 words.
-SAMPLE_CHARS = 3000
+SAMPLE_CHARS = 1000
 MIN_WORDS = 8
 # Titles are short, and langdetect guesses wildly on a handful of words: below this we say nothing.
 MIN_TITLE_WORDS = 4
