@@ -106,6 +106,8 @@ def _ingest(
         articles_started = time.monotonic()
         entries = [entry for result in planned for entry in result.entries]
         progress.articles_total = len(entries)
+        if entries:
+            pool.warm()  # workers import while the first batch downloads; a run with nothing new starts none
         status_counts: list[dict[str, int]] = []
         in_flight: deque[PrefectFuture[Any]] = deque()
 
