@@ -52,7 +52,6 @@ def run_batch(
 @task(
     name="ingest-batch",
     task_run_name="ingest-batch {batch_no}",
-    tags=["http", "duckdb"],
     cache_policy=NO_CACHE,
 )
 def ingest_batch(
@@ -102,7 +101,7 @@ def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | No
 
 
 @task(
-    name="reprocess-batch", task_run_name="reprocess-batch {batch_no}", tags=["duckdb"], cache_policy=NO_CACHE
+    name="reprocess-batch", task_run_name="reprocess-batch {batch_no}", cache_policy=NO_CACHE
 )
 def reprocess_batch(
     pool: Executor, path: Path, urls: list[str], run_id: str | None, batch_no: int

@@ -195,7 +195,7 @@ def warehouse_stats(
 # --------------------------------------------------------------------------- Prefect tasks
 
 
-@task(name="export-parquet", tags=["duckdb", "files"], cache_policy=NO_CACHE)
+@task(name="export-parquet", cache_policy=NO_CACHE)
 def export_parquet_task(path: Path, out_dir: Path) -> ExportStats:
     """Export the warehouse as Parquet.
 
@@ -210,7 +210,7 @@ def export_parquet_task(path: Path, out_dir: Path) -> ExportStats:
         return export_parquet(con, out_dir)
 
 
-@task(name="checkpoint", tags=["duckdb"], cache_policy=NO_CACHE)
+@task(name="checkpoint", cache_policy=NO_CACHE)
 def checkpoint(path: Path) -> None:
     """Write the WAL into the database file (DuckDB does this on its own too; daily keeps the WAL short).
 

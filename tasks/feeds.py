@@ -619,10 +619,11 @@ def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -
 # --------------------------------------------------------------------------- Prefect tasks
 
 
+# No tags on any task: Prefect asks the server for tag concurrency slots on every run of a tagged
+# task; with 16 feeds at once that queued up to ~2 s per feed (unchanged 22-feed run: 3.1 s -> 1.1 s).
 @task(
     name="fetch-feed",
     task_run_name="fetch-feed {feed.url}",
-    tags=["http", "feed"],
     retry_condition_fn=lambda _task, _run, state: is_transient(state_exception(state)),
     cache_policy=NO_CACHE,
 )
@@ -664,7 +665,7 @@ def state_exception(state: Any) -> BaseException | None:
 
 
 @task(
-    name="read-feed-list", tags=["http", "feed-list"], retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE
+    name="read-feed-list", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE
 )
 def read_feed_list(source: str, client: HttpClient, settings: Settings) -> list[FeedSource]:
     """Read a feed list (OPML/TOML/URL list) from a path or URL.

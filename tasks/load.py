@@ -974,7 +974,7 @@ def store_fetches(
 # --------------------------------------------------------------------------- Prefect tasks
 
 
-@task(name="prepare-warehouse", tags=["duckdb"], cache_policy=NO_CACHE)
+@task(name="prepare-warehouse", cache_policy=NO_CACHE)
 def prepare_warehouse(path: Path) -> None:
     """Create or migrate the warehouse file.
 
@@ -985,7 +985,7 @@ def prepare_warehouse(path: Path) -> None:
         pass
 
 
-@task(name="import-feeds", tags=["duckdb"], cache_policy=NO_CACHE)
+@task(name="import-feeds", cache_policy=NO_CACHE)
 def import_feeds(path: Path, feeds: list[FeedSource], source: str) -> int:
     """Store the feeds of a feed list.
 
@@ -1001,7 +1001,7 @@ def import_feeds(path: Path, feeds: list[FeedSource], source: str) -> int:
         return save_feeds(con, feeds, source)
 
 
-@task(name="list-feeds", tags=["duckdb"], cache_policy=NO_CACHE)
+@task(name="list-feeds", cache_policy=NO_CACHE)
 def list_feeds(path: Path, only: list[str] | None = None) -> list[FeedSource]:
     """Return the feeds due this run, with their validators.
 
@@ -1022,7 +1022,7 @@ def list_feeds(path: Path, only: list[str] | None = None) -> list[FeedSource]:
     return feeds
 
 
-@task(name="select-new-entries", tags=["duckdb"], cache_policy=NO_CACHE)
+@task(name="select-new-entries", cache_policy=NO_CACHE)
 def select_new_entries(path: Path, results: list[FeedResult], max_new_per_feed: int) -> list[FeedResult]:
     """Drop entries already stored, so known URLs/GUIDs are never fetched again.
 
@@ -1039,7 +1039,7 @@ def select_new_entries(path: Path, results: list[FeedResult], max_new_per_feed: 
     return plan_new_entries(results, known, max_new_per_feed)
 
 
-@task(name="record-fetches", tags=["duckdb"], cache_policy=NO_CACHE)
+@task(name="record-fetches", cache_policy=NO_CACHE)
 def record_fetches(path: Path, fetches: list[FeedFetch], run_id: str | None) -> int:
     """Store the run's feed fetch records (after its articles, so no fetch claims unstored articles).
 
@@ -1055,7 +1055,7 @@ def record_fetches(path: Path, fetches: list[FeedFetch], run_id: str | None) -> 
         return store_fetches(con, fetches, run_id)
 
 
-@task(name="select-stored-pages", tags=["duckdb"], cache_policy=NO_CACHE)
+@task(name="select-stored-pages", cache_policy=NO_CACHE)
 def select_stored_pages(
     path: Path, since: str | None, until: str | None, feed_url: str | None, status: str | None
 ) -> list[str]:

@@ -439,7 +439,7 @@ def search(
 # --------------------------------------------------------------------------- Prefect tasks
 
 
-@task(name="rebuild-search-index", tags=["duckdb"], cache_policy=NO_CACHE)
+@task(name="rebuild-search-index", cache_policy=NO_CACHE)
 def rebuild_search_index(path: Path) -> SearchIndexStats:
     """Rebuild the full-text index from the articles.
 
