@@ -13,13 +13,14 @@ import os
 import platform
 import re
 import shlex
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
@@ -275,16 +276,18 @@ def measure_peer(urls: Sequence[str], workdir: Path) -> PeerResult:
 # ------------------------------------------------------------------------------------------ wirehouse
 
 
-def wirehouse_env(prefect_home: Path, pages: int) -> dict[str, str]:
+def wirehouse_env(prefect_home: Path, pages: int, api_url: str | None = None) -> dict[str, str]:
     """A clean environment for `wirehouse ingest`: no inherited WIREHOUSE_*/PREFECT_* settings.
 
-    Prefect gets a private ``PREFECT_HOME`` (its own SQLite database, no user profile, no
-    ``PREFECT_API_URL``), so each run starts Prefect's temporary server as a first-time user's would,
-    and the task runs it records can be counted afterwards.
+    Prefect gets a private ``PREFECT_HOME`` (its own SQLite database, no user profile), so the task
+    runs it records can be counted afterwards. With ``api_url`` the runs report to the bench's own
+    ``prefect server start`` (as scheduled deployment runs do); without it each run starts Prefect's
+    temporary server, as a first-time user's ad-hoc run would.
 
     Args:
         prefect_home: The private Prefect home.
         pages: Pages served (every one of them must be taken in one run).
+        api_url: The bench's Prefect server, or None for a temporary server per run.
 
     Returns:
         The environment.
@@ -298,8 +301,55 @@ def wirehouse_env(prefect_home: Path, pages: int) -> dict[str, str]:
         WIREHOUSE_ROBOTS="off",
         WIREHOUSE_MAX_NEW_PER_FEED=str(max(100_000, pages)),
         PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")])),
+        # What the project sets for itself, set here too for the separately started server.
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
     )
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
     return env
+
+
+@contextlib.contextmanager
+def prefect_server(prefect_home: Path, log_path: Path) -> Iterator[str]:
+    """Run ``prefect server start`` on a free loopback port for the length of the block (not timed).
+
+    Args:
+        prefect_home: The private Prefect home (its database is the one the runs are counted in).
+        log_path: Where the server's output goes.
+
+    Yields:
+        The API URL.
+
+    Raises:
+        RuntimeError: When the server does not answer within two minutes.
+    """
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    env = wirehouse_env(prefect_home, 0)
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            if popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"prefect server did not start; see {log_path}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        popen.terminate()
+        try:
+            popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            _kill_tree(popen)
 
 
 def prepare_prefect_home(prefect_home: Path, env: dict[str, str]) -> None:
@@ -683,6 +733,7 @@ class Report:
     second: IngestRun
     scaled: IngestRun | None
     command: str
+    prefect: str = "server"  # "server": runs report to a running prefect server; "temporary": their own
 
 
 def report_lines(report: Report) -> list[str]:
@@ -693,6 +744,11 @@ def report_lines(report: Report) -> list[str]:
     """
     first, second, scaled, limit, peer = report.first, report.second, report.scaled, report.limit, report.peer
     pages = first.pages
+    how_wall = (
+        "process wall, incl. Prefect temporary server start/stop"
+        if report.prefect == "temporary"
+        else "process wall (python start, imports, flow), Prefect server already running"
+    )
     rows: list[list[str]] = [
         [
             f"limit: trafilatura+langdetect, {limit.workers} processes",
@@ -717,7 +773,7 @@ def report_lines(report: Report) -> list[str]:
             _seconds(first.seconds),
             _rate(pages, first.seconds),
             _mib(first.peak_rss),
-            "process wall, incl. Prefect temporary server start/stop",
+            how_wall,
         ],
         [
             "wirehouse ingest, in-flow only",
@@ -745,7 +801,7 @@ def report_lines(report: Report) -> list[str]:
                 _seconds(scaled.seconds),
                 _rate(scaled.pages, scaled.seconds),
                 _mib(scaled.peak_rss),
-                "process wall, incl. Prefect temporary server start/stop",
+                how_wall,
             ],
             [
                 "wirehouse ingest, in-flow only",
@@ -819,8 +875,14 @@ def report_lines(report: Report) -> list[str]:
         "       peer = trafilatura CLI (JSON with metadata, SSRF_PROTECTION off, SLEEP_TIME 0) fetching the "
         "URLs; it draws one URL per host per round, so on one host it fetches one page at a time;",
         f"       wirehouse env: WIREHOUSE_HOST_DELAY=0 HOST_CONCURRENCY={HOST_CONCURRENCY} ROBOTS=off, "
-        "no PREFECT_API_URL; peak RSS = sum over the process tree (incl. the Prefect server), "
-        f"sampled every {SAMPLE_SECONDS} s.",
+        + (
+            "no PREFECT_API_URL (temporary server per run); peak RSS = sum over the process tree (incl. "
+            "the Prefect server), "
+            if report.prefect == "temporary"
+            else "PREFECT_API_URL = the bench's `prefect server start`; peak RSS = sum over the ingest's "
+            "process tree (the server is not in it), "
+        )
+        + f"sampled every {SAMPLE_SECONDS} s.",
         "",
         f"reproduce (from the project root): {report.command}",
     ]
@@ -830,10 +892,18 @@ def report_lines(report: Report) -> list[str]:
 # ------------------------------------------------------------------------------------------ main
 
 
-def _check_ingest(run: IngestRun, warehouse: Path, prefect_home: Path) -> None:
+def _check_ingest(run: IngestRun, warehouse: Path, prefect_home: Path, live_server: bool) -> None:
     rows, ok = count_articles(warehouse)
     run.rows_after, run.rows_ok = rows, ok
     attach_prefect_details(run, prefect_home)
+    if live_server:
+        # A running server records task runs from its event stream a moment after the flow ends.
+        for _ in range(20):
+            before = run.task_runs_db
+            time.sleep(1.0)
+            attach_prefect_details(run, prefect_home)
+            if run.task_runs_db is not None and run.task_runs_db == before:
+                break
     if run.returncode != 0:
         tail = "\n".join(run.log.strip().splitlines()[-15:])
         _progress(f"  {run.label} exited with {run.returncode}; last lines:\n{tail}")
@@ -845,6 +915,7 @@ def _ingest_once(
     copies: int,
     workdir: Path,
     prefect_home: Path,
+    api_url: str | None,
     on_served: Callable[[str, list[CorpusPage]], None] | None = None,
     second_run: bool = False,
 ) -> tuple[IngestRun, IngestRun | None]:
@@ -854,12 +925,12 @@ def _ingest_once(
         if on_served is not None:
             on_served(base, pages)
         warehouse = workdir / f"{label}.duckdb"
-        env = wirehouse_env(prefect_home, len(pages))
+        env = wirehouse_env(prefect_home, len(pages), api_url)
         _progress(f"wirehouse ingest --feeds OPML ({len(pages):,} pages) ...")
         first = run_ingest(
             label, ["ingest", "--feeds", opml, "--warehouse", str(warehouse)], env, workdir, len(pages)
         )
-        _check_ingest(first, warehouse, prefect_home)
+        _check_ingest(first, warehouse, prefect_home, api_url is not None)
         _progress(
             f"  done in {first.seconds:.1f} s (in-flow {_seconds(first.flow_seconds)} s), "
             f"{first.rows_after} rows, peak RSS {_mib(first.peak_rss)}"
@@ -868,7 +939,7 @@ def _ingest_once(
         if second_run:
             _progress("wirehouse ingest again, unchanged feeds ...")
             second = run_ingest(f"{label} again", ["ingest", "--warehouse", str(warehouse)], env, workdir, 0)
-            _check_ingest(second, warehouse, prefect_home)
+            _check_ingest(second, warehouse, prefect_home, api_url is not None)
             _progress(f"  done in {second.seconds:.1f} s, {second.rows_after} rows")
     return first, second
 
@@ -887,6 +958,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit-pages", type=int, metavar="N", help="use only the first N pages of the corpus"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, warehouses)")
+    parser.add_argument(
+        "--temporary-server",
+        action="store_true",
+        help="each ingest starts Prefect's temporary server (an ad-hoc run) instead of reporting to a "
+        "`prefect server start` the bench runs (a scheduled deployment's setting; default)",
+    )
     return parser
 
 
@@ -911,6 +988,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"--copies {args.copies}",
             f"--scale {args.scale}",
             *([f"--limit-pages {args.limit_pages}"] if args.limit_pages else []),
+            *(["--temporary-server"] if args.temporary_server else []),
         ]
     )
     scratch = Path(tempfile.mkdtemp(prefix="wirehouse-speed-"))
@@ -937,13 +1015,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             peer: PeerResult = measured["peer"]
             _progress(f"  {peer.pages:,} URLs in {peer.seconds:.1f} s (exit {peer.returncode})")
 
-        first, second = _ingest_once(
-            "run1", corpus, args.copies, scratch, prefect_home, on_served=limit_and_peer, second_run=True
-        )
-        assert second is not None
-        scaled = None
-        if args.scale > 0:
-            scaled, _ = _ingest_once("scaled", corpus, args.copies * args.scale, scratch, prefect_home)
+        with contextlib.ExitStack() as stack:
+            api_url = None
+            if not args.temporary_server:
+                _progress("starting `prefect server start` for the runs (not timed) ...")
+                api_url = stack.enter_context(prefect_server(prefect_home, scratch / "prefect-server.log"))
+            first, second = _ingest_once(
+                "run1",
+                corpus,
+                args.copies,
+                scratch,
+                prefect_home,
+                api_url,
+                on_served=limit_and_peer,
+                second_run=True,
+            )
+            assert second is not None
+            scaled = None
+            if args.scale > 0:
+                scaled, _ = _ingest_once(
+                    "scaled", corpus, args.copies * args.scale, scratch, prefect_home, api_url
+                )
         report = Report(
             args.corpus,
             corpus_size,
@@ -955,6 +1047,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             second,
             scaled,
             command,
+            "temporary" if args.temporary_server else "server",
         )
         lines = report_lines(report)
         print("\n".join(lines), flush=True)

@@ -56,6 +56,12 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
         """Stay quiet: the ingest prints its own summary."""
 
 
+class _NewsroomServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: wirehouse opens more connections than that at once,
+    # and a dropped SYN costs the client a 1 s retransmit.
+    request_queue_size = 128
+
+
 @contextmanager
 def serve_newsroom(
     root: Path = NEWSROOM, host: str = "127.0.0.1", log: list[str] | None = None, port: int = DEMO_PORT
@@ -72,9 +78,9 @@ def serve_newsroom(
         The base URL, e.g. ``http://127.0.0.1:54321``.
     """
     try:
-        server = ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+        server = _NewsroomServer((host, port), BaseHTTPRequestHandler)
     except OSError:
-        server = ThreadingHTTPServer((host, 0), BaseHTTPRequestHandler)
+        server = _NewsroomServer((host, 0), BaseHTTPRequestHandler)
     base = f"http://{host}:{server.server_address[1]}"
     server.RequestHandlerClass = partial(_NewsroomHandler, root=root, base=base.encode(), log=log)
     server.daemon_threads = True
