@@ -100,9 +100,7 @@ def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | No
     return dict(Counter(article.extraction_status for article in articles))
 
 
-@task(
-    name="reprocess-batch", task_run_name="reprocess-batch {batch_no}", cache_policy=NO_CACHE
-)
+@task(name="reprocess-batch", task_run_name="reprocess-batch {batch_no}", cache_policy=NO_CACHE)
 def reprocess_batch(
     pool: Executor, path: Path, urls: list[str], run_id: str | None, batch_no: int
 ) -> dict[str, int]:

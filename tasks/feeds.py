@@ -664,9 +664,7 @@ def state_exception(state: Any) -> BaseException | None:
     return None
 
 
-@task(
-    name="read-feed-list", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE
-)
+@task(name="read-feed-list", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def read_feed_list(source: str, client: HttpClient, settings: Settings) -> list[FeedSource]:
     """Read a feed list (OPML/TOML/URL list) from a path or URL.
 
