@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import ParamSpec, TypeVar
 
 from tasks.records import Article, Page
@@ -30,8 +31,14 @@ def process_pages(pages: list[Page]) -> list[Article]:
     # extruct and the enrichers cost ~0.5 s of start-up that a run with nothing new should not pay.
     from tasks.enrich import enrich_article
     from tasks.extract import extract_article
+    from tasks.rawhtml import compress_html
 
-    return [enrich_article(extract_article(page)) for page in pages]
+    articles = [enrich_article(extract_article(page)) for page in pages]
+    # Compressed here, in parallel, so only a fifth of each page travels back to the flow's process.
+    return [
+        replace(a, raw_html=None, raw_html_zlib=compress_html(a.raw_html)) if a.raw_html else a
+        for a in articles
+    ]
 
 
 def _warm_up() -> None:

@@ -153,6 +153,9 @@ class Article:
     retryable: bool = False  # the page fetch failed for a passing reason: try again on a later run
     charset: str | None = None  # from the HTTP header: kept with the raw HTML for re-processing
     raw_html: bytes | None = field(default=None, repr=False)
+    # The raw HTML zlib-compressed where it was extracted (a worker process), so that the flow's own
+    # process neither compresses it nor receives the uncompressed copy back; raw_html is then None.
+    raw_html_zlib: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

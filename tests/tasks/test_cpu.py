@@ -9,6 +9,7 @@ from typing import Any
 import psutil
 
 from tasks.cpu import LazyProcessPool, cpu_pool, process_in_pool, worker_count
+from tasks.rawhtml import COMPRESSION, decompress_html
 from tasks.records import FeedEntry, Page
 
 ARTICLE = (
@@ -60,6 +61,9 @@ def test_pages_come_back_extracted_and_enriched_in_order():
     assert articles[3].title == "Council story number 3"
     assert articles[3].language == "en"
     assert articles[3].word_count and articles[3].word_count > 20
+    # Raw HTML comes back compressed only (the flow's process keeps no second uncompressed copy).
+    assert articles[3].raw_html is None
+    assert decompress_html(articles[3].raw_html_zlib or b"", COMPRESSION) == pages[3].body
 
 
 class _BrokenPool(Executor):
