@@ -19,6 +19,7 @@ from tasks.feeds import failed_feed_result, fetch_feed, read_feed_list, state_ex
 from tasks.http import HttpClient
 from tasks.load import (
     batched,
+    hold_warehouse,
     import_feeds,
     list_feeds,
     prepare_warehouse,
@@ -59,7 +60,7 @@ def ingest(
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
     path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
-    with warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning):
+    with warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning), hold_warehouse(path):
         return _ingest(feeds, settings, run_id, started)
 
 

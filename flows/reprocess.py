@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 
 from tasks.batch import reprocess_batch
 from tasks.cpu import cpu_pool
-from tasks.load import batched, prepare_warehouse, select_stored_pages, warehouse_lock
+from tasks.load import batched, hold_warehouse, prepare_warehouse, select_stored_pages, warehouse_lock
 from tasks.settings import load_settings
 
 MAX_BATCHES_IN_FLIGHT = 4
@@ -44,7 +44,7 @@ def reprocess(
     path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
     counts: Counter[str] = Counter()
-    with warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning):
+    with warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning), hold_warehouse(path):
         prepare_warehouse(path)
         urls = select_stored_pages(path, since, until, feed_url, status)
         logger.info("re-processing %d stored pages in %s", len(urls), path)
