@@ -74,6 +74,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Keep-alive, as news sites serve: every response carries a Content-Length.
+    protocol_version = "HTTP/1.1"
+
     def __init__(self, *args: Any, routes: dict[str, tuple[str, Any]], **kwargs: Any) -> None:
         self._routes = routes
         super().__init__(*args, **kwargs)
