@@ -638,9 +638,6 @@ def open_warehouse(
 # the last connection does) made runs slower and slower; this caps it at one per ~18 batches of pages,
 # and bounds the not-yet-checkpointed data DuckDB keeps in memory.
 _RUN_CHECKPOINT_THRESHOLD = "SET GLOBAL checkpoint_threshold = '64MB'"
-# DuckDB's default limit is 80 % of RAM, and its cache of table blocks grows with the file as a run goes on
-# (measured: +60 MB per 1,000 pages); an ingest touches little of the file, so a small cache is enough.
-_RUN_MEMORY_LIMIT = "SET GLOBAL memory_limit = '256MB'"
 
 
 @contextmanager
@@ -661,7 +658,6 @@ def hold_warehouse(path: Path | str) -> Iterator[None]:
     con = connect(path)
     try:
         con.execute(_RUN_CHECKPOINT_THRESHOLD)
-        con.execute(_RUN_MEMORY_LIMIT)
         yield
     finally:
         con.close()
