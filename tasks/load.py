@@ -133,8 +133,11 @@ CANDIDATE_SCHEMA = pa.schema([("url", pa.string()), ("feed_url", pa.string()), (
 
 # --- SQL (values always as parameters or registered Arrow tables, never formatted into the text)
 
-_UPSERT_FEED = """
-INSERT INTO feeds (feed_url, title, html_url, category, imported_from) VALUES (?, ?, ?, ?, ?)
+# One statement for the whole list, from an Arrow table: row by row, DuckDB kept ~0.28 MB per upsert until
+# the commit (880 feeds: 244 MB, 2 s; measured).
+_UPSERT_FEEDS = """
+INSERT INTO feeds (feed_url, title, html_url, category, imported_from)
+SELECT feed_url, title, html_url, category, imported_from FROM feed_list
 ON CONFLICT (feed_url) DO UPDATE SET
     title = COALESCE(excluded.title, feeds.title),
     html_url = COALESCE(excluded.html_url, feeds.html_url),
@@ -686,9 +689,19 @@ def save_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[FeedSource], sour
     Returns:
         How many feeds the list had.
     """
+    # A list may name a feed twice; one row per URL (the last one) keeps the upsert to one row per key.
+    unique = list({feed.url: feed for feed in feeds}.values())
+    table = pa.table(
+        {
+            "feed_url": pa.array([f.url for f in unique], pa.string()),
+            "title": pa.array([f.title for f in unique], pa.string()),
+            "html_url": pa.array([f.html_url for f in unique], pa.string()),
+            "category": pa.array([f.category for f in unique], pa.string()),
+            "imported_from": pa.array([source] * len(unique), pa.string()),
+        }
+    )
     with transaction(con):
-        for feed in feeds:
-            con.execute(_UPSERT_FEED, [feed.url, feed.title, feed.html_url, feed.category, source])
+        _execute_with(con, "feed_list", table, _UPSERT_FEEDS)
     return len(feeds)
 
 
