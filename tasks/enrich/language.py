@@ -38,6 +38,10 @@ OVERRIDE_CONFIDENCE = 0.99
 DETECTABLE = frozenset(name.split("-")[0] for name in os.listdir(PROFILES_DIRECTORY))
 # Deprecated or macro-language codes pages still declare, mapped to the code langdetect answers with.
 _DECLARED_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "nb": "no", "nn": "no"}
+# Country codes that pages put where the language belongs (lang="kr" on Korean pages). Most are no
+# language code at all; "kr" (Kanuri) is, but written in Latin or Arabic script it is never what a
+# Hangul page means. Without this the declaration would win as a language langdetect cannot check.
+_DECLARED_ALIASES.update({"kr": "ko", "jp": "ja", "cn": "zh", "gr": "el", "dk": "da", "cz": "cs", "ua": "uk"})
 # Codes that declare no particular language: treat them as no declaration at all.
 _NOT_A_LANGUAGE = frozenset({"und", "mul", "zxx", "mis", "xx"})
 _LOCK = threading.Lock()  # langdetect's lazy profile loading is not thread-safe

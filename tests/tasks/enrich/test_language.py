@@ -6,6 +6,7 @@ from tasks.enrich.language import (
     decide_language,
     detect_language,
     enrich,
+    language_candidates,
     normalise_declared,
     title_language,
 )
@@ -88,6 +89,8 @@ def test_decide_language(candidates, declared, expected):
         (" EN-us ", "en"),
         ("iw", "he"),
         ("nb", "no"),
+        ("kr", "ko"),  # a country code where the language belongs
+        ("JP", "ja"),
         ("und", None),
         ("mul", None),
         ("deu", None),
@@ -159,3 +162,9 @@ def test_same_text_is_detected_once(monkeypatch):
     calls.clear()
     enrich(make(SAMPLES["en"], title="Alliance ministers agree on new ammunition targets in Brussels"))
     assert len(calls) == 2  # body and title, each once
+
+
+def test_a_country_code_declaration_does_not_override_a_clear_detection():
+    text = "서울시는 오늘 새로운 대중교통 정책을 발표했다. 시민들은 버스와 지하철 요금이 내년부터 조정된다는 소식에 다양한 반응을 보였다. 시 관계자는 교통 약자를 위한 지원도 확대하겠다고 밝혔다."
+    code, _ = decide_language(language_candidates(text), "kr")
+    assert code == "ko"
