@@ -264,14 +264,80 @@ def evaluate(corpus: Path) -> dict[str, dict[str, dict[str, float]]]:
     return {key: {name: tally.row() for name, tally in tallies[key].items()} for key in order}
 
 
+def end_to_end_predictions(corpus: Path, warehouse: Path) -> list[tuple[dict[str, Any], Prediction]]:
+    """Ingest the corpus as a user would and read each page back from the ``articles`` view.
+
+    The pages are served on loopback through RSS feeds whose items carry only a link (so the feed adds
+    nothing), the ``ingest`` flow runs in this process (it needs a Prefect API: a running server,
+    ``prefect_test_harness`` or the temporary server), and the rows are matched to the truth by path.
+
+    Args:
+        corpus: A truth.jsonl corpus folder.
+        warehouse: A DuckDB file to create (must not exist yet).
+
+    Returns:
+        ``(truth row, prediction)`` per page; a page without a row is an empty prediction.
+    """
+    from urllib.parse import urlsplit
+
+    import duckdb
+
+    from bench.corpus_site import serve_corpus
+    from flows.ingest import ingest
+    from tasks.settings import export_settings
+
+    # Loopback must be allowed; the corpus server is one host, so no politeness pause between pages.
+    export_settings(allow_private_hosts=("127.0.0.1",), host_delay=0, host_concurrency=8)
+    with serve_corpus(corpus) as (_base, opml, pages):
+        ingest(feeds=opml, warehouse=str(warehouse))
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT url, text, title, published_at, authors, agencies, language FROM articles"
+        ).fetchall()
+    finally:
+        con.close()
+    by_path = {urlsplit(row[0]).path: row for row in rows}
+    found = []
+    for page in pages:
+        row = by_path.get(page.path)
+        if row is None:
+            found.append((page.truth, Prediction(None, None, None, (), None, 0.0)))
+            continue
+        _url, text, title, published, authors, agencies, language = row
+        credited = tuple(authors or ()) + tuple(agencies or ())
+        found.append((page.truth, Prediction(text, title, published, credited, language, 0.0)))
+    return found
+
+
+def tally_predictions(
+    results: Iterable[tuple[dict[str, Any], Prediction]], name: str
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Score predictions per truth language and overall, as :func:`evaluate` does.
+
+    Args:
+        results: ``(truth row, prediction)`` pairs.
+        name: The system's name in the table.
+
+    Returns:
+        ``{group: {name: columns}}``.
+    """
+    tallies: dict[str, Tally] = {}
+    for row, got in results:
+        for key in (row.get("language") or "?", "all"):
+            tallies.setdefault(key, Tally()).add(row, got)
+    order = [*sorted(k for k in tallies if k != "all"), "all"]
+    return {key: {name: tallies[key].row()} for key in order}
+
+
 def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     """One plain-text table: a row per language and system."""
-    header = f"{'lang':<5}{'n':>4}  {'system':<12}{'P':>7}{'R':>7}{'F1':>7}{'title':>7}{'date':>7}{'authors':>8}{'lang':>7}{'ms/page':>9}"
-    lines = [header, "-" * len(header)]
+    header = f"{'lang':<5}{'n':>4}  {'system':<14}{'P':>7}{'R':>7}{'F1':>7}{'title':>7}{'date':>7}{'authors':>8}{'lang':>7}{'ms/page':>9}"
+    lines = [header, "-" * len(header)]  # ms/page is 0 for end-to-end rows (timed by bench.speed)
     for group, systems in results.items():
         for name, col in systems.items():
             lines.append(
-                f"{group:<5}{int(col['n']):>4}  {name:<12}{col['P']:>7.3f}{col['R']:>7.3f}{col['F1']:>7.3f}"
+                f"{group:<5}{int(col['n']):>4}  {name:<14}{col['P']:>7.3f}{col['R']:>7.3f}{col['F1']:>7.3f}"
                 f"{col['title']:>7.3f}{col['date']:>7.3f}{col['authors']:>8.3f}{col['lang']:>7.3f}{col['ms']:>9.1f}"
             )
     return "\n".join(lines)
@@ -281,11 +347,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Print the quality table for a corpus (exit 0 with a note where the corpus is absent)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="also ingest the corpus with the ingest flow (loopback, link-only feeds) and score the "
+        "articles view ('wirehouse e2e' rows)",
+    )
     args = parser.parse_args(argv)
     if not (args.corpus / "truth.jsonl").is_file():
         print(f"corpus {args.corpus} is absent: nothing to measure")
         return 0
-    print(format_table(evaluate(args.corpus)))
+    results = evaluate(args.corpus)
+    if args.end_to_end:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="wirehouse-quality-") as scratch:
+            e2e = tally_predictions(
+                end_to_end_predictions(args.corpus, Path(scratch) / "e2e.duckdb"), "wirehouse e2e"
+            )
+        for group, systems in e2e.items():
+            results.setdefault(group, {}).update(systems)
+    print(format_table(results))
     return 0
 
 
