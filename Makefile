@@ -68,7 +68,7 @@ typecheck: $(DEV_STAMP)  ## mypy
 
 check: lint typecheck test  ## everything CI cares about
 
-bench: $(DEV_STAMP)  ## speed: wirehouse vs plain trafilatura (limit) and its CLI (peer) on 1,008 and 10,080 pages (~25 min)
+bench: $(DEV_STAMP)  ## speed: wirehouse vs plain trafilatura (limit) and its CLI (peer) on 1,008 and 10,080 pages (~12 min)
 	$(BIN)/python -m bench.speed --corpus $(CORPUS)
 
 bench-quick: $(DEV_STAMP)  ## speed on the 126 corpus pages once, no scale run (~2 min)
