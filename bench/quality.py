@@ -280,23 +280,19 @@ def end_to_end_predictions(corpus: Path, warehouse: Path) -> list[tuple[dict[str
     """
     from urllib.parse import urlsplit
 
-    import duckdb
-
     from bench.corpus_site import serve_corpus
     from flows.ingest import ingest
-    from tasks.settings import export_settings
+    from tasks.load import open_warehouse
+    from tasks.settings import exported_settings
 
     # Loopback must be allowed; the corpus server is one host, so no politeness pause between pages.
-    export_settings(allow_private_hosts=("127.0.0.1",), host_delay=0, host_concurrency=8)
-    with serve_corpus(corpus) as (_base, opml, pages):
+    loopback = exported_settings(allow_private_hosts=("127.0.0.1",), host_delay=0, host_concurrency=8)
+    with loopback, serve_corpus(corpus) as (_base, opml, pages):
         ingest(feeds=opml, warehouse=str(warehouse))
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
+    with open_warehouse(warehouse, read_only=True) as con:
         rows = con.execute(
             "SELECT url, text, title, published_at, authors, agencies, language FROM articles"
         ).fetchall()
-    finally:
-        con.close()
     by_path = {urlsplit(row[0]).path: row for row in rows}
     found = []
     for page in pages:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,29 @@ def export_settings(**values: Any) -> None:
         text = ",".join(sorted(value)) if isinstance(value, set | frozenset | tuple | list) else str(value)
         _coerce(name, text)  # fail here, not later inside a flow
         os.environ[f"WIREHOUSE_{name.upper()}"] = text
+
+
+@contextmanager
+def exported_settings(**values: Any) -> Iterator[None]:
+    """:func:`export_settings` for the length of a block; the variables are as before afterwards.
+
+    Args:
+        **values: Field names and values.
+
+    Yields:
+        Nothing; inside the block flows see the settings.
+    """
+    names = [f"WIREHOUSE_{name.upper()}" for name in values]
+    before = {name: os.environ.get(name) for name in names}
+    export_settings(**values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def wants_progress_bar() -> bool:

@@ -58,3 +58,17 @@ def test_malloc_arenas_are_capped_unless_the_user_chose(monkeypatch):
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     if platform.libc_ver()[0] == "glibc":
         assert limit_malloc_arenas() is True
+
+
+def test_exported_settings_are_undone_after_the_block(monkeypatch):
+    import os
+
+    from tasks.settings import exported_settings
+
+    monkeypatch.setenv("WIREHOUSE_HOST_DELAY", "2.5")
+    monkeypatch.delenv("WIREHOUSE_ALLOW_PRIVATE_HOSTS", raising=False)
+    with exported_settings(host_delay=0, allow_private_hosts=("127.0.0.1",)):
+        assert os.environ["WIREHOUSE_HOST_DELAY"] == "0"
+        assert os.environ["WIREHOUSE_ALLOW_PRIVATE_HOSTS"] == "127.0.0.1"
+    assert os.environ["WIREHOUSE_HOST_DELAY"] == "2.5"
+    assert "WIREHOUSE_ALLOW_PRIVATE_HOSTS" not in os.environ
