@@ -79,9 +79,11 @@ def test_ingest_against_a_running_prefect_server(prefect_server, tmp_path):
     (flow_run,) = post("/flow_runs/filter", {"limit": 5})  # the demo's one ingest
     assert flow_run["state_type"] == "COMPLETED"
     deadline = time.monotonic() + 60
-    while True:  # the server's task-run recorder writes in batches
+    final = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+    while True:  # the server's task-run recorder writes events in batches, states a moment after runs
         task_runs = post("/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run["id"]]}}, "limit": 200})
-        if len(task_runs) >= 11 or time.monotonic() > deadline:
+        settled = all(t["state_type"] in final for t in task_runs)
+        if (len(task_runs) >= 11 and settled) or time.monotonic() > deadline:
             break
         time.sleep(1)
     for prefix in ("prepare-warehouse", "fetch-feed", "ingest-batch", "record-fetches", "publish-report"):
