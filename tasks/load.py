@@ -203,7 +203,8 @@ SELECT c.url FROM candidates c JOIN stored s ON s.url = c.url
 UNION
 SELECT c.url FROM candidates c JOIN stored s ON s.feed_url = c.feed_url AND s.guid = c.guid
 """
-_INSERT_ARTICLES = """
+# Every extracted column, as both the ingest and the re-processing upsert overwrite them.
+_UPSERT_ARTICLE = """
 INSERT INTO article_store BY NAME (SELECT * FROM batch)
 ON CONFLICT (url) DO UPDATE SET
     feed_url = excluded.feed_url, link = excluded.link, guid = excluded.guid, title = excluded.title,
@@ -219,31 +220,20 @@ ON CONFLICT (url) DO UPDATE SET
     agencies = excluded.agencies, dateline_place = excluded.dateline_place,
     title_language = excluded.title_language, keywords = excluded.keywords,
     paragraph_count = excluded.paragraph_count, paywalled = excluded.paywalled,
-    fingerprint = excluded.fingerprint, story_id = excluded.story_id,
+    fingerprint = excluded.fingerprint, story_id = excluded.story_id"""
+# A new article, or a retried failure: its fetch bookkeeping moves on; a settled article is never touched.
+_INSERT_ARTICLES = (
+    _UPSERT_ARTICLE
+    + """,
     retryable = excluded.retryable,
     fetch_attempts = article_store.fetch_attempts + 1
 WHERE article_store.retryable
 """
+)
 # Re-processing stored pages replaces what an older version of wirehouse extracted; it fetched
 # nothing, so the fetch bookkeeping (retryable, fetch_attempts) stays as it was.
-_REPLACE_ARTICLES = """
-INSERT INTO article_store BY NAME (SELECT * FROM batch)
-ON CONFLICT (url) DO UPDATE SET
-    feed_url = excluded.feed_url, link = excluded.link, guid = excluded.guid, title = excluded.title,
-    text = excluded.text, description = excluded.description, authors = excluded.authors,
-    published_at = excluded.published_at, modified_at = excluded.modified_at, site_name = excluded.site_name,
-    categories = excluded.categories, tags = excluded.tags, image = excluded.image,
-    declared_language = excluded.declared_language, language = excluded.language,
-    language_confidence = excluded.language_confidence, word_count = excluded.word_count,
-    reading_time_min = excluded.reading_time_min, content_hash = excluded.content_hash,
-    fetched_at = excluded.fetched_at, http_status = excluded.http_status, final_url = excluded.final_url,
-    content_type = excluded.content_type, extraction_status = excluded.extraction_status,
-    extraction_error = excluded.extraction_error, run_id = excluded.run_id,
-    agencies = excluded.agencies, dateline_place = excluded.dateline_place,
-    title_language = excluded.title_language, keywords = excluded.keywords,
-    paragraph_count = excluded.paragraph_count, paywalled = excluded.paywalled,
-    fingerprint = excluded.fingerprint, story_id = excluded.story_id
-"""
+_REPLACE_ARTICLES = _UPSERT_ARTICLE
+
 _WRITABLE = """
 SELECT b.url FROM batch b
 WHERE NOT EXISTS (SELECT 1 FROM article_store a WHERE a.url = b.url AND NOT a.retryable)
