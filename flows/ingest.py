@@ -60,7 +60,10 @@ def ingest(
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
     path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
-    with warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning), hold_warehouse(path):
+    with (
+        warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning),
+        hold_warehouse(path, settings.warehouse_memory_mb),
+    ):
         return _ingest(feeds, settings, run_id, started)
 
 

@@ -44,7 +44,10 @@ def reprocess(
     path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
     counts: Counter[str] = Counter()
-    with warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning), hold_warehouse(path):
+    with (
+        warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning),
+        hold_warehouse(path, settings.warehouse_memory_mb),
+    ):
         prepare_warehouse(path)
         urls = select_stored_pages(path, since, until, feed_url, status)
         logger.info("re-processing %d stored pages in %s", len(urls), path)

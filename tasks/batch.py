@@ -10,12 +10,13 @@ from collections import Counter
 from concurrent.futures import Executor
 from pathlib import Path
 
+import duckdb
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.cpu import process_in_pool
 from tasks.http import HttpClient
-from tasks.load import open_warehouse, store_articles, stored_pages
+from tasks.load import WarehouseError, open_warehouse, store_articles, stored_pages
 from tasks.pages import fetch_pages_now
 from tasks.records import FeedEntry
 from tasks.settings import Settings
@@ -44,8 +45,15 @@ def run_batch(
     """
     pages = fetch_pages_now(client, entries, settings)
     articles = process_in_pool(pool, pages)
-    with open_warehouse(path) as con:
-        store_articles(con, articles, run_id)
+    try:
+        with open_warehouse(path) as con:
+            store_articles(con, articles, run_id)
+    except duckdb.OutOfMemoryException as exc:
+        # The transaction rolled back: nothing of the batch is stored, and the next run takes it again.
+        raise WarehouseError(
+            f"the warehouse needed more than WIREHOUSE_WAREHOUSE_MEMORY_MB={settings.warehouse_memory_mb} "
+            f"MiB; raise it (0: DuckDB's default): {str(exc).splitlines()[0]}"
+        ) from exc
     return dict(Counter(article.extraction_status for article in articles))
 
 

@@ -631,10 +631,11 @@ def open_warehouse(
 # the last connection does) made runs slower and slower; this caps it at one per ~18 batches of pages,
 # and bounds the not-yet-checkpointed data DuckDB keeps in memory.
 _RUN_CHECKPOINT_THRESHOLD = "SET GLOBAL checkpoint_threshold = '64MB'"
+_RUN_MEMORY_LIMIT = "SET GLOBAL memory_limit = ?"
 
 
 @contextmanager
-def hold_warehouse(path: Path | str) -> Iterator[None]:
+def hold_warehouse(path: Path | str, memory_mb: int = 0) -> Iterator[None]:
     """Keep the warehouse's database open for a whole run, so its many short connections share it.
 
     Closing the last connection to a DuckDB file checkpoints it; with one held open, the per-batch
@@ -644,6 +645,7 @@ def hold_warehouse(path: Path | str) -> Iterator[None]:
 
     Args:
         path: The DuckDB file.
+        memory_mb: DuckDB's memory limit for the run in MiB (0: DuckDB's default, 80 % of RAM).
 
     Yields:
         Nothing; the database stays open inside the block.
@@ -651,6 +653,8 @@ def hold_warehouse(path: Path | str) -> Iterator[None]:
     con = connect(path)
     try:
         con.execute(_RUN_CHECKPOINT_THRESHOLD)
+        if memory_mb:
+            con.execute(_RUN_MEMORY_LIMIT, [f"{memory_mb}MiB"])
         yield
     finally:
         con.close()

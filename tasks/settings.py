@@ -22,8 +22,13 @@ PREFECT_DEFAULTS: dict[str, str] = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "10000",
 }
+# Arrow's bundled allocator keeps what a run's per-batch tables free for itself, apart from the memory
+# Python and DuckDB reuse; with the system allocator a 10,080-page ingest peaked ~125 MiB lower (measured
+# together with the warehouse memory limit, same speed). Read by pyarrow when it first allocates.
+ARROW_DEFAULTS: dict[str, str] = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
 
 DEFAULT_WAREHOUSE = Path("warehouse") / "news.duckdb"
+MIN_WAREHOUSE_MEMORY_MB = 64
 
 
 class SettingsError(ValueError):
@@ -54,6 +59,10 @@ class Settings:
     feed_retries: int = 2
     retry_delay: float = 2.0
     lock_timeout: float = 600.0  # seconds an ingest waits for another one on the same warehouse
+    # DuckDB's memory limit while a run holds the warehouse. DuckDB's default (80 % of RAM) lets it keep
+    # every block a run writes cached: measured on 10,080 pages, the flow's process grew by ~0.3 MB per
+    # page. Queries that need more spill to disk; 0 leaves DuckDB's default.
+    warehouse_memory_mb: int = 256
 
 
 _FIELD_TYPES: dict[str, type] = {
@@ -76,6 +85,7 @@ _FIELD_TYPES: dict[str, type] = {
     "feed_retries": int,
     "retry_delay": float,
     "lock_timeout": float,
+    "warehouse_memory_mb": int,
 }
 
 
@@ -102,6 +112,11 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(f"setting {name!r} has an unusable value {value!r}") from exc
     if kind in (int, float) and coerced < 0:
         raise SettingsError(f"setting {name!r} must not be negative (got {value!r})")
+    if name == "warehouse_memory_mb" and 0 < coerced < MIN_WAREHOUSE_MEMORY_MB:
+        # Below this DuckDB cannot even import a feed list (it fails with "out of memory" at 1 MiB).
+        raise SettingsError(
+            f"setting {name!r} must be 0 (DuckDB's default) or at least {MIN_WAREHOUSE_MEMORY_MB} (got {value!r})"
+        )
     return coerced
 
 
@@ -158,8 +173,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def apply_prefect_defaults() -> None:
-    """Set the project's Prefect defaults in this process's environment unless the user set them."""
-    for name, value in PREFECT_DEFAULTS.items():
+    """Set the project's Prefect (and Arrow allocator) defaults in this process's environment unless the user set them."""
+    for name, value in {**PREFECT_DEFAULTS, **ARROW_DEFAULTS}.items():
         os.environ.setdefault(name, value)
     # An empty PREFECT_API_URL would make Prefect talk to nowhere; empty means "not set" here.
     if os.environ.get("PREFECT_API_URL", None) == "":

@@ -12,6 +12,7 @@ from tasks.load import (
     batched,
     connect,
     feed_statuses,
+    hold_warehouse,
     known_urls,
     open_warehouse,
     plan_new_entries,
@@ -202,6 +203,21 @@ def test_a_failed_batch_leaves_nothing_behind(warehouse_path):
             store_articles(con, [art(1), art(2, extraction_status=None)], "r")  # NOT NULL violated mid-batch
         assert count(con) == 0
         assert count(con, "raw_pages") == 0
+
+
+def _memory_limit(path):
+    with open_warehouse(path) as con:
+        return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_a_held_warehouse_has_the_runs_memory_limit_until_released(warehouse_path):
+    default = _memory_limit(warehouse_path)
+    with hold_warehouse(warehouse_path, 64):
+        # Every connection of the run shares the held database, and so its limit.
+        assert _memory_limit(warehouse_path) == "64.0 MiB"
+    assert _memory_limit(warehouse_path) == default != "64.0 MiB"
+    with hold_warehouse(warehouse_path, 0):
+        assert _memory_limit(warehouse_path) == default
 
 
 def test_connect_errors_are_one_line_for_users(tmp_path):

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,8 @@ def test_warehouse_short_name():
         ({}, {"WIREHOUSE_ROBOTS": "maybe"}),
         ({"nope": 1}, {}),
         ({}, {"WIREHOUSE_BATCH_SIZE": "-1"}),
+        ({}, {"WIREHOUSE_WAREHOUSE_MEMORY_MB": "1"}),  # DuckDB could not even import a feed list
+        ({}, {"WIREHOUSE_WAREHOUSE_MEMORY_MB": "256MB"}),
     ],
 )
 def test_bad_values_raise_a_settings_error(file_values, env):
@@ -72,3 +75,20 @@ def test_exported_settings_are_undone_after_the_block(monkeypatch):
         assert os.environ["WIREHOUSE_ALLOW_PRIVATE_HOSTS"] == "127.0.0.1"
     assert os.environ["WIREHOUSE_HOST_DELAY"] == "2.5"
     assert "WIREHOUSE_ALLOW_PRIVATE_HOSTS" not in os.environ
+
+
+def test_warehouse_memory_is_capped_by_default_and_zero_means_duckdbs_own():
+    assert Settings().warehouse_memory_mb == 256
+    assert settings_from_mappings({}, {"WIREHOUSE_WAREHOUSE_MEMORY_MB": "0"}).warehouse_memory_mb == 0
+    assert settings_from_mappings({"warehouse_memory_mb": 64}, {}).warehouse_memory_mb == 64
+
+
+def test_arrow_uses_the_system_allocator_unless_the_user_chose(monkeypatch):
+    from tasks.settings import apply_prefect_defaults
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    apply_prefect_defaults()
+    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    apply_prefect_defaults()
+    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "mimalloc"
