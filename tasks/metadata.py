@@ -563,7 +563,7 @@ def authors_from(
     return tuple(dict.fromkeys(authors)), tuple(dict.fromkeys(agencies))
 
 
-def markup_bylines(tree: Any) -> list[tuple[str, str]]:
+def markup_bylines(tree: Any, labelled: list[str] | None = None) -> list[tuple[str, str]]:
     """Bylines as the page marks them up: author markup and classes, author links, labelled author fields.
 
     Read are ``rel=author``/``itemprop=author``, a class ``author``/``byline`` (or ``block__author``), links to
@@ -574,6 +574,8 @@ def markup_bylines(tree: Any) -> list[tuple[str, str]]:
 
     Args:
         tree: The parsed page.
+        labelled: The page's author-labelled values, where the caller has read them already (see
+            :func:`labelled_values`); None reads them here.
 
     Returns:
         ``(text, "text")`` pairs in page order.
@@ -588,11 +590,13 @@ def markup_bylines(tree: Any) -> list[tuple[str, str]]:
         text = " ".join(" ".join((names[0] if names else element).itertext()).split())
         if text and len(text) <= 80:
             found.append((text, "text"))
-    found.extend((value, "text") for value in labelled_values(tree, _AUTHOR_LABELS))
+    if labelled is None:
+        labelled = labelled_values(tree, _AUTHOR_LABELS)[0]
+    found.extend((value, "text") for value in labelled)
     return found
 
 
-def labelled_values(tree: Any, labels: frozenset[str]) -> list[str]:
+def labelled_values(tree: Any, *label_sets: frozenset[str]) -> list[list[str]]:
     """Values of fields the page labels in words: ``<strong>Autor</strong> Name``, ``<dt>Date</dt><dd>...``.
 
     A label is an element whose whole text (colon and slashes aside) is label words; its value is the
@@ -601,16 +605,21 @@ def labelled_values(tree: Any, labels: frozenset[str]) -> list[str]:
 
     Args:
         tree: The parsed page.
-        labels: Folded label words (see :func:`_fold`), any of which may make up the label.
+        *label_sets: Sets of folded label words (see :func:`_fold`), any of which may make up a label;
+            one pass over the page serves them all.
 
     Returns:
-        The values, whitespace collapsed, in page order.
+        Per label set, the values, whitespace collapsed, in page order.
     """
-    values: list[str] = []
+    found: list[list[str]] = [[] for _ in label_sets]
     for element in _LABEL_XPATH(tree):
         label = " ".join(element.text_content().split())
-        words = [w for w in re.split(r"[\s/:]+", label) if w and _fold(w) not in _LABEL_LINKS]
-        if not words or len(words) > 3 or not all(_fold(w) in labels for w in words) or _elsewhere(element):
+        folded = [_fold(w) for w in re.split(r"[\s/:]+", label) if w]
+        words = [w for w in folded if w not in _LABEL_LINKS]
+        if not words or len(words) > 3:
+            continue
+        matching = [i for i, labels in enumerate(label_sets) if all(w in labels for w in words)]
+        if not matching or _elsewhere(element):
             continue
         value = ""
         if element.tag in ("dt", "th"):
@@ -624,8 +633,9 @@ def labelled_values(tree: Any, labels: frozenset[str]) -> list[str]:
                 value = whole[len(label) :]
         value = " ".join(value.split()).lstrip(":").strip()
         if value and len(value) <= 80:
-            values.append(value)
-    return values
+            for i in matching:
+                found[i].append(value)
+    return found
 
 
 def _marks_byline(element: Any) -> bool:
@@ -853,13 +863,14 @@ def read_metadata(tree: Any, url: str | None = None, fetched_at: datetime | None
         [list(_jsonld_people(ld.get("author"))) + list(_jsonld_people(ld.get("creator"))), meta_authors],
         site_names,
     )
-    byline_authors, byline_agencies = authors_from([markup_bylines(tree)], site_names)
+    labelled_authors, labelled_dates = labelled_values(tree, _AUTHOR_LABELS, _DATE_LABELS)
+    byline_authors, byline_agencies = authors_from([markup_bylines(tree, labelled_authors)], site_names)
 
     published = choose_datetime(
         [parse_datetime(ld.get("datePublished")), parse_datetime(ld.get("dateCreated"))]
         + [parse_datetime(v) for key in PUBLISHED_KEYS for v in meta.get(key, ())]
         # Last: a date the page prints under a label ("Datum 28.04.2023"), day-precise at best.
-        + [parse_day_first(v) for v in labelled_values(tree, _DATE_LABELS)],
+        + [parse_day_first(v) for v in labelled_dates],
         fetched_at,
     )
     # Modification is reported as the page states it: the fetch guard is about publication, and a page

@@ -207,3 +207,35 @@ def test_an_article_shipped_as_html_in_a_script_is_extracted():
     assert "Satz 0 über den Hafen" in article.text
     assert "Satz 11 über den Hafen" in article.text
     assert "contentHtml" not in article.text
+
+
+def _author_test_pages() -> list[str]:
+    """Our own fixture pages, and the corpus pages where ../shared is present."""
+    import gzip
+
+    from tests.conftest import CORPORA
+
+    newsroom = Path(__file__).resolve().parents[2] / "wirehouse" / "sample_newsroom"
+    files = [*sorted(PAGES.glob("*.html")), *sorted(newsroom.rglob("*.html"))]
+    sources = [path.read_text(encoding="utf-8") for path in files]
+    corpus = CORPORA / "fundus"
+    if (corpus / "truth.jsonl").is_file():
+        for line in (corpus / "truth.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            sources.append(gzip.decompress((corpus / row["file"]).read_bytes()).decode("utf-8", "replace"))
+    return sources
+
+
+def test_the_author_only_guess_is_what_trafilaturas_whole_metadata_guess_reports():
+    from trafilatura.metadata import extract_metadata
+
+    from tasks.extract import guess_author
+
+    sources = _author_test_pages()
+    assert sources
+    with_author = 0
+    for source in sources:
+        expected = extract_metadata(load_html(source)).author
+        assert guess_author(load_html(source)) == expected
+        with_author += expected is not None
+    assert with_author > 0  # the comparison covered pages where trafilatura finds an author
