@@ -1,0 +1,57 @@
+"""One batch from page download to the warehouse: a real HTTP server on loopback and a real DuckDB file."""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tasks.batch import run_batch
+from tasks.http import HttpClient
+from tasks.load import WarehouseError, hold_warehouse, open_warehouse
+from tasks.records import FeedEntry
+from tasks.settings import Settings
+
+# A dpa-style wire story of our own (tests/fixtures/pages).
+PAGE = (Path(__file__).resolve().parent.parent / "fixtures" / "pages" / "wire_de.html").read_bytes()
+
+
+def _settings(path, memory_mb):
+    return Settings(
+        warehouse_path=path,
+        allow_private_hosts=frozenset({"127.0.0.1", "localhost"}),
+        host_delay=0,
+        robots=False,
+        warehouse_memory_mb=memory_mb,
+    )
+
+
+def _batch(httpserver, path, memory_mb):
+    httpserver.expect_request("/wire.html").respond_with_data(PAGE, content_type="text/html; charset=utf-8")
+    url = httpserver.url_for("/wire.html")
+    entries = [FeedEntry(feed_url=httpserver.url_for("/rss"), url=url, link=url, guid="g1")]
+    settings = _settings(path, memory_mb)
+    # A thread stands in for the worker processes: the same process_pages runs either way.
+    with HttpClient(settings) as client, ThreadPoolExecutor(1) as pool, hold_warehouse(path, memory_mb):
+        return run_batch(client, pool, path, entries, settings, "run-1")
+
+
+def test_a_batch_is_fetched_extracted_and_stored(httpserver, tmp_path):
+    path = tmp_path / "news.duckdb"
+    with open_warehouse(path, migrate=True):
+        pass
+    assert _batch(httpserver, path, 256) == {"ok": 1}
+    with open_warehouse(path) as con:
+        assert con.execute("SELECT count(*), min(language) FROM articles").fetchone() == (1, "de")
+
+
+def test_a_batch_that_outgrows_the_warehouse_memory_names_the_setting_and_stores_nothing(
+    httpserver, tmp_path
+):
+    path = tmp_path / "news.duckdb"
+    with open_warehouse(path, migrate=True):
+        pass
+    # 1 MiB is below what the settings allow (64): it stands in for a batch too big for its limit.
+    with pytest.raises(WarehouseError, match="WIREHOUSE_WAREHOUSE_MEMORY_MB=1 MiB"):
+        _batch(httpserver, path, 1)
+    with open_warehouse(path) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
