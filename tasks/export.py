@@ -16,6 +16,7 @@ from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.load import open_warehouse
+from wirehouse.errors import PermanentError
 
 # --- SQL (values and file paths always as parameters: COPY ... TO ? takes one in DuckDB 1.5.5)
 
@@ -78,7 +79,7 @@ ORDER BY d.day DESC
 _PARTITION_DIR = re.compile(r"^(date|language)=[^/]*$")
 
 
-class ExportError(RuntimeError):
+class ExportError(PermanentError):
     """The export cannot be written; the message is meant for the user."""
 
 

@@ -25,6 +25,7 @@ from prefect.runtime import task_run
 from tasks.http import FetchError, HttpClient, Response, parse_retry_after
 from tasks.records import FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource, ParsedFeed
 from tasks.settings import Settings
+from wirehouse.errors import PermanentError
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +35,11 @@ feedparser.SANITIZE_HTML = True
 feedparser.RESOLVE_RELATIVE_URIS = True
 
 
-class FeedListError(ValueError):
+class FeedListError(PermanentError, ValueError):
     """A feed list (OPML/TOML/URL list) that cannot be read."""
 
 
-class NotAFeedError(ValueError):
+class NotAFeedError(PermanentError, ValueError):
     """A document that is neither a feed nor something feedparser can make sense of."""
 
 

@@ -22,6 +22,7 @@ import httpcore
 import httpx
 
 from tasks.settings import Settings
+from wirehouse.errors import WirehouseError
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-class FetchError(Exception):
+class FetchError(WirehouseError):
     """A fetch that produced no usable response; ``reason`` is a short machine-readable code."""
 
     def __init__(self, reason: str, message: str, *, url: str, status: int | None = None) -> None:

@@ -24,6 +24,7 @@ from tasks import wirecopy
 from tasks.feeds import next_feed_health
 from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
 from tasks.records import Article, FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource, Page
+from wirehouse.errors import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +299,7 @@ _HELD_LOCKS: dict[str, tuple[int, int]] = {}  # lock file -> (fd, depth): the ru
 _HELD_LOCKS_GUARD = threading.Lock()
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(PermanentError):
     """The warehouse cannot be opened or used; the message is meant for the user."""
 
 
@@ -529,7 +530,7 @@ def connect(
             raise WarehouseError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from exc
 
 
-class WarehouseBusyError(WarehouseError):
+class WarehouseBusyError(TransientError, WarehouseError):
     """Another process kept the warehouse for longer than we were willing to wait."""
 
 

@@ -15,6 +15,7 @@ from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.load import open_warehouse
+from wirehouse.errors import PermanentError
 
 # ISO 639-1 code -> Snowball stemmer of DuckDB's FTS extension. Every other language (and `und`)
 # goes to the unstemmed index "none". This dict is the closed set the index table names come from.
@@ -129,7 +130,7 @@ LIMIT ?
 _STEM = "SELECT DISTINCT stem(unnest(?::VARCHAR[]), ?)"
 
 
-class SearchError(RuntimeError):
+class SearchError(PermanentError):
     """Search cannot run (no index, no FTS extension, bad arguments); the message is meant for the user."""
 
 

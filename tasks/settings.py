@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wirehouse.errors import PermanentError
+
 PROJECT_URL = "https://github.com/wirehouse-news/wirehouse"
 VERSION = "0.1.0"
 
@@ -31,7 +33,7 @@ DEFAULT_WAREHOUSE = Path("warehouse") / "news.duckdb"
 MIN_WAREHOUSE_MEMORY_MB = 64
 
 
-class SettingsError(ValueError):
+class SettingsError(PermanentError, ValueError):
     """A setting has a value that cannot be used."""
 
 

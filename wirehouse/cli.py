@@ -13,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tasks.settings import VERSION, SettingsError, apply_prefect_defaults, load_settings, wants_progress_bar
+from tasks.settings import VERSION, apply_prefect_defaults, load_settings, wants_progress_bar
+from wirehouse.errors import PermanentError, WirehouseError
 
 EXAMPLE_QUERY = "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
 WIRE_QUERY = (
@@ -22,7 +23,7 @@ WIRE_QUERY = (
 MAX_CELL = 60
 
 
-class UserError(Exception):
+class UserError(PermanentError):
     """An error the user can fix; printed as one line."""
 
 
@@ -489,12 +490,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import duckdb
 
-    from tasks.feeds import FeedListError
-    from tasks.load import WarehouseError
-
     try:
         return int(args.func(args))
-    except (UserError, SettingsError, FeedListError, WarehouseError) as exc:
+    except WirehouseError as exc:
         print(f"wirehouse: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
