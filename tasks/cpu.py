@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -15,6 +17,9 @@ from typing import ParamSpec, TypeVar
 from tasks.records import Article, Page
 
 logger = logging.getLogger(__name__)
+# A page that takes this long is hostile or pathological (typical pages take tens of milliseconds):
+# it is stored as an error instead of holding a worker, and so its batch, for minutes.
+PAGE_SECONDS = 30.0
 CHUNK_PAGES = 5  # pages per worker job: small enough to share a batch between cores, big enough to amortise
 
 
@@ -29,16 +34,71 @@ def process_pages(pages: list[Page]) -> list[Article]:
     """
     # Imported here: the flow's own process never extracts (unless the pool breaks), and trafilatura,
     # extruct and the enrichers cost ~0.3 s of start-up (measured) that a run with nothing new should not pay.
-    from tasks.enrich import enrich_article
-    from tasks.extract import extract_article
     from tasks.rawhtml import compress_html
 
-    articles = [enrich_article(extract_article(page)) for page in pages]
+    articles = [process_page(page) for page in pages]
     # Compressed here, in parallel, so only a fifth of each page travels back to the flow's process.
     return [
         replace(a, raw_html=None, raw_html_zlib=compress_html(a.raw_html)) if a.raw_html else a
         for a in articles
     ]
+
+
+def process_page(page: Page) -> Article:
+    """Extract, validate and enrich one page; a page that makes any step raise is stored as an error.
+
+    Args:
+        page: A fetched page.
+
+    Returns:
+        The article, every value within its range; ``extraction_status`` is ``error`` (with the
+        exception in ``extraction_error``) where extraction or enrichment raised.
+    """
+    from tasks.enrich import enrich_article
+    from tasks.extract import extract_article, fallback_article
+    from tasks.validate import defuse_html, validate_article
+
+    try:
+        with time_limit(PAGE_SECONDS):
+            defused = replace(page, body=defuse_html(page.body)) if page.body else page
+            article = extract_article(defused)
+            if article.raw_html is not None:  # the page as served is what is kept for re-processing
+                article = replace(article, raw_html=page.body)
+            # Validated before enrichment too: enrichers must not meet a 1 MB title or a year-1 date.
+            return validate_article(enrich_article(validate_article(article)))
+    except Exception as exc:  # one page must never fail its batch; the row records what happened
+        logger.debug("page %s failed to process: %s: %s", page.entry.url, type(exc).__name__, exc)
+        return validate_article(fallback_article(page, "error", f"{type(exc).__name__}: {exc}"))
+
+
+class PageTimeoutError(Exception):
+    """A page took longer than ``PAGE_SECONDS`` to extract and enrich."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise PageTimeoutError in this block after ``seconds`` (main thread only; elsewhere no limit).
+
+    Args:
+        seconds: The budget.
+
+    Yields:
+        Nothing; the block runs under the alarm.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield  # signals reach only the main thread: the in-process fallback runs without a limit
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise PageTimeoutError(f"extraction took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _warm_up() -> None:

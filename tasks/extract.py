@@ -392,6 +392,8 @@ def extract_body(tree: Any, url: str, article_body: str | None = None) -> str:
 
 def _recase(name: str, source: str) -> str:
     """Undo trafilatura's title-casing ("Dpa", "Mdr De") by finding the name as the page wrote it."""
+    if len(name) > 200:  # no name is that long; searching a page for a huge one takes minutes
+        return name
     match = re.search(re.escape(name), source, re.IGNORECASE)
     return match.group(0) if match else name
 

@@ -25,6 +25,7 @@ from prefect.runtime import task_run
 from tasks.http import FetchError, HttpClient, Response, parse_retry_after
 from tasks.records import FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource, ParsedFeed
 from tasks.settings import Settings
+from tasks.validate import validate_entry
 from wirehouse.errors import PermanentError
 
 logger = logging.getLogger(__name__)
@@ -406,10 +407,13 @@ def parse_json_feed(data: bytes, feed_url: str) -> ParsedFeed:
 
 def _unique_entries(entries: list[FeedEntry]) -> tuple[FeedEntry, ...]:
     # A feed that lists one article twice (e.g. with and without utm_*) must not yield it twice.
+    # Every entry's values are checked here, where they become records (tasks/validate.py).
+    now = datetime.now(UTC)
     seen: set[str] = set()
     out: list[FeedEntry] = []
-    for entry in entries:
-        if entry.url not in seen:
+    for raw_entry in entries:
+        entry = validate_entry(raw_entry, now)
+        if entry is not None and entry.url not in seen:
             seen.add(entry.url)
             out.append(entry)
     return tuple(out)
