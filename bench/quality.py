@@ -282,8 +282,8 @@ def end_to_end_predictions(corpus: Path, warehouse: Path) -> list[tuple[dict[str
 
     from bench.corpus_site import serve_corpus
     from flows.ingest import ingest
-    from tasks.load import open_warehouse
     from tasks.settings import exported_settings
+    from warehouse.connection import open_warehouse
 
     # Loopback must be allowed; the corpus server is one host, so no politeness pause between pages.
     loopback = exported_settings(allow_private_hosts=("127.0.0.1",), host_delay=0, host_concurrency=8)

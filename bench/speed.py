@@ -498,18 +498,14 @@ def count_articles(warehouse: Path) -> tuple[int, int]:
     Returns:
         ``(rows, ok rows)``; ``(0, 0)`` when the warehouse does not exist.
     """
-    import duckdb
+    from warehouse.connection import read_query
 
     if not warehouse.is_file():
         return 0, 0
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        row = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE extraction_status = 'ok') FROM articles"
-        ).fetchone()
-    finally:
-        con.close()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    _, rows = read_query(
+        warehouse, "SELECT count(*), count(*) FILTER (WHERE extraction_status = 'ok') FROM articles"
+    )
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
 
 def _utc_epoch(text: str | None) -> float | None:

@@ -19,17 +19,16 @@ from tasks.feeds import failed_feed_result, fetch_feed, read_feed_list, state_ex
 from tasks.http import HttpClient
 from tasks.load import (
     batched,
-    hold_warehouse,
     import_feeds,
     list_feeds,
     prepare_warehouse,
     record_fetches,
     select_new_entries,
-    warehouse_lock,
 )
 from tasks.records import FeedResult, IngestSummary
 from tasks.report import Progress, publish_report, summarize
 from tasks.settings import Settings, load_settings
+from warehouse.connection import run_scope
 
 # Batches in flight at once: enough that one batch downloads while others keep both cores busy,
 # few enough that memory stays flat however many articles a run has.
@@ -60,11 +59,15 @@ def ingest(
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
     path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
-    with (
-        warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning),
-        hold_warehouse(path, settings.warehouse_memory_mb),
-    ):
-        return _ingest(feeds, settings, run_id, started)
+    with run_scope(
+        path,
+        timeout=settings.lock_timeout,
+        on_wait=logger.warning,
+        run_id=run_id,
+        hold=True,
+        memory_mb=settings.warehouse_memory_mb,
+    ) as scope:
+        return _ingest(feeds, settings, scope.run_id, started)
 
 
 def _ingest(

@@ -7,10 +7,10 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tasks.export import checkpoint, export_parquet_task
-from tasks.load import prepare_warehouse, warehouse_lock
-from tasks.search import rebuild_search_index
+from tasks.load import prepare_warehouse
+from tasks.maintenance import checkpoint, export_parquet_task, rebuild_search_index
 from tasks.settings import load_settings
+from warehouse.connection import run_scope
 
 
 @flow(name="maintenance", log_prints=False)
@@ -27,7 +27,7 @@ def maintenance(warehouse: str | None = None, export_dir: str | None = "exports"
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse)
     path = settings.warehouse_path
-    with warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning):
+    with run_scope(path, timeout=settings.lock_timeout, on_wait=logger.warning):
         prepare_warehouse(path)
         index = rebuild_search_index(path)
         exported = export_parquet_task(path, Path(export_dir)) if export_dir else None

@@ -11,8 +11,9 @@ from prefect.runtime import flow_run
 
 from tasks.batch import reprocess_batch
 from tasks.cpu import cpu_pool
-from tasks.load import batched, hold_warehouse, prepare_warehouse, select_stored_pages, warehouse_lock
+from tasks.load import batched, prepare_warehouse, select_stored_pages
 from tasks.settings import load_settings
+from warehouse.connection import run_scope
 
 MAX_BATCHES_IN_FLIGHT = 4
 
@@ -42,12 +43,16 @@ def reprocess(
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
     path = settings.warehouse_path
-    run_id = str(flow_run.id) if flow_run.id else None
     counts: Counter[str] = Counter()
-    with (
-        warehouse_lock(path, settings.lock_timeout, on_wait=logger.warning),
-        hold_warehouse(path, settings.warehouse_memory_mb),
-    ):
+    with run_scope(
+        path,
+        timeout=settings.lock_timeout,
+        on_wait=logger.warning,
+        run_id=str(flow_run.id) if flow_run.id else None,
+        hold=True,
+        memory_mb=settings.warehouse_memory_mb,
+    ) as scope:
+        run_id = scope.run_id
         prepare_warehouse(path)
         urls = select_stored_pages(path, since, until, feed_url, status)
         logger.info("re-processing %d stored pages in %s", len(urls), path)

@@ -10,16 +10,16 @@ from collections import Counter
 from concurrent.futures import Executor
 from pathlib import Path
 
-import duckdb
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.cpu import process_in_pool
 from tasks.http import HttpClient
-from tasks.load import WarehouseError, open_warehouse, store_articles, stored_pages
 from tasks.pages import fetch_pages_now
 from tasks.records import FeedEntry
 from tasks.settings import Settings
+from warehouse.articles import store_articles, stored_pages
+from warehouse.connection import WarehouseMemoryError, open_warehouse
 
 
 def run_batch(
@@ -48,11 +48,11 @@ def run_batch(
     try:
         with open_warehouse(path) as con:
             store_articles(con, articles, run_id)
-    except duckdb.OutOfMemoryException as exc:
+    except WarehouseMemoryError as exc:
         # The transaction rolled back: nothing of the batch is stored, and the next run takes it again.
-        raise WarehouseError(
+        raise WarehouseMemoryError(
             f"the warehouse needed more than WIREHOUSE_WAREHOUSE_MEMORY_MB={settings.warehouse_memory_mb} "
-            f"MiB; raise it (0: DuckDB's default): {str(exc).splitlines()[0]}"
+            f"MiB; raise it (0: DuckDB's default): {exc}"
         ) from exc
     return dict(Counter(article.extraction_status for article in articles))
 

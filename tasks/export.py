@@ -1,80 +1,19 @@
-"""Export and stats: the public views as Parquet files, and article counts for `wirehouse stats`."""
+"""Export and stats, the pure half: what an export wrote, which folder it may replace, the stats columns."""
 
 from __future__ import annotations
 
 import re
-import shutil
-import time
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import duckdb
-from prefect import task
-from prefect.cache_policies import NONE as NO_CACHE
-
-from tasks.load import open_warehouse
 from wirehouse.errors import PermanentError
-
-# --- SQL (values and file paths always as parameters: COPY ... TO ? takes one in DuckDB 1.5.5)
-
-# Partitions by publication day (else fetch day) in UTC, whatever the session's TimeZone, and by
-# language. DuckDB percent-encodes partition values ("../x" becomes the folder "language=..%2Fx")
-# so no value can name a path outside the export. A missing language is partitioned as 'und' (as the
-# enrichment says it), because pandas cannot read a partition column holding NULL among its values.
-_COPY_ARTICLES = """
-COPY (
-    SELECT * REPLACE (coalesce(language, 'und') AS language),
-           strftime(coalesce(published_at, fetched_at) AT TIME ZONE 'UTC', '%Y-%m-%d') AS date
-    FROM articles
-    ORDER BY coalesce(published_at, fetched_at), url
-) TO ? (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date, language), FILENAME_PATTERN 'articles_{i}')
-"""
-_COPY_QUOTES = """
-COPY (SELECT * FROM quotes ORDER BY article_url, ordinal) TO ? (FORMAT parquet, COMPRESSION zstd)
-"""
-_COPY_STORIES = """
-COPY (SELECT * FROM stories ORDER BY first_seen, story_id) TO ? (FORMAT parquet, COMPRESSION zstd)
-"""
 
 STATS_COLUMNS: dict[str, tuple[str, ...]] = {
     "feeds": ("feed_url", "title", "articles", "ok", "failed", "last_published", "last_ingested"),
     "languages": ("language", "articles", "share_pct"),
     "days": ("day", "articles", "ok"),
 }
-_STATS_FEEDS = """
-SELECT a.feed_url, f.title, count(*) AS articles,
-       count(*) FILTER (WHERE a.extraction_status = 'ok') AS ok,
-       count(*) FILTER (WHERE a.extraction_status <> 'ok') AS failed,
-       max(a.published_at) AS last_published, max(a.ingested_at) AS last_ingested
-FROM articles a LEFT JOIN feeds f ON f.feed_url = a.feed_url
-GROUP BY a.feed_url, f.title
-ORDER BY articles DESC, a.feed_url
-"""
-_STATS_LANGUAGES = """
-SELECT coalesce(language, 'und') AS language, count(*) AS articles,
-       round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS share_pct
-FROM articles
-WHERE extraction_status = 'ok'
-GROUP BY 1
-ORDER BY articles DESC, language
-"""
-# Every day of the window, also those without articles; days in UTC.
-_STATS_DAYS = """
-WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
-counted AS (
-    SELECT (coalesce(published_at, fetched_at) AT TIME ZONE 'UTC')::DATE AS day, count(*) AS articles,
-           count(*) FILTER (WHERE extraction_status = 'ok') AS ok
-    FROM articles
-    WHERE coalesce(published_at, fetched_at) >= ?
-    GROUP BY 1
-)
-SELECT d.day, coalesce(c.articles, 0) AS articles, coalesce(c.ok, 0) AS ok
-FROM days d LEFT JOIN counted c USING (day)
-ORDER BY d.day DESC
-"""
+
 
 _PARTITION_DIR = re.compile(r"^(date|language)=[^/]*$")
 
@@ -96,12 +35,7 @@ class ExportStats:
     seconds: float
 
 
-def _copied(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
-    row = con.execute(sql, [str(path)]).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _is_previous_export(folder: Path) -> bool:
+def is_previous_export(folder: Path) -> bool:
     """Tell whether a folder holds nothing but a Hive-partitioned export (so replacing it loses nothing)."""
     for path in folder.rglob("*"):
         relative = path.relative_to(folder).parts
@@ -111,112 +45,3 @@ def _is_previous_export(folder: Path) -> bool:
         elif not (path.is_file() and path.suffix == ".parquet" and len(relative) == 3):
             return False
     return True
-
-
-def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ExportStats:
-    """Write the articles, quotes and stories as Parquet, one consistent snapshot, replacing an older export.
-
-    Layout: ``articles/date=YYYY-MM-DD/language=xx/articles_0.parquet`` (Hive partitions, read with
-    ``read_parquet('DIR/articles/**/*.parquet', hive_partitioning = true)`` or
-    ``pyarrow.dataset.dataset('DIR/articles', partitioning='hive')``), ``quotes.parquet`` and
-    ``stories.parquet``. Files are written to a staging folder inside ``out_dir`` and then moved into
-    place, so readers never see half an export; an existing ``articles`` folder is replaced only when it
-    holds nothing but an earlier export.
-
-    Args:
-        con: A connection (read-only is fine).
-        out_dir: Where to write; created if missing.
-
-    Returns:
-        Rows and files written.
-
-    Raises:
-        ExportError: The folder cannot be written, or ``articles`` there holds other files.
-    """
-    started = time.perf_counter()
-    target = out_dir / "articles"
-    if target.exists() and not (target.is_dir() and _is_previous_export(target)):
-        raise ExportError(f"{target} exists and is not an earlier wirehouse export; choose another folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        staging = out_dir / f".wirehouse-export-{uuid.uuid4().hex}"
-        staging.mkdir()
-    except OSError as exc:
-        raise ExportError(f"cannot write to {out_dir}: {exc.strerror}") from exc
-    try:
-        con.execute("BEGIN TRANSACTION")  # one snapshot for all three
-        try:
-            articles = _copied(con, _COPY_ARTICLES, staging / "articles")
-            quotes = _copied(con, _COPY_QUOTES, staging / "quotes.parquet")
-            stories = _copied(con, _COPY_STORIES, staging / "stories.parquet")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-        (staging / "articles").mkdir(exist_ok=True)  # no rows: no folder written
-        files = sorted(staging.rglob("*.parquet"))
-        size = sum(f.stat().st_size for f in files)
-        if target.exists():
-            target.rename(staging / "previous-articles")
-        (staging / "articles").rename(target)
-        for name in ("quotes.parquet", "stories.parquet"):
-            (staging / name).replace(out_dir / name)
-    except duckdb.Error as exc:
-        raise ExportError(f"export failed: {str(exc).strip().splitlines()[0]}") from exc
-    except OSError as exc:
-        raise ExportError(f"cannot write to {out_dir}: {exc.strerror}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return ExportStats(out_dir, articles, quotes, stories, len(files), size, time.perf_counter() - started)
-
-
-def warehouse_stats(
-    con: duckdb.DuckDBPyConnection, *, days: int = 14, today: date | None = None
-) -> dict[str, list[tuple[Any, ...]]]:
-    """Count articles by feed, by language (extracted ones) and by day, for `wirehouse stats`.
-
-    Args:
-        con: A connection (read-only is fine).
-        days: Days in the by-day table, ending today (UTC).
-        today: The last day (default: today in UTC).
-
-    Returns:
-        ``feeds``, ``languages`` and ``days`` rows; column names in STATS_COLUMNS.
-    """
-    last = today or datetime.now(UTC).date()
-    first = last - timedelta(days=days - 1)
-    since = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    return {
-        "feeds": [tuple(r) for r in con.execute(_STATS_FEEDS).fetchall()],
-        "languages": [tuple(r) for r in con.execute(_STATS_LANGUAGES).fetchall()],
-        "days": [tuple(r) for r in con.execute(_STATS_DAYS, [first, last, since]).fetchall()],
-    }
-
-
-# --------------------------------------------------------------------------- Prefect tasks
-
-
-@task(name="export-parquet", cache_policy=NO_CACHE)
-def export_parquet_task(path: Path, out_dir: Path) -> ExportStats:
-    """Export the warehouse as Parquet.
-
-    Args:
-        path: The DuckDB file.
-        out_dir: Output folder.
-
-    Returns:
-        What was written.
-    """
-    with open_warehouse(path, read_only=True) as con:
-        return export_parquet(con, out_dir)
-
-
-@task(name="checkpoint", cache_policy=NO_CACHE)
-def checkpoint(path: Path) -> None:
-    """Write the WAL into the database file (DuckDB does this on its own too; daily keeps the WAL short).
-
-    Args:
-        path: The DuckDB file.
-    """
-    with open_warehouse(path) as con:
-        con.execute("CHECKPOINT")

@@ -9,7 +9,7 @@ import re
 import time
 import tomllib
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,12 @@ from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.runtime import task_run
 
+from tasks.health import BACKOFF_BASE as BACKOFF_BASE
+from tasks.health import BACKOFF_CAP as BACKOFF_CAP
+from tasks.health import RETRY_AFTER_CAP as RETRY_AFTER_CAP
+from tasks.health import next_feed_health as next_feed_health
 from tasks.http import FetchError, HttpClient, Response, parse_retry_after
-from tasks.records import FeedEntry, FeedFetch, FeedHealth, FeedResult, FeedSource, ParsedFeed
+from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
 from tasks.settings import Settings
 from tasks.validate import validate_entry
 from wirehouse.errors import PermanentError
@@ -461,50 +465,6 @@ def feed_result_from_response(feed: FeedSource, response: Response, started_at: 
     if parsed.warning:
         logger.info("feed %s parsed with a warning: %s", feed.url, parsed.warning)
     return FeedResult(record(entries_seen=len(parsed.entries)), parsed.entries)
-
-
-# Back-off after repeated failures: the first failure costs nothing (the next run tries again), then
-# 30 min, 1 h, 2 h, ... up to a day. Retry-After from the server wins when it asks for longer.
-BACKOFF_BASE = timedelta(minutes=30)
-BACKOFF_CAP = timedelta(hours=24)
-RETRY_AFTER_CAP = timedelta(days=7)
-
-
-def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) -> FeedHealth:
-    """Decide a feed's health after a fetch: failures, back-off, retirement and moves.
-
-    Args:
-        fetch: The fetch record.
-        previous_failures: Consecutive failures before this fetch.
-        now: The current time.
-
-    Returns:
-        The feed's new state.
-    """
-    ok = fetch.error is None
-    failures = 0 if ok else previous_failures + 1
-    next_fetch: datetime | None = None
-    if failures >= 2:
-        next_fetch = now + min(BACKOFF_BASE * 2 ** (failures - 2), BACKOFF_CAP)
-    if fetch.retry_after_s:
-        asked = now + min(timedelta(seconds=fetch.retry_after_s), RETRY_AFTER_CAP)
-        next_fetch = max(next_fetch or asked, asked)
-    retire = None
-    if fetch.http_status == 410:
-        retire = "gone (HTTP 410)"
-    elif fetch.moved_to and ok:
-        retire = f"moved permanently to {fetch.moved_to}"
-    return FeedHealth(
-        feed_url=fetch.feed_url,
-        ok=ok,
-        last_status=fetch.http_status,
-        consecutive_failures=failures,
-        next_fetch_at=next_fetch,
-        etag=fetch.etag,
-        last_modified=fetch.last_modified,
-        retire_reason=retire,
-        moved_to=fetch.moved_to if ok else None,
-    )
 
 
 def failed_feed_result(feed: FeedSource, error: BaseException, started_at: datetime) -> FeedResult:

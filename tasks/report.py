@@ -12,8 +12,9 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE as NO_CACHE
 
-from tasks.load import open_warehouse
 from tasks.records import FeedFetch, IngestSummary
+from warehouse.articles import run_breakdown
+from warehouse.connection import open_warehouse
 
 
 def summarize(
@@ -109,25 +110,13 @@ def feed_rows(fetches: Sequence[FeedFetch]) -> list[dict[str, Any]]:
 
 
 # What this run stored, for the markdown report (values as parameters).
-BREAKDOWN_QUERIES = {
-    "language": "SELECT language, count(*) FROM articles WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1",
-    "source": (
-        "SELECT coalesce(site_name, regexp_extract(url, '^https?://([^/]+)', 1)), count(*) FROM articles"
-        " WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 25"
-    ),
-    "stories": (
-        "SELECT s.title, s.outlets_count, s.size FROM stories s WHERE s.story_id IN"
-        " (SELECT story_id FROM articles WHERE run_id = ?) AND s.size > 1"
-        " ORDER BY s.outlets_count DESC, s.size DESC, s.title LIMIT 15"
-    ),
-}
 
 
 def breakdown_markdown(breakdown: Mapping[str, Sequence[Sequence[Any]]]) -> str:
     """Render what a run stored: articles by language and by source, and its wire-copy story groups.
 
     Args:
-        breakdown: Rows of each BREAKDOWN_QUERIES query.
+        breakdown: Rows of each breakdown (see warehouse.articles.run_breakdown).
 
     Returns:
         Markdown tables (empty string when there is nothing to show).
@@ -195,9 +184,7 @@ def publish_report(summary: IngestSummary, fetches: list[FeedFetch], path: Path)
     """
     # Read-write like the run's other tasks: DuckDB refuses two configurations of one file in a process.
     with open_warehouse(path) as con:
-        breakdown = {
-            name: con.execute(sql, [summary.run_id]).fetchall() for name, sql in BREAKDOWN_QUERIES.items()
-        }
+        breakdown = run_breakdown(con, summary.run_id)
     create_table_artifact(key="ingest-feeds", table=feed_rows(fetches), description="Feeds of this run")
     create_table_artifact(
         key="ingest-failures",

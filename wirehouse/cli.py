@@ -105,22 +105,13 @@ def run_query(sql: str, warehouse: Path, fmt: str) -> str:
     Returns:
         Rendered result.
     """
-    import duckdb
+    from warehouse.connection import QueryError, read_query
 
-    from tasks.load import connect
-
-    con = connect(warehouse, read_only=True)
     try:
-        cursor = con.execute(sql)
-        if cursor.description is None:
-            return ""
-        columns = [d[0] for d in cursor.description]
-        return format_rows(columns, cursor.fetchall(), fmt)
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"SQL error: {first}") from exc
-    finally:
-        con.close()
+        columns, rows = read_query(warehouse, sql)
+    except QueryError as exc:
+        raise UserError(f"SQL error: {exc}") from exc
+    return format_rows(columns, rows, fmt) if columns else ""
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -151,7 +142,8 @@ def _read_feed_list(source: str) -> list[Any]:
 
 def cmd_feeds_import(args: argparse.Namespace) -> int:
     """`wirehouse feeds import FILE`."""
-    from tasks.load import open_warehouse, save_feeds
+    from warehouse.connection import open_warehouse
+    from warehouse.feeds import save_feeds
 
     feeds = _read_feed_list(args.file)
     path = _warehouse_path(args)
@@ -163,7 +155,8 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
 
 def cmd_feeds_list(args: argparse.Namespace) -> int:
     """`wirehouse feeds list`."""
-    from tasks.load import feed_statuses, open_warehouse
+    from warehouse.connection import open_warehouse
+    from warehouse.feeds import feed_statuses
 
     path = _warehouse_path(args)
     if not path.is_file():
@@ -214,15 +207,16 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
     Returns:
         The flow's IngestSummary.
     """
-    from tasks.load import active_feeds, open_warehouse, warehouse_lock
+    from warehouse.connection import open_warehouse, run_scope
+    from warehouse.feeds import active_feeds
 
     settings = load_settings(warehouse_path=warehouse)
     # Fail fast, before Prefect starts a server: an unusable warehouse or feed list is a one-line error.
     if feeds:
         _read_feed_list(feeds)
     # The run lock is taken here already, so that a second ingest waits before doing anything at all.
-    with warehouse_lock(warehouse, settings.lock_timeout, on_wait=_note):
-        with open_warehouse(warehouse, migrate=True) as con:
+    with run_scope(warehouse, timeout=settings.lock_timeout, on_wait=_note):
+        with open_warehouse(warehouse) as con:
             if not feeds and not active_feeds(con):
                 raise UserError(f"no feeds in {warehouse}: use --feeds FILE or `wirehouse feeds import FILE`")
 
@@ -316,8 +310,9 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """`wirehouse search`."""
-    from tasks.load import open_warehouse
-    from tasks.search import SearchError, build_search_index, search
+    from tasks.search import SearchError
+    from warehouse.connection import open_warehouse
+    from warehouse.search import build_search_index, search
 
     path = _warehouse_path(args)
     try:
@@ -343,8 +338,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """`wirehouse export`."""
-    from tasks.export import ExportError, export_parquet
-    from tasks.load import open_warehouse
+    from tasks.export import ExportError
+    from warehouse.connection import open_warehouse
+    from warehouse.export import export_parquet
 
     with open_warehouse(_warehouse_path(args), read_only=True) as con:
         try:
@@ -360,8 +356,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """`wirehouse stats`."""
-    from tasks.export import STATS_COLUMNS, warehouse_stats
-    from tasks.load import open_warehouse
+    from tasks.export import STATS_COLUMNS
+    from warehouse.connection import open_warehouse
+    from warehouse.export import warehouse_stats
 
     with open_warehouse(_warehouse_path(args), read_only=True) as con:
         stats = warehouse_stats(con, days=args.days)
@@ -488,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit code.
     """
     args = build_parser().parse_args(argv)
-    import duckdb
+    from warehouse.connection import DatabaseError
 
     try:
         return int(args.func(args))
@@ -498,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wirehouse: interrupted", file=sys.stderr)
         return 130
-    except duckdb.Error as exc:  # e.g. a warehouse that no ingest has created the tables of yet
+    except DatabaseError as exc:  # e.g. a warehouse that no ingest has created the tables of yet
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         print(f"wirehouse: error: {first}", file=sys.stderr)
         return 1

@@ -7,9 +7,9 @@ import pytest
 
 from tasks.batch import run_batch
 from tasks.http import HttpClient
-from tasks.load import WarehouseError, hold_warehouse, open_warehouse
 from tasks.records import FeedEntry
 from tasks.settings import Settings
+from warehouse.connection import WarehouseError, hold_warehouse, open_warehouse
 
 # A dpa-style wire story of our own (tests/fixtures/pages).
 PAGE = (Path(__file__).resolve().parent.parent / "fixtures" / "pages" / "wire_de.html").read_bytes()

@@ -6,9 +6,10 @@ import pytest
 
 from tasks.feeds import BACKOFF_CAP, conditional_headers, fetch_feed_result, next_feed_health
 from tasks.http import FetchError, HttpClient, parse_retry_after
-from tasks.load import due_feeds, feed_statuses, open_warehouse, save_feeds, store_fetches
 from tasks.records import FeedFetch, FeedSource
 from tasks.settings import Settings
+from warehouse.connection import open_warehouse
+from warehouse.feeds import due_feeds, feed_statuses, save_feeds, store_fetches
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(allow_private_hosts=frozenset({"127.0.0.1", "localhost"}), host_delay=0, total_timeout=5)

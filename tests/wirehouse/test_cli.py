@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.load import open_warehouse, store_articles
-from tests.tasks.test_load import art
+from tests.warehouse.test_articles import art
+from warehouse.articles import store_articles
+from warehouse.connection import open_warehouse
 from wirehouse.cli import format_rows, main
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -93,6 +94,22 @@ def test_sql_errors_and_writes_are_refused_in_one_line(filled):
     assert result.returncode == 0 and "2" in result.stdout
 
 
+def test_a_query_never_imports_the_orchestrator(filled):
+    # A read command starts fast: Prefect's import alone costs about a second.
+    probe = (
+        "import sys\n"
+        "from wirehouse.cli import main\n"
+        f"code = main(['query', 'select count(*) from articles', '--warehouse', {str(filled)!r}])\n"
+        "loaded = sorted(m for m in sys.modules if m == 'prefect' or m.startswith('prefect.'))\n"
+        "sys.exit(f'prefect imported: {loaded[:3]}' if loaded else code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2" in result.stdout
+
+
 def test_query_formats(filled, capsys):
     sql = "select url, authors, language from articles order by url"
     assert main(["query", sql, "--warehouse", str(filled), "--format", "json"]) == 0
@@ -145,7 +162,7 @@ def test_demo_runs_clean_from_the_command_line(tmp_path):
 
 
 def test_search_export_and_stats_commands(warehouse_path, tmp_path, capsys):
-    from tests.tasks.test_load import OTHER, WIRE
+    from tests.warehouse.test_articles import OTHER, WIRE
 
     with open_warehouse(warehouse_path, migrate=True) as con:
         store_articles(con, [art(1, text=WIRE, language="de"), art(2, text=OTHER, language="de")], "r")

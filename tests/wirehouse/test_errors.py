@@ -1,9 +1,9 @@
 from tasks.export import ExportError
 from tasks.feeds import FeedListError
 from tasks.http import BlockedAddressError, FetchError
-from tasks.load import WarehouseBusyError, WarehouseError
 from tasks.search import SearchError
 from tasks.settings import SettingsError
+from warehouse.connection import WarehouseBusyError, WarehouseError
 from wirehouse.errors import PermanentError, TransientError, WirehouseError, is_transient
 
 

@@ -5,9 +5,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from tasks.export import STATS_COLUMNS, ExportError, export_parquet, warehouse_stats
-from tasks.load import open_warehouse, save_feeds, store_articles
+from tasks.export import STATS_COLUMNS, ExportError
 from tasks.records import Article, FeedSource, Quote
+from warehouse.articles import store_articles
+from warehouse.connection import open_warehouse
+from warehouse.export import export_parquet, warehouse_stats
+from warehouse.feeds import save_feeds
 
 NOW = datetime(2024, 10, 28, 23, 30, tzinfo=UTC)
 

@@ -1,0 +1,62 @@
+"""Feeds and their fetch log in the warehouse."""
+
+from datetime import UTC, datetime
+
+from tasks.records import Article, FeedFetch, FeedSource
+from warehouse.articles import store_articles
+from warehouse.connection import open_warehouse
+from warehouse.feeds import active_feeds, feed_statuses, save_feeds, store_fetches
+
+NOW = datetime(2024, 10, 28, 15, 0, tzinfo=UTC)
+
+
+def art(n, **kw):
+    base = dict(
+        url=f"https://x.example/{n}",
+        feed_url="https://x.example/rss",
+        link=f"https://x.example/{n}?utm_source=rss",
+        guid=f"g{n}",
+        title=f"T{n}",
+        text=f"text {n}",
+        fetched_at=NOW,
+        extraction_status="ok",
+        authors=("A", "B"),
+        published_at=NOW,
+        language="de",
+        language_confidence=0.99,
+        word_count=2,
+        raw_html=b"<html>%d</html>" % n,
+    )
+    return Article(**{**base, **kw})
+
+
+def test_feeds_are_upserted_and_listed(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        save_feeds(con, [FeedSource("https://a.example/rss", "A", None, "World")], "one.opml")
+        save_feeds(
+            con,
+            [FeedSource("https://a.example/rss", None, None, None), FeedSource("https://b.example/rss")],
+            "two.opml",
+        )
+        assert [f.url for f in active_feeds(con)] == ["https://a.example/rss", "https://b.example/rss"]
+        assert active_feeds(con)[0].title == "A"  # a list without a title does not erase it
+        store_fetches(con, [FeedFetch("https://a.example/rss", NOW, NOW, 200, None, 3, 1)], "r")
+        statuses = {s.feed_url: s for s in feed_statuses(con)}
+        assert statuses["https://a.example/rss"].last_status == 200
+        assert statuses["https://b.example/rss"].last_fetch is None
+
+
+def test_failures_view_has_feed_and_article_failures(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(
+            con,
+            [art(1), art(2, extraction_status="http_error", extraction_error="HTTP 404", http_status=404)],
+            "r",
+        )
+        store_fetches(
+            con, [FeedFetch("https://f.example/rss", NOW, NOW, None, None, 0, 0, "timed out", "timeout")], "r"
+        )
+        rows = con.execute(
+            "select kind, stage, error_class, http_status from failures order by kind"
+        ).fetchall()
+    assert rows == [("article", "fetch_page", "http_error", 404), ("feed", "fetch_feed", "timeout", None)]

@@ -1,0 +1,450 @@
+"""Articles, their raw pages and quotes: what is new, and bulk-loading a batch in one transaction."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
+from tasks.records import Article, FeedEntry, Page
+from warehouse.connection import WarehouseMemoryError, execute_with, transaction
+from warehouse.stories import assign_story_ids, store_story_keys
+
+# A page whose fetch failed transiently is tried again on later runs, this many times in all.
+MAX_FETCH_ATTEMPTS = 6
+
+
+# ... each after a growing pause: 15 min, 30 min, 1 h, 2 h, 4 h, so an outage of several hours loses
+# nothing, while a page that stays broken stops costing requests after about eight hours.
+RETRY_BASE_MINUTES = 15
+
+
+_TS = pa.timestamp("us", tz="UTC")
+
+
+_STRINGS = pa.list_(pa.string())
+
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("feed_url", pa.string()),
+        ("link", pa.string()),
+        ("guid", pa.string()),
+        ("title", pa.string()),
+        ("text", pa.string()),
+        ("description", pa.string()),
+        ("authors", _STRINGS),
+        ("published_at", _TS),
+        ("modified_at", _TS),
+        ("site_name", pa.string()),
+        ("categories", _STRINGS),
+        ("tags", _STRINGS),
+        ("image", pa.string()),
+        ("declared_language", pa.string()),
+        ("language", pa.string()),
+        ("language_confidence", pa.float64()),
+        ("word_count", pa.int32()),
+        ("reading_time_min", pa.float64()),
+        ("content_hash", pa.string()),
+        ("fetched_at", _TS),
+        ("http_status", pa.int32()),
+        ("final_url", pa.string()),
+        ("content_type", pa.string()),
+        ("extraction_status", pa.string()),
+        ("extraction_error", pa.string()),
+        ("agencies", _STRINGS),
+        ("dateline_place", pa.string()),
+        ("title_language", pa.string()),
+        ("keywords", _STRINGS),
+        ("paragraph_count", pa.int32()),
+        ("paywalled", pa.bool_()),
+        ("fingerprint", pa.binary()),
+        ("story_id", pa.string()),
+        ("retryable", pa.bool_()),
+        ("run_id", pa.string()),
+    ]
+)
+
+
+QUOTE_SCHEMA = pa.schema(
+    [
+        ("article_url", pa.string()),
+        ("ordinal", pa.int32()),
+        ("quote", pa.string()),
+        ("start_offset", pa.int32()),
+        ("end_offset", pa.int32()),
+    ]
+)
+
+
+RAW_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("fetched_at", _TS),
+        ("charset", pa.string()),
+        ("compression", pa.string()),
+        ("html", pa.binary()),
+    ]
+)
+
+
+CANDIDATE_SCHEMA = pa.schema([("url", pa.string()), ("feed_url", pa.string()), ("guid", pa.string())])
+
+
+# Known = stored under the same canonical URL, or the same GUID in the same feed; a page whose fetch
+# failed for a passing reason is taken again once its pause is over, until MAX_FETCH_ATTEMPTS.
+_KNOWN = """
+WITH stored AS (
+    SELECT url, feed_url, guid FROM article_store
+    WHERE NOT (
+        retryable AND fetch_attempts < ?
+        AND fetched_at + to_minutes(CAST(? * pow(2, fetch_attempts - 1) AS BIGINT)) <= ?
+    )
+)
+SELECT c.url FROM candidates c JOIN stored s ON s.url = c.url
+UNION
+SELECT c.url FROM candidates c JOIN stored s ON s.feed_url = c.feed_url AND s.guid = c.guid
+"""
+
+
+# Every extracted column, as both the ingest and the re-processing upsert overwrite them.
+_UPSERT_ARTICLE = """
+INSERT INTO article_store BY NAME (SELECT * FROM batch)
+ON CONFLICT (url) DO UPDATE SET
+    feed_url = excluded.feed_url, link = excluded.link, guid = excluded.guid, title = excluded.title,
+    text = excluded.text, description = excluded.description, authors = excluded.authors,
+    published_at = excluded.published_at, modified_at = excluded.modified_at, site_name = excluded.site_name,
+    categories = excluded.categories, tags = excluded.tags, image = excluded.image,
+    declared_language = excluded.declared_language, language = excluded.language,
+    language_confidence = excluded.language_confidence, word_count = excluded.word_count,
+    reading_time_min = excluded.reading_time_min, content_hash = excluded.content_hash,
+    fetched_at = excluded.fetched_at, http_status = excluded.http_status, final_url = excluded.final_url,
+    content_type = excluded.content_type, extraction_status = excluded.extraction_status,
+    extraction_error = excluded.extraction_error, run_id = excluded.run_id,
+    agencies = excluded.agencies, dateline_place = excluded.dateline_place,
+    title_language = excluded.title_language, keywords = excluded.keywords,
+    paragraph_count = excluded.paragraph_count, paywalled = excluded.paywalled,
+    fingerprint = excluded.fingerprint, story_id = excluded.story_id"""
+
+
+# A new article, or a retried failure: its fetch bookkeeping moves on; a settled article is never touched.
+_INSERT_ARTICLES = (
+    _UPSERT_ARTICLE
+    + """,
+    retryable = excluded.retryable,
+    fetch_attempts = article_store.fetch_attempts + 1
+WHERE article_store.retryable
+"""
+)
+
+
+# Re-processing stored pages replaces what an older version of wirehouse extracted; it fetched
+# nothing, so the fetch bookkeeping (retryable, fetch_attempts) stays as it was.
+_REPLACE_ARTICLES = _UPSERT_ARTICLE
+
+
+_WRITABLE = """
+SELECT b.url FROM batch b
+WHERE NOT EXISTS (SELECT 1 FROM article_store a WHERE a.url = b.url AND NOT a.retryable)
+"""
+
+
+_INSERT_RAW = """
+INSERT INTO raw_pages BY NAME (SELECT * FROM raw_batch)
+ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at, charset = excluded.charset,
+    compression = excluded.compression,
+    html = excluded.html
+"""
+
+
+# Quotes of a batch replace those stored for the same articles (a retried article gets new quotes).
+_DELETE_QUOTES = "DELETE FROM quotes WHERE article_url IN (SELECT DISTINCT article_url FROM quote_batch)"
+
+
+_INSERT_QUOTES = "INSERT INTO quotes BY NAME (SELECT * FROM quote_batch)"
+
+
+# Stored pages to re-process, selected by publication date range, feed and extraction status.
+_STORED_PAGE_URLS = """
+SELECT a.url FROM article_store a JOIN raw_pages r USING (url)
+WHERE NOT a.retryable  -- a page waiting for another fetch is the ingest's to finish
+  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at >= ?)
+  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at < ?)
+  AND (CAST(? AS VARCHAR) IS NULL OR a.feed_url = ?)
+  AND (CAST(? AS VARCHAR) IS NULL OR a.extraction_status = ?)
+ORDER BY a.url
+"""
+
+
+_STORED_PAGES = """
+SELECT a.url, a.feed_url, a.link, a.guid, a.title, a.description, a.authors, a.published_at,
+       a.declared_language, r.fetched_at, a.final_url, a.http_status, a.content_type, r.charset,
+       r.compression, r.html
+FROM article_store a JOIN raw_pages r USING (url)
+WHERE list_contains(?, a.url)
+ORDER BY a.url
+"""
+
+
+# What a run stored, for its report: articles by language and by source, its wire-copy story groups.
+_BREAKDOWN_QUERIES = {
+    "language": "SELECT language, count(*) FROM articles WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1",
+    "source": (
+        "SELECT coalesce(site_name, regexp_extract(url, '^https?://([^/]+)', 1)), count(*) FROM articles"
+        " WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 25"
+    ),
+    "stories": (
+        "SELECT s.title, s.outlets_count, s.size FROM stories s WHERE s.story_id IN"
+        " (SELECT story_id FROM articles WHERE run_id = ?) AND s.size > 1"
+        " ORDER BY s.outlets_count DESC, s.size DESC, s.title LIMIT 15"
+    ),
+}
+
+_LOAD_LOCK = threading.Lock()
+
+
+def articles_table(articles: Sequence[Article], run_id: str | None) -> pa.Table:
+    """Build the Arrow table for a batch of articles (one bulk insert instead of row-by-row).
+
+    Args:
+        articles: The batch.
+        run_id: The ingest run that produced it.
+
+    Returns:
+        A table with ARTICLE_SCHEMA.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in ARTICLE_SCHEMA.names}
+    for article in articles:
+        for name in ARTICLE_SCHEMA.names:
+            value = run_id if name == "run_id" else getattr(article, name)
+            columns[name].append(list(value) if isinstance(value, tuple) else value)
+    return pa.table(columns, schema=ARTICLE_SCHEMA)
+
+
+def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
+    """Build the Arrow table of compressed raw HTML for the articles that have it.
+
+    Args:
+        articles: The batch (raw HTML as served, or already compressed by a worker).
+
+    Returns:
+        A table with RAW_SCHEMA (zlib-compressed HTML).
+    """
+    kept = [a for a in articles if a.raw_html_zlib or a.raw_html]
+    return pa.table(
+        {
+            "url": [a.url for a in kept],
+            "fetched_at": [a.fetched_at for a in kept],
+            "charset": [a.charset for a in kept],
+            "compression": [COMPRESSION] * len(kept),
+            "html": [a.raw_html_zlib or compress_html(a.raw_html or b"") for a in kept],
+        },
+        schema=RAW_SCHEMA,
+    )
+
+
+def quotes_table(articles: Sequence[Article]) -> pa.Table:
+    """Build the Arrow table of the direct quotes of a batch.
+
+    Args:
+        articles: The batch.
+
+    Returns:
+        A table with QUOTE_SCHEMA, one row per quote.
+    """
+    rows = [(a.url, q) for a in articles for q in a.quotes]
+    return pa.table(
+        {
+            "article_url": [url for url, _ in rows],
+            "ordinal": [q.ordinal for _, q in rows],
+            "quote": [q.text for _, q in rows],
+            "start_offset": [q.start for _, q in rows],
+            "end_offset": [q.end for _, q in rows],
+        },
+        schema=QUOTE_SCHEMA,
+    )
+
+
+def known_urls(
+    con: duckdb.DuckDBPyConnection, entries: Sequence[FeedEntry], now: datetime | None = None
+) -> set[str]:
+    """Return the canonical URLs of entries that need no fetch this run.
+
+    That is: stored (by URL, or by GUID within the feed), unless the fetch failed for a passing
+    reason and its pause before the next attempt is over.
+
+    Args:
+        con: A connection.
+        entries: Candidate entries.
+        now: The current time (default: now).
+
+    Returns:
+        The URLs among them that need no fetch.
+    """
+    if not entries:
+        return set()
+    candidates = pa.table(
+        {
+            "url": [e.url for e in entries],
+            "feed_url": [e.feed_url for e in entries],
+            "guid": [e.guid for e in entries],
+        },
+        schema=CANDIDATE_SCHEMA,
+    )
+    con.register("candidates", candidates)
+    try:
+        rows = con.execute(
+            _KNOWN, [MAX_FETCH_ATTEMPTS, RETRY_BASE_MINUTES, now or datetime.now(UTC)]
+        ).fetchall()
+    finally:
+        con.unregister("candidates")
+    return {row[0] for row in rows}
+
+
+def store_articles(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None, *, replace: bool = False
+) -> int:
+    """Store a batch of articles and their raw HTML in one transaction (idempotent by canonical URL).
+
+    Args:
+        con: Read-write connection.
+        articles: The batch.
+        run_id: The ingest (or reprocess) run.
+        replace: Overwrite stored articles (re-processing); otherwise only new articles and
+            retryable failures are written.
+
+    Returns:
+        Number of articles written (new ones and retried failures).
+    """
+    if not articles:
+        return 0
+    try:
+        return _store_articles(con, articles, run_id, replace=replace)
+    except duckdb.OutOfMemoryException as exc:
+        raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
+
+
+def _store_articles(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None, *, replace: bool
+) -> int:
+    """The body of :func:`store_articles`: one transaction, one batch at a time per process."""
+    # One batch at a time per process: story assignment must see the previous batch's articles.
+    with _LOAD_LOCK, transaction(con):
+        con.register("batch", articles_table(articles, run_id))
+        try:
+            # Only new articles and retryable failures are written; a settled article stays as it is,
+            # and so do its raw HTML and quotes.
+            writable = {row[0] for row in con.execute(_WRITABLE).fetchall()}
+        finally:
+            con.unregister("batch")
+        kept = list(articles) if replace else [a for a in articles if a.url in writable]
+        kept, keys, renamed = assign_story_ids(con, kept)
+        execute_with(
+            con, "batch", articles_table(kept, run_id), _REPLACE_ARTICLES if replace else _INSERT_ARTICLES
+        )
+        execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
+        execute_with(con, "quote_batch", quotes_table(kept), _DELETE_QUOTES, _INSERT_QUOTES)
+        store_story_keys(con, keys, renamed)
+    return len(kept)
+
+
+def stored_page_urls(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    feed_url: str | None = None,
+    status: str | None = None,
+) -> list[str]:
+    """List articles whose raw HTML is stored, filtered for re-processing.
+
+    Args:
+        con: A connection.
+        since: Published at or after (None: no lower bound).
+        until: Published before (None: no upper bound).
+        feed_url: Only this feed.
+        status: Only this ``extraction_status``.
+
+    Returns:
+        Canonical URLs, sorted.
+    """
+    params = [since, since, until, until, feed_url, feed_url, status, status]
+    return [row[0] for row in con.execute(_STORED_PAGE_URLS, params).fetchall()]
+
+
+def stored_pages(con: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[Page]:
+    """Rebuild Page records from stored raw HTML (the feed entry from what the article row kept).
+
+    Args:
+        con: A connection.
+        urls: Canonical URLs.
+
+    Returns:
+        Pages ready for extraction, sorted by URL.
+    """
+    pages = []
+    for row in con.execute(_STORED_PAGES, [list(urls)]).fetchall():
+        (
+            url,
+            feed_url,
+            link,
+            guid,
+            title,
+            description,
+            authors,
+            published,
+            language,
+            fetched_at,
+            final_url,
+            status,
+            content_type,
+            charset,
+            compression,
+            html,
+        ) = row
+        entry = FeedEntry(
+            feed_url=feed_url,
+            url=url,
+            link=link,
+            guid=guid,
+            title=title,
+            summary=description,
+            authors=tuple(authors or ()),
+            published_at=published,
+            language=language,
+        )
+        body = decompress_html(html, compression)
+        pages.append(
+            Page(
+                entry=entry,
+                fetched_at=fetched_at,
+                final_url=final_url,
+                http_status=status,
+                content_type=content_type,
+                charset=charset,
+                body=body,
+            )
+        )
+    return pages
+
+
+def run_breakdown(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict[str, list[tuple[Any, ...]]]:
+    """Count what one run stored, by language and by source, and list its wire-copy story groups.
+
+    Args:
+        con: A connection.
+        run_id: The run.
+
+    Returns:
+        Rows per breakdown: ``language``, ``source`` and ``stories``.
+    """
+    return {
+        name: [tuple(r) for r in con.execute(sql, [run_id]).fetchall()]
+        for name, sql in _BREAKDOWN_QUERIES.items()
+    }

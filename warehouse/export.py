@@ -1,0 +1,168 @@
+"""The SQL half of export and stats: the public views as Parquet, and article counts."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tasks.export import ExportError, ExportStats, is_previous_export
+
+# Partitions by publication day (else fetch day) in UTC, whatever the session's TimeZone, and by
+# language. DuckDB percent-encodes partition values ("../x" becomes the folder "language=..%2Fx")
+# so no value can name a path outside the export. A missing language is partitioned as 'und' (as the
+# enrichment says it), because pandas cannot read a partition column holding NULL among its values.
+_COPY_ARTICLES = """
+COPY (
+    SELECT * REPLACE (coalesce(language, 'und') AS language),
+           strftime(coalesce(published_at, fetched_at) AT TIME ZONE 'UTC', '%Y-%m-%d') AS date
+    FROM articles
+    ORDER BY coalesce(published_at, fetched_at), url
+) TO ? (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date, language), FILENAME_PATTERN 'articles_{i}')
+"""
+
+
+_COPY_QUOTES = """
+COPY (SELECT * FROM quotes ORDER BY article_url, ordinal) TO ? (FORMAT parquet, COMPRESSION zstd)
+"""
+
+
+_COPY_STORIES = """
+COPY (SELECT * FROM stories ORDER BY first_seen, story_id) TO ? (FORMAT parquet, COMPRESSION zstd)
+"""
+
+
+_STATS_FEEDS = """
+SELECT a.feed_url, f.title, count(*) AS articles,
+       count(*) FILTER (WHERE a.extraction_status = 'ok') AS ok,
+       count(*) FILTER (WHERE a.extraction_status <> 'ok') AS failed,
+       max(a.published_at) AS last_published, max(a.ingested_at) AS last_ingested
+FROM articles a LEFT JOIN feeds f ON f.feed_url = a.feed_url
+GROUP BY a.feed_url, f.title
+ORDER BY articles DESC, a.feed_url
+"""
+
+
+_STATS_LANGUAGES = """
+SELECT coalesce(language, 'und') AS language, count(*) AS articles,
+       round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS share_pct
+FROM articles
+WHERE extraction_status = 'ok'
+GROUP BY 1
+ORDER BY articles DESC, language
+"""
+
+
+# Every day of the window, also those without articles; days in UTC.
+_STATS_DAYS = """
+WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
+counted AS (
+    SELECT (coalesce(published_at, fetched_at) AT TIME ZONE 'UTC')::DATE AS day, count(*) AS articles,
+           count(*) FILTER (WHERE extraction_status = 'ok') AS ok
+    FROM articles
+    WHERE coalesce(published_at, fetched_at) >= ?
+    GROUP BY 1
+)
+SELECT d.day, coalesce(c.articles, 0) AS articles, coalesce(c.ok, 0) AS ok
+FROM days d LEFT JOIN counted c USING (day)
+ORDER BY d.day DESC
+"""
+
+
+def _copied(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
+    row = con.execute(sql, [str(path)]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ExportStats:
+    """Write the articles, quotes and stories as Parquet, one consistent snapshot, replacing an older export.
+
+    Layout: ``articles/date=YYYY-MM-DD/language=xx/articles_0.parquet`` (Hive partitions, read with
+    ``read_parquet('DIR/articles/**/*.parquet', hive_partitioning = true)`` or
+    ``pyarrow.dataset.dataset('DIR/articles', partitioning='hive')``), ``quotes.parquet`` and
+    ``stories.parquet``. Files are written to a staging folder inside ``out_dir`` and then moved into
+    place, so readers never see half an export; an existing ``articles`` folder is replaced only when it
+    holds nothing but an earlier export.
+
+    Args:
+        con: A connection (read-only is fine).
+        out_dir: Where to write; created if missing.
+
+    Returns:
+        Rows and files written.
+
+    Raises:
+        ExportError: The folder cannot be written, or ``articles`` there holds other files.
+    """
+    started = time.perf_counter()
+    target = out_dir / "articles"
+    if target.exists() and not (target.is_dir() and is_previous_export(target)):
+        raise ExportError(f"{target} exists and is not an earlier wirehouse export; choose another folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = out_dir / f".wirehouse-export-{uuid.uuid4().hex}"
+        staging.mkdir()
+    except OSError as exc:
+        raise ExportError(f"cannot write to {out_dir}: {exc.strerror}") from exc
+    try:
+        con.execute("BEGIN TRANSACTION")  # one snapshot for all three
+        try:
+            articles = _copied(con, _COPY_ARTICLES, staging / "articles")
+            quotes = _copied(con, _COPY_QUOTES, staging / "quotes.parquet")
+            stories = _copied(con, _COPY_STORIES, staging / "stories.parquet")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        (staging / "articles").mkdir(exist_ok=True)  # no rows: no folder written
+        files = sorted(staging.rglob("*.parquet"))
+        size = sum(f.stat().st_size for f in files)
+        if target.exists():
+            target.rename(staging / "previous-articles")
+        (staging / "articles").rename(target)
+        for name in ("quotes.parquet", "stories.parquet"):
+            (staging / name).replace(out_dir / name)
+    except duckdb.Error as exc:
+        raise ExportError(f"export failed: {str(exc).strip().splitlines()[0]}") from exc
+    except OSError as exc:
+        raise ExportError(f"cannot write to {out_dir}: {exc.strerror}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExportStats(out_dir, articles, quotes, stories, len(files), size, time.perf_counter() - started)
+
+
+def warehouse_stats(
+    con: duckdb.DuckDBPyConnection, *, days: int = 14, today: date | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Count articles by feed, by language (extracted ones) and by day, for `wirehouse stats`.
+
+    Args:
+        con: A connection (read-only is fine).
+        days: Days in the by-day table, ending today (UTC).
+        today: The last day (default: today in UTC).
+
+    Returns:
+        ``feeds``, ``languages`` and ``days`` rows; column names in STATS_COLUMNS.
+    """
+    last = today or datetime.now(UTC).date()
+    first = last - timedelta(days=days - 1)
+    since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    return {
+        "feeds": [tuple(r) for r in con.execute(_STATS_FEEDS).fetchall()],
+        "languages": [tuple(r) for r in con.execute(_STATS_LANGUAGES).fetchall()],
+        "days": [tuple(r) for r in con.execute(_STATS_DAYS, [first, last, since]).fetchall()],
+    }
+
+
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Write the WAL into the database file (DuckDB does this on its own too; daily keeps the WAL short).
+
+    Args:
+        con: Read-write connection.
+    """
+    con.execute("CHECKPOINT")

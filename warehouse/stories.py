@@ -1,0 +1,104 @@
+"""Stories: wire copies grouped by fingerprint, looked up by LSH band key among stored articles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import duckdb
+import pyarrow as pa
+
+from tasks import wirecopy
+from tasks.records import Article
+from warehouse.connection import execute_with
+
+_TS = pa.timestamp("us", tz="UTC")
+
+# Stored articles sharing an LSH band key with the batch, within the wire-copy window, with their story.
+_STORY_CANDIDATES = """
+WITH hits AS (
+    SELECT DISTINCT k.url FROM story_keys k JOIN batch_keys b ON k.band_key = b.band_key
+    WHERE k.seen_at BETWEEN ? AND ?
+)
+SELECT a.url, coalesce(a.published_at, a.fetched_at), a.fingerprint, coalesce(a.story_id, a.url),
+       coalesce(r.published_at, r.fetched_at, a.published_at, a.fetched_at)
+FROM hits h JOIN article_store a ON a.url = h.url
+LEFT JOIN article_store r ON r.url = coalesce(a.story_id, a.url)
+WHERE a.fingerprint IS NOT NULL
+"""
+
+
+_RENAME_STORIES = """
+UPDATE article_store SET story_id = r.new_story_id
+FROM story_renames r WHERE article_store.story_id = r.old_story_id
+"""
+_DELETE_KEYS = "DELETE FROM story_keys WHERE url IN (SELECT url FROM key_batch)"
+_INSERT_KEYS = "INSERT INTO story_keys BY NAME (SELECT * FROM key_batch)"
+
+
+def assign_story_ids(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article]
+) -> tuple[list[Article], pa.Table, dict[str, str]]:
+    """Give each article its wire-copy ``story_id``, looking up stored candidates by LSH band key.
+
+    Args:
+        con: A connection inside the batch's transaction.
+        articles: The articles about to be written.
+
+    Returns:
+        The articles with ``story_id`` set, their band-key rows for ``story_keys``, and the stored
+        stories to rename (old story_id -> new) because the batch holds an earlier copy or a bridge.
+    """
+    fresh = [
+        wirecopy.FingerprintedArticle(a.url, a.published_at or a.fetched_at, a.fingerprint) for a in articles
+    ]
+    keys = [(key, r.url, r.seen_at) for r in fresh for key in wirecopy.band_keys(r.fingerprint)]
+    stored: list[wirecopy.StoredArticle] = []
+    if keys:
+        low = min(r.seen_at for r in fresh) - wirecopy.WINDOW
+        high = max(r.seen_at for r in fresh) + wirecopy.WINDOW
+        con.register("batch_keys", pa.table({"band_key": pa.array([k for k, _, _ in keys], pa.int64())}))
+        try:
+            rows = con.execute(_STORY_CANDIDATES, [low, high]).fetchall()
+        finally:
+            con.unregister("batch_keys")
+        stored = [wirecopy.StoredArticle(*row) for row in rows]
+    result = wirecopy.assign_stories(fresh, stored)
+    assigned = [replace(a, story_id=result.story_ids.get(a.url, a.url)) for a in articles]
+    key_rows = pa.table(
+        {
+            "band_key": pa.array([k for k, _, _ in keys], pa.int64()),
+            "url": pa.array([u for _, u, _ in keys], pa.string()),
+            "seen_at": pa.array([t for _, _, t in keys], _TS),
+        }
+    )
+    return assigned, key_rows, result.renamed
+
+
+def renames_table(renamed: dict[str, str]) -> pa.Table:
+    """Build the Arrow table of story renames.
+
+    Args:
+        renamed: Old story_id to new story_id.
+
+    Returns:
+        A table of (old_story_id, new_story_id).
+    """
+    return pa.table(
+        {
+            "old_story_id": pa.array(list(renamed), pa.string()),
+            "new_story_id": pa.array(list(renamed.values()), pa.string()),
+        }
+    )
+
+
+def store_story_keys(con: duckdb.DuckDBPyConnection, keys: pa.Table, renamed: dict[str, str]) -> None:
+    """Rename merged stories and replace the band keys of a batch's articles (inside its transaction).
+
+    Args:
+        con: A connection inside the batch's transaction.
+        keys: Band-key rows from :func:`assign_story_ids`.
+        renamed: Old story_id to new story_id.
+    """
+    execute_with(con, "story_renames", renames_table(renamed), _RENAME_STORIES)
+    execute_with(con, "key_batch", keys, _DELETE_KEYS, _INSERT_KEYS)
