@@ -55,3 +55,59 @@ def test_a_batch_that_outgrows_the_warehouse_memory_names_the_setting_and_stores
         _batch(httpserver, path, 1)
     with open_warehouse(path) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+
+
+def _article(n, **fields):
+    from datetime import UTC, datetime
+
+    from tasks import wirecopy
+    from tests.factories import make_article
+
+    text = f"Meldung {n}: Der Rat tagte am Donnerstag in Brüssel über die Haushaltslage des Landes. " * 4
+    base = {
+        "url": f"https://news.example/{n}",
+        "link": f"https://news.example/{n}",
+        "feed_url": "https://news.example/rss",
+        "fingerprint": wirecopy.fingerprint(text),
+        "published_at": datetime(2026, 11, 30, 8, tzinfo=UTC),
+    }
+    return make_article(text, **{**base, **fields})
+
+
+def test_one_article_the_warehouse_refuses_is_isolated_and_the_rest_of_the_batch_lands(tmp_path):
+    from datetime import UTC, datetime
+
+    from tasks.batch import store_isolating
+    from warehouse.articles import store_articles
+
+    path = tmp_path / "news.duckdb"
+    # Year 1 is what a real page stated; validation drops it, this stands for what validation missed:
+    # the wire-copy window arithmetic overflows on it.
+    poison = _article(4, published_at=datetime(1, 1, 1, tzinfo=UTC))
+    batch = [_article(n) for n in range(1, 4)] + [poison] + [_article(n) for n in range(5, 9)]
+    with open_warehouse(path, migrate=True) as con:
+        with pytest.raises(OverflowError):
+            store_articles(con, batch, "run-0")  # the batch as a whole fails...
+        stored = store_isolating(lambda part: store_articles(con, part, "run-1"), batch)
+        rows = dict(con.execute("SELECT url, extraction_status FROM articles").fetchall())
+        error = con.execute(
+            "SELECT extraction_error FROM articles WHERE extraction_status = 'error'"
+        ).fetchone()
+    assert [a.url for a in stored] == [a.url for a in batch]  # ...isolated, every article is a row
+    assert rows == {a.url: ("error" if a is poison else "ok") for a in batch}
+    assert "OverflowError" in error[0]
+
+
+def test_a_warehouse_error_is_not_split_but_raised(tmp_path):
+    from tasks.batch import store_isolating
+    from warehouse.connection import WarehouseMemoryError
+
+    calls = []
+
+    def store(part):
+        calls.append(len(part))
+        raise WarehouseMemoryError("out of memory")
+
+    with pytest.raises(WarehouseMemoryError):
+        store_isolating(store, [_article(n) for n in range(4)])
+    assert calls == [4]
