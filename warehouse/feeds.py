@@ -121,6 +121,19 @@ ON CONFLICT (feed_url) DO NOTHING
 
 _INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch)"
 
+# `wirehouse feeds reset|enable|disable`: by hand, what health did on its own. ? is NULL for every feed.
+_MATCH_FEEDS = "SELECT feed_url FROM feeds WHERE ? IS NULL OR list_contains(?, feed_url) ORDER BY feed_url"
+_FEED_CHANGES = {
+    # Forget failures and back-off: the feed is due on the next run.
+    "reset": "UPDATE feeds SET consecutive_failures = 0, next_fetch_at = NULL "
+    "WHERE ? IS NULL OR list_contains(?, feed_url)",
+    # Take a retired feed (410 Gone, moved, by hand) back, afresh.
+    "enable": "UPDATE feeds SET active = true, retired_reason = NULL, consecutive_failures = 0, "
+    "next_fetch_at = NULL WHERE ? IS NULL OR list_contains(?, feed_url)",
+    "disable": "UPDATE feeds SET active = false, retired_reason = 'by hand' "
+    "WHERE ? IS NULL OR list_contains(?, feed_url)",
+}
+
 
 @dataclass(frozen=True)
 class FeedStatus:
@@ -298,3 +311,23 @@ def store_fetches(
         execute_with(con, "fetch_batch", fetches_table(fetches, run_id), _INSERT_FETCHES)
         execute_with(con, "health", health_table(health, now), _ADD_MOVED, _APPLY_HEALTH)
     return len(fetches)
+
+
+def change_feeds(con: duckdb.DuckDBPyConnection, action: str, urls: Sequence[str] | None) -> list[str]:
+    """Reset the back-off of, enable or disable stored feeds.
+
+    Args:
+        con: Read-write connection.
+        action: ``reset`` (forget failures: due on the next run), ``enable`` (take a retired feed back,
+            afresh) or ``disable`` (retire by hand).
+        urls: Feed URLs as stored; None for every feed.
+
+    Returns:
+        The stored feed URLs that were changed (a URL not stored is not among them).
+    """
+    wanted = list(urls) if urls is not None else None
+    with transaction(con):
+        matched = [row[0] for row in con.execute(_MATCH_FEEDS, [wanted, wanted]).fetchall()]
+        if matched:
+            con.execute(_FEED_CHANGES[action], [wanted, wanted])
+    return matched

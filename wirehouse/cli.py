@@ -196,6 +196,26 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds_change(args: argparse.Namespace) -> int:
+    """`wirehouse feeds reset|enable|disable URL… | --all`."""
+    from warehouse.connection import open_warehouse
+    from warehouse.feeds import change_feeds
+
+    if bool(args.urls) == bool(args.all):
+        raise UserError(f"give the feed URLs to {args.feeds_command}, or --all")
+    path = _warehouse_path(args)
+    if not path.is_file():
+        raise UserError(f"warehouse {path} does not exist (import feeds or run `wirehouse ingest` first)")
+    with open_warehouse(path, migrate=True) as con:
+        changed = change_feeds(con, args.feeds_command, None if args.all else args.urls)
+    done = {"reset": "reset (due on the next run)", "enable": "enabled", "disable": "disabled"}
+    print(f"{len(changed)} feeds {done[args.feeds_command]}")
+    unknown = sorted(set(args.urls or ()) - set(changed))
+    if unknown:
+        raise UserError(f"not a stored feed (see `wirehouse feeds list`): {', '.join(unknown)}")
+    return 0
+
+
 def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None) -> Any:
     """Check what can be checked cheaply, then run the ingest flow.
 
@@ -426,6 +446,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", metavar="PATH_OR_URL")
     lst = add("list", "List stored feeds with their last fetch.", cmd_feeds_list, feeds_sub)
     lst.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    for name, what in (
+        ("reset", "Forget feeds' failures and back-off: they are fetched on the next run."),
+        ("enable", "Take retired feeds (410 Gone, moved, disabled) back into the runs."),
+        ("disable", "Retire feeds by hand: no run fetches them until they are enabled."),
+    ):
+        change = add(name, what, cmd_feeds_change, feeds_sub)
+        change.add_argument("urls", nargs="*", metavar="URL", help="feed URLs as `feeds list` shows them")
+        change.add_argument("--all", action="store_true", help="every stored feed")
 
     search = add(
         "search", "Full-text search (BM25, stemmed per language) over extracted articles.", cmd_search

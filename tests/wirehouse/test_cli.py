@@ -229,3 +229,62 @@ def test_progress_lines_are_throttled():
     assert progress.due(100.5) is False  # too soon
     progress.feeds_done = 3
     assert progress.due(100.6) is True  # finished: always reported
+
+
+def test_feeds_reset_enable_and_disable_undo_what_health_did(tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    from tasks.records import FeedFetch
+    from warehouse.feeds import store_fetches
+
+    (tmp_path / "f.opml").write_text(
+        '<opml version="2.0"><body><outline text="A" xmlUrl="https://a.example/rss"/>'
+        '<outline text="B" xmlUrl="https://b.example/rss"/></body></opml>'
+    )
+    path = str(tmp_path / "w.duckdb")
+    assert main(["feeds", "import", str(tmp_path / "f.opml"), "--warehouse", path]) == 0
+    now = datetime.now(UTC)
+    failed = FeedFetch(
+        "https://a.example/rss", now, now, http_status=503, error="busy", error_reason="http_503"
+    )
+    gone = FeedFetch(
+        "https://b.example/rss", now, now, http_status=410, error="gone", error_reason="http_410"
+    )
+    with open_warehouse(Path(path)) as con:
+        store_fetches(con, [failed, gone], "r1")
+        store_fetches(con, [failed], "r2")  # the second failure in a row starts the back-off
+
+    def states():
+        assert main(["feeds", "list", "--warehouse", path, "--format", "json"]) == 0
+        return {
+            r["feed_url"]: (r["state"], r["failures"], r["next_fetch"])
+            for r in json.loads(capsys.readouterr().out)
+        }
+
+    capsys.readouterr()
+    before = states()
+    assert before["https://a.example/rss"][1] == 2 and before["https://a.example/rss"][2] != "next run"
+    assert before["https://b.example/rss"][0].startswith("retired")
+
+    assert main(["feeds", "reset", "https://a.example/rss", "--warehouse", path]) == 0
+    assert "1 feeds reset" in capsys.readouterr().out
+    assert main(["feeds", "enable", "https://b.example/rss", "--warehouse", path]) == 0
+    capsys.readouterr()
+    assert states() == {
+        "https://a.example/rss": ("active", 0, "next run"),
+        "https://b.example/rss": ("active", 0, "next run"),
+    }
+    assert main(["feeds", "disable", "--all", "--warehouse", path]) == 0
+    assert "2 feeds disabled" in capsys.readouterr().out
+    assert {s[0] for s in states().values()} == {"retired: by hand"}
+
+
+def test_feeds_reset_names_urls_it_does_not_know(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path, migrate=True):
+        pass
+    assert_one_line_error(
+        wirehouse("feeds", "reset", "https://nowhere.example/rss", "--warehouse", str(path)),
+        "not a stored feed",
+    )
+    assert_one_line_error(wirehouse("feeds", "enable", "--warehouse", str(path)), "--all")
