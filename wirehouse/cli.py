@@ -21,6 +21,7 @@ WIRE_QUERY = (
     "SELECT dateline_place, agencies, title FROM articles WHERE len(agencies) > 0 ORDER BY published_at"
 )
 MAX_CELL = 60
+DEMO_SEARCH = "Nato Ostflanke"
 
 
 class UserError(PermanentError):
@@ -282,7 +283,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for sql in (EXAMPLE_QUERY, WIRE_QUERY):
         print(f'\n$ wirehouse query "{sql}"')
         sys.stdout.write(run_query(sql, path, "table"))
+    _demo_search_and_today(path)
     return 0
+
+
+def _demo_search_and_today(path: Path) -> None:
+    """Show search and the "today" query on the sample: its dates are served as today's."""
+    from warehouse import QUERIES_DIR
+    from warehouse.connection import open_warehouse
+    from warehouse.search import build_search_index, search
+
+    with open_warehouse(path) as con:
+        build_search_index(con)
+        hits = search(con, DEMO_SEARCH, limit=3)
+    print(f'\n$ wirehouse search "{DEMO_SEARCH}" --limit 3')
+    rows = [(round(h.score, 2), h.language, h.source, h.title) for h in hits]
+    sys.stdout.write(format_rows(["score", "language", "source", "title"], rows, "table"))
+    today = QUERIES_DIR / "top_stories_today.sql"
+    print(f"\n$ wirehouse query -f warehouse/queries/{today.name}")
+    sql = today.read_text(encoding="utf-8")
+    sys.stdout.write(run_query(sql.replace("SELECT story_id, title,", "SELECT title,"), path, "table"))
 
 
 def _since(value: str) -> dt.date:

@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from wirehouse.sampledates import days_to_today, shift_dates
+
 NEWSROOM = Path(__file__).parent / "sample_newsroom"
 # A fixed port keeps the sample's URLs the same from run to run, so a second `make run` finds every
 # article already stored (and stored feeds stay reachable); a random port is the fallback when busy.
@@ -29,9 +31,16 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
     """Serve files below the newsroom folder, with {{BASE}} replaced by the server's own address."""
 
     def __init__(
-        self, *args: object, root: Path, base: bytes, log: list[str] | None, **kwargs: object
+        self,
+        *args: object,
+        root: Path,
+        base: bytes,
+        log: list[str] | None,
+        shift_days: int = 0,
+        **kwargs: object,
     ) -> None:
         self._root = root.resolve()
+        self._shift_days = shift_days
         self._base = base
         self._log = log
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -46,6 +55,10 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
             self.send_error(404, "not in the sample newsroom")
             return
         body = target.read_bytes().replace(PLACEHOLDER, self._base)
+        if self._shift_days:
+            # The folder is the page's language (de/, it/ ...): "marzo" is Spanish and Italian.
+            language = target.parent.name if target.parent != self._root else None
+            body = shift_dates(body.decode("utf-8"), self._shift_days, language).encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", CONTENT_TYPES[target.suffix])
         self.send_header("Content-Length", str(len(body)))
@@ -64,7 +77,11 @@ class _NewsroomServer(ThreadingHTTPServer):
 
 @contextmanager
 def serve_newsroom(
-    root: Path = NEWSROOM, host: str = "127.0.0.1", log: list[str] | None = None, port: int = DEMO_PORT
+    root: Path = NEWSROOM,
+    host: str = "127.0.0.1",
+    log: list[str] | None = None,
+    port: int = DEMO_PORT,
+    shift_days: int | None = None,
 ) -> Iterator[str]:
     """Serve the sample newsroom on a free loopback port for the duration of a ``with`` block.
 
@@ -73,6 +90,8 @@ def serve_newsroom(
         host: Address to bind (loopback only).
         log: If given, every requested path is appended to it (tests count fetches with it).
         port: Port to bind (0: any free port; a busy fixed port falls back to any free port).
+        shift_days: Days to move every date the pages and feeds state (default: so that the sample's
+            newest day is today; 0 serves the files as written).
 
     Yields:
         The base URL, e.g. ``http://127.0.0.1:54321``.
@@ -82,7 +101,10 @@ def serve_newsroom(
     except OSError:
         server = _NewsroomServer((host, 0), BaseHTTPRequestHandler)
     base = f"http://{host}:{server.server_address[1]}"
-    server.RequestHandlerClass = partial(_NewsroomHandler, root=root, base=base.encode(), log=log)
+    shift = days_to_today() if shift_days is None else shift_days
+    server.RequestHandlerClass = partial(
+        _NewsroomHandler, root=root, base=base.encode(), log=log, shift_days=shift
+    )
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="newsroom", daemon=True)
     thread.start()

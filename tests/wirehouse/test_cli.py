@@ -159,6 +159,11 @@ def test_demo_runs_clean_from_the_command_line(tmp_path):
     assert "articles stored:" in result.stdout
     assert "progress: feeds 3/3, articles 23/23" in output  # plain progress lines when not a terminal
     assert "language" in result.stdout and "de " in result.stdout
+    # Every feature shows on the day it is run: a search hit and stories published today.
+    search = result.stdout.split('$ wirehouse search "Nato Ostflanke"')[1].split("$ ")[0]
+    assert "Nato-Verteidigungsminister" in search
+    today = result.stdout.split("top_stories_today.sql")[1]
+    assert "(0 rows)" not in today and "Saltmarsh Bay" in today
 
 
 def test_search_export_and_stats_commands(warehouse_path, tmp_path, capsys):
