@@ -1,4 +1,4 @@
-"""Feeds: feed lists (OPML, TOML, plain URL lists), feed documents (RSS, Atom, RDF, JSON Feed) and URLs."""
+"""Feeds: feed lists (OPML, TOML, URL lists), feed documents (RSS, Atom, RDF, JSON Feed), sitemap sources."""
 
 from __future__ import annotations
 
@@ -26,9 +26,19 @@ from tasks.health import BACKOFF_BASE as BACKOFF_BASE
 from tasks.health import BACKOFF_CAP as BACKOFF_CAP
 from tasks.health import RETRY_AFTER_CAP as RETRY_AFTER_CAP
 from tasks.health import next_feed_health as next_feed_health
-from tasks.http import FetchError, HttpClient, Response, parse_retry_after
+from tasks.http import Fetcher, FetchError, HttpClient, Response, parse_retry_after
 from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
 from tasks.settings import Settings
+from tasks.sitemaps import (
+    CURSOR_OVERLAP,
+    MAX_SITEMAP_BYTES,
+    SITEMAP_KINDS,
+    SitemapError,
+    SitemapUrl,
+    looks_like_sitemap,
+    read_sitemap_response,
+    walk_sitemaps,
+)
 from tasks.validate import validate_entry
 from wirehouse.errors import PermanentError
 
@@ -119,6 +129,7 @@ def parse_opml(data: bytes) -> list[FeedSource]:
                         title=label or None,
                         html_url=attrs.get("htmlurl") or None,
                         category="/".join(path) or None,
+                        kind=_listed_kind(attrs.get("type")),
                     )
                 )
             walk(outline, (*path, label) if label and not attrs.get("xmlurl") else path)
@@ -154,11 +165,19 @@ def parse_feed_toml(text: str) -> list[FeedSource]:
                     title=item.get("title"),
                     html_url=item.get("html_url"),
                     category=item.get("category"),
+                    kind=_listed_kind(item.get("kind")),
                 )
             )
         else:
             raise FeedListError(f"feed entry without a url: {item!r}")
     return _validated(feeds)
+
+
+def _listed_kind(value: object) -> str | None:
+    # Only sitemap kinds are taken from a list: readers write type="rss" for Atom feeds too, and a
+    # feed's own kind is found out on its first fetch anyway.
+    kind = value.strip().lower() if isinstance(value, str) else None
+    return kind if kind in SITEMAP_KINDS else None
 
 
 def parse_feed_list(data: bytes, name: str = "feed list") -> list[FeedSource]:
@@ -335,7 +354,24 @@ def parse_feed(data: bytes, feed_url: str, headers: Mapping[str, str] | None = N
         entries=_unique_entries(entries),
         language=feed_language,
         warning=warning,
+        kind=feed_kind(version),
     )
+
+
+def feed_kind(version: str) -> str | None:
+    """Name the kind of feed behind feedparser's version string.
+
+    Args:
+        version: e.g. ``rss20``, ``atom10``, ``rss10`` (feedparser's ``version``).
+
+    Returns:
+        ``rss``, ``atom`` or ``rdf`` (RSS 0.90 and 1.0 are RDF documents); None when unknown.
+    """
+    if version.startswith("atom"):
+        return "atom"
+    if version in {"rss090", "rss10"}:
+        return "rdf"
+    return "rss" if version.startswith("rss") else None
 
 
 def _parse_json_date(value: Any) -> datetime | None:
@@ -406,6 +442,7 @@ def parse_json_feed(data: bytes, feed_url: str) -> ParsedFeed:
         title=html_to_text(title) if isinstance(title, str) else None,
         entries=_unique_entries(entries),
         language=feed_language,
+        kind="json",
     )
 
 
@@ -423,18 +460,8 @@ def _unique_entries(entries: list[FeedEntry]) -> tuple[FeedEntry, ...]:
     return tuple(out)
 
 
-def feed_result_from_response(feed: FeedSource, response: Response, started_at: datetime) -> FeedResult:
-    """Turn a feed's HTTP response into a fetch record and its entries.
-
-    Args:
-        feed: The feed that was fetched.
-        response: The final HTTP response.
-        started_at: When the fetch began.
-
-    Returns:
-        The result; HTTP errors and non-feed documents become a fetch record with ``error`` set.
-    """
-    record = partial(
+def _fetch_record(feed: FeedSource, response: Response, started_at: datetime) -> partial[FeedFetch]:
+    return partial(
         FeedFetch,
         feed_url=feed.url,
         started_at=started_at,
@@ -446,6 +473,20 @@ def feed_result_from_response(feed: FeedSource, response: Response, started_at: 
         last_modified=response.headers.get("last-modified") or feed.last_modified,
         moved_to=response.permanent_url if response.permanent_url != feed.url else None,
     )
+
+
+def feed_result_from_response(feed: FeedSource, response: Response, started_at: datetime) -> FeedResult:
+    """Turn a feed's HTTP response into a fetch record and its entries.
+
+    Args:
+        feed: The feed that was fetched.
+        response: The final HTTP response.
+        started_at: When the fetch began.
+
+    Returns:
+        The result; HTTP errors and non-feed documents become a fetch record with ``error`` set.
+    """
+    record = _fetch_record(feed, response, started_at)
     if response.status >= 400:
         return FeedResult(
             record(
@@ -464,7 +505,69 @@ def feed_result_from_response(feed: FeedSource, response: Response, started_at: 
         return FeedResult(record(error=str(exc), error_reason="not_a_feed"))
     if parsed.warning:
         logger.info("feed %s parsed with a warning: %s", feed.url, parsed.warning)
-    return FeedResult(record(entries_seen=len(parsed.entries)), parsed.entries)
+    return FeedResult(record(entries_seen=len(parsed.entries), kind=parsed.kind), parsed.entries)
+
+
+def sitemap_entry(source_url: str, url: SitemapUrl) -> FeedEntry:
+    """Make a feed entry of a sitemap entry; Google News fields stand in for the feed-entry fields.
+
+    Args:
+        source_url: The sitemap source (the entry's ``feed_url``).
+        url: The sitemap entry.
+
+    Returns:
+        The entry (no GUID: a sitemap location is its only identity).
+    """
+    return FeedEntry(
+        feed_url=source_url,
+        url=canonical_url(url.loc),
+        link=url.loc,
+        title=url.title,
+        published_at=url.dated,
+        language=url.language,
+    )
+
+
+def sitemap_since(feed: FeedSource) -> datetime | None:
+    """Return the date a sitemap source's entries must be newer than (its cursor, less an overlap).
+
+    Args:
+        feed: The source, with the cursor of its last complete successful fetch.
+
+    Returns:
+        The cutoff, or None when every entry counts (first fetch).
+    """
+    return feed.cursor_at - CURSOR_OVERLAP if feed.cursor_at else None
+
+
+def sitemap_result(client: Fetcher, feed: FeedSource, response: Response, started_at: datetime) -> FeedResult:
+    """Read a sitemap source from its 200 response: an index leads to its sitemaps, entries become feed entries.
+
+    Args:
+        client: The HTTP client, for the sitemaps an index lists.
+        feed: The source.
+        response: Its 200 response.
+        started_at: When the fetch began.
+
+    Returns:
+        The result: entries newer than the source's cursor, newest first; a refused or broken
+        sitemap (or an index whose every sitemap failed) becomes a fetch record with ``error`` set.
+    """
+    record = _fetch_record(feed, response, started_at)
+    try:
+        sitemap = read_sitemap_response(response)
+        walk = walk_sitemaps(client, feed.url, sitemap, sitemap_since(feed))
+    except SitemapError as exc:
+        return FeedResult(record(error=str(exc), error_reason=exc.reason, kind=feed.kind))
+    if walk.errors:
+        logger.warning(
+            "sitemap source %s: %d sitemaps failed, first: %s", feed.url, len(walk.errors), walk.errors[0]
+        )
+    entries = _unique_entries([sitemap_entry(feed.url, url) for url in walk.urls])
+    fetch = record(
+        entries_seen=walk.listed, kind=walk.kind, backlog=walk.backlog, finished_at=datetime.now(UTC)
+    )
+    return FeedResult(fetch, entries)
 
 
 def failed_feed_result(feed: FeedSource, error: BaseException, started_at: datetime) -> FeedResult:
@@ -509,8 +612,10 @@ def fetch_feed_result(client: HttpClient, feed: FeedSource, settings: Settings) 
         FetchError: A transient failure (timeout, connection refused, 5xx, 429) worth a retry.
     """
     started = datetime.now(UTC)
+    is_sitemap = feed.kind in SITEMAP_KINDS
+    cap = max(settings.max_feed_bytes, MAX_SITEMAP_BYTES) if is_sitemap else settings.max_feed_bytes
     try:
-        response = client.get(feed.url, max_bytes=settings.max_feed_bytes, headers=conditional_headers(feed))
+        response = client.get(feed.url, max_bytes=cap, headers=conditional_headers(feed))
     except FetchError as exc:
         if exc.transient:
             raise
@@ -520,6 +625,8 @@ def fetch_feed_result(client: HttpClient, feed: FeedSource, settings: Settings) 
     ):
         raise FetchError("http_status", f"HTTP {response.status}", url=feed.url, status=response.status)
     # A 429/503 with Retry-After is not retried now: the server said when, and next_fetch_at obeys it.
+    if response.status == 200 and (is_sitemap or looks_like_sitemap(response.body)):
+        return sitemap_result(client, feed, response, started)
     return feed_result_from_response(feed, response, started)
 
 

@@ -1,4 +1,4 @@
-"""Feed health: the pure rules for failures, back-off, retirement and moves after each fetch."""
+"""Feed health: the pure rules for failures, back-off, retirement, moves, kind and cursor after each fetch."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ RETRY_AFTER_CAP = timedelta(days=7)
 
 
 def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) -> FeedHealth:
-    """Decide a feed's health after a fetch: failures, back-off, retirement and moves.
+    """Decide a feed's health after a fetch: failures, back-off, retirement, moves, kind and cursor.
 
     Args:
         fetch: The fetch record.
@@ -43,8 +43,12 @@ def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) ->
         last_status=fetch.http_status,
         consecutive_failures=failures,
         next_fetch_at=next_fetch,
-        etag=fetch.etag,
-        last_modified=fetch.last_modified,
+        # With entries left for a later run, the next fetch must be a full one: a 304 would hide them.
+        etag=None if fetch.backlog else fetch.etag,
+        last_modified=None if fetch.backlog else fetch.last_modified,
         retire_reason=retire,
         moved_to=fetch.moved_to if ok else None,
+        kind=fetch.kind,
+        # Entries dated before this fetch were all seen, unless some were left for a later run.
+        cursor_at=fetch.started_at if ok and not fetch.backlog else None,
     )

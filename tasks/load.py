@@ -30,18 +30,24 @@ def plan_new_entries(
         max_new_per_feed: Cap per feed; the rest wait for the next run.
 
     Returns:
-        The results with ``entries`` cut to the new ones and ``fetch.new_entries`` set.
+        The results with ``entries`` cut to the new ones, ``fetch.new_entries`` set and ``fetch.backlog``
+        set where the cap left new entries for a later run.
     """
     taken: set[str] = set(known_urls)
     planned: list[FeedResult] = []
     for result in results:
         fresh: list[FeedEntry] = []
+        left = False
         for entry in result.entries:
-            if entry.url in taken or len(fresh) >= max_new_per_feed:
+            if entry.url in taken:
+                continue
+            if len(fresh) >= max_new_per_feed:
+                left = True
                 continue
             taken.add(entry.url)
             fresh.append(entry)
-        planned.append(FeedResult(replace(result.fetch, new_entries=len(fresh)), tuple(fresh)))
+        fetch = replace(result.fetch, new_entries=len(fresh), backlog=result.fetch.backlog or left)
+        planned.append(FeedResult(fetch, tuple(fresh)))
     return planned
 
 

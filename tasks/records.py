@@ -16,6 +16,9 @@ class FeedSource:
     category: str | None = None
     etag: str | None = None  # validators from the last successful fetch, for conditional GET
     last_modified: str | None = None
+    kind: str | None = None  # rss, atom, rdf, json, sitemap, news-sitemap (None: not fetched yet)
+    # Sitemaps only: entries dated well before this were all taken by an earlier run.
+    cursor_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class FeedFetch:
     last_modified: str | None = None
     retry_after_s: float | None = None  # 429/503 Retry-After, in seconds
     moved_to: str | None = None  # new URL after permanent (301/308) redirects
+    kind: str | None = None  # what the document turned out to be (None: no body, e.g. 304)
+    # Entries (or sitemaps of an index) were left for a later run: the cursor must not move past them.
+    backlog: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class FeedHealth:
     last_modified: str | None
     retire_reason: str | None = None  # set: the feed is deactivated (410 Gone, moved)
     moved_to: str | None = None
+    kind: str | None = None
+    cursor_at: datetime | None = None  # set: move the source's cursor here
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class ParsedFeed:
     entries: tuple[FeedEntry, ...]
     language: str | None = None
     warning: str | None = None  # feedparser's bozo exception text when it still parsed
+    kind: str | None = None  # rss, atom, rdf or json
 
 
 @dataclass(frozen=True)

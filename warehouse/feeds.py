@@ -45,6 +45,8 @@ HEALTH_SCHEMA = pa.schema(
         ("last_modified", pa.string()),
         ("retire_reason", pa.string()),
         ("moved_to", pa.string()),
+        ("kind", pa.string()),
+        ("cursor_at", _TS),
     ]
 )
 
@@ -52,18 +54,19 @@ HEALTH_SCHEMA = pa.schema(
 # One statement for the whole list, from an Arrow table: row by row, DuckDB kept ~0.28 MB per upsert until
 # the commit (880 feeds: 244 MB, 2 s; measured).
 _UPSERT_FEEDS = """
-INSERT INTO feeds (feed_url, title, html_url, category, imported_from)
-SELECT feed_url, title, html_url, category, imported_from FROM feed_list
+INSERT INTO feeds (feed_url, title, html_url, category, imported_from, kind)
+SELECT feed_url, title, html_url, category, imported_from, kind FROM feed_list
 ON CONFLICT (feed_url) DO UPDATE SET
     title = COALESCE(excluded.title, feeds.title),
     html_url = COALESCE(excluded.html_url, feeds.html_url),
     category = COALESCE(excluded.category, feeds.category),
-    imported_from = excluded.imported_from
+    imported_from = excluded.imported_from,
+    kind = COALESCE(excluded.kind, feeds.kind)
 """
 
 
 _LIST_FEEDS = """
-SELECT f.feed_url, f.title, f.category, f.active,
+SELECT f.feed_url, f.title, f.category, f.kind, f.active,
        l.started_at AS last_fetch, f.last_status, l.error AS last_error, f.last_success_at,
        coalesce(f.consecutive_failures, 0), f.next_fetch_at, f.retired_reason,
        (SELECT count(*) FROM article_store a WHERE a.feed_url = f.feed_url) AS articles
@@ -77,7 +80,7 @@ ORDER BY f.category NULLS FIRST, f.feed_url
 
 # Due feeds: active, not backing off; with a list, its feeds and where they moved to.
 _DUE_FEEDS = """
-SELECT feed_url, title, html_url, category, etag, last_modified
+SELECT feed_url, title, html_url, category, etag, last_modified, kind, cursor_at
 FROM feeds
 WHERE active
   AND (next_fetch_at IS NULL OR next_fetch_at <= ?)
@@ -103,7 +106,9 @@ UPDATE feeds SET
     last_success_at = CASE WHEN h.ok THEN h.checked_at ELSE feeds.last_success_at END,
     active = feeds.active AND h.retire_reason IS NULL,
     retired_reason = coalesce(h.retire_reason, feeds.retired_reason),
-    moved_to = coalesce(h.moved_to, feeds.moved_to)
+    moved_to = coalesce(h.moved_to, feeds.moved_to),
+    kind = coalesce(h.kind, feeds.kind),
+    cursor_at = coalesce(h.cursor_at, feeds.cursor_at)
 FROM health h
 WHERE feeds.feed_url = h.feed_url
 """
@@ -111,8 +116,8 @@ WHERE feeds.feed_url = h.feed_url
 
 # A moved feed lives on under its new URL with its title and category (validators start afresh).
 _ADD_MOVED = """
-INSERT INTO feeds (feed_url, title, html_url, category, imported_from)
-SELECT h.moved_to, f.title, f.html_url, f.category, f.imported_from
+INSERT INTO feeds (feed_url, title, html_url, category, imported_from, kind)
+SELECT h.moved_to, f.title, f.html_url, f.category, f.imported_from, f.kind
 FROM health h JOIN feeds f ON f.feed_url = h.feed_url
 WHERE h.moved_to IS NOT NULL
 ON CONFLICT (feed_url) DO NOTHING
@@ -142,6 +147,7 @@ class FeedStatus:
     feed_url: str
     title: str | None
     category: str | None
+    kind: str | None
     active: bool
     last_fetch: datetime | None
     last_status: int | None
@@ -175,6 +181,8 @@ def health_table(health: Sequence[FeedHealth], now: datetime) -> pa.Table:
             "last_modified": [h.last_modified for h in health],
             "retire_reason": [h.retire_reason for h in health],
             "moved_to": [h.moved_to for h in health],
+            "kind": [h.kind for h in health],
+            "cursor_at": [h.cursor_at for h in health],
         },
         schema=HEALTH_SCHEMA,
     )
@@ -219,6 +227,7 @@ def save_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[FeedSource], sour
             "html_url": pa.array([f.html_url for f in unique], pa.string()),
             "category": pa.array([f.category for f in unique], pa.string()),
             "imported_from": pa.array([source] * len(unique), pa.string()),
+            "kind": pa.array([f.kind for f in unique], pa.string()),
         }
     )
     with transaction(con):
@@ -242,7 +251,16 @@ def due_feeds(
     listed = list(only) if only is not None else None
     rows = con.execute(_DUE_FEEDS, [now, listed, listed, listed or []]).fetchall()
     return [
-        FeedSource(url=r[0], title=r[1], html_url=r[2], category=r[3], etag=r[4], last_modified=r[5])
+        FeedSource(
+            url=r[0],
+            title=r[1],
+            html_url=r[2],
+            category=r[3],
+            etag=r[4],
+            last_modified=r[5],
+            kind=r[6],
+            cursor_at=r[7],
+        )
         for r in rows
     ]
 

@@ -131,3 +131,15 @@ def test_server_errors_without_retry_after_raise_for_a_retry(httpserver):
     with HttpClient(SETTINGS) as client, pytest.raises(FetchError) as info:
         fetch_feed_result(client, FeedSource(httpserver.url_for("/err")), SETTINGS)
     assert info.value.transient
+
+
+def test_health_moves_the_cursor_only_without_backlog():
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    done = FeedFetch("https://a.example/s.xml", now, now, http_status=200, kind="sitemap", etag='"e"')
+    assert next_feed_health(done, 0, now).cursor_at == now
+    left = FeedFetch("https://a.example/s.xml", now, now, http_status=200, backlog=True, etag='"e"')
+    health = next_feed_health(left, 0, now)
+    # Entries were left: no cursor move, and no validators, so that a 304 cannot hide them next run.
+    assert (health.cursor_at, health.etag) == (None, None)
+    failed = FeedFetch("https://a.example/s.xml", now, now, error="x", error_reason="not_a_sitemap")
+    assert next_feed_health(failed, 0, now).cursor_at is None
