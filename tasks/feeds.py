@@ -126,7 +126,8 @@ def parse_opml(data: bytes) -> list[FeedSource]:
                 feeds.append(
                     FeedSource(
                         url=attrs["xmlurl"],
-                        title=label or None,
+                        # A label that only repeats the URL (what writers put where there is no title) is none.
+                        title=label if label and label != attrs["xmlurl"] else None,
                         html_url=attrs.get("htmlurl") or None,
                         category="/".join(path) or None,
                         kind=_listed_kind(attrs.get("type")),

@@ -154,6 +154,66 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds_add(args: argparse.Namespace) -> int:
+    """`wirehouse feeds add URL...`: find a site's feeds and sitemaps and store them (site as category)."""
+    from tasks.discover import DiscoveryError, discover
+    from tasks.http import HttpClient
+    from warehouse.connection import open_warehouse
+    from warehouse.feeds import save_feeds
+
+    settings = load_settings(warehouse_path=getattr(args, "warehouse", None))
+    found: dict[str, list[Any]] = {}
+    errors: list[str] = []
+    with HttpClient(settings) as client:
+        for url in args.urls:
+            try:
+                found[url] = discover(client, url, settings)
+            except DiscoveryError as exc:
+                errors.append(str(exc))
+    rows = [
+        (f.url, f.kind, f.via, f.title, "yes" if f.stored else "no", f.note)
+        for fs in found.values()
+        for f in fs
+    ]
+    sys.stdout.write(format_rows(["url", "kind", "found_via", "title", "store", "note"], rows, "table"))
+    keep = {url: [f.source() for f in fs if f.stored] for url, fs in found.items()}
+    if not args.dry_run and any(keep.values()):
+        with open_warehouse(settings.warehouse_path, migrate=True) as con:
+            for url, sources in keep.items():
+                save_feeds(con, sources, url)
+        print(f"stored {sum(map(len, keep.values()))} sources in {settings.warehouse_path}")
+    elif args.dry_run:
+        print("dry run: nothing stored")
+    if errors:
+        raise UserError("; ".join(errors))
+    if not any(keep.values()):
+        raise UserError(f"found no feed or sitemap at {', '.join(args.urls)}")
+    return 0
+
+
+def cmd_feeds_export(args: argparse.Namespace) -> int:
+    """`wirehouse feeds export`: the stored feed list as OPML or TOML."""
+    from tasks.feedlists import write_feed_toml, write_opml
+    from warehouse.connection import open_warehouse
+    from warehouse.feeds import active_feeds
+
+    path = _warehouse_path(args)
+    if not path.is_file():
+        raise UserError(f"warehouse {path} does not exist (import feeds first)")
+    with open_warehouse(path, migrate=True) as con:
+        feeds = sorted(active_feeds(con), key=lambda f: (f.category or "", f.url))
+    data = write_opml(feeds) if args.format == "opml" else write_feed_toml(feeds).encode()
+    if args.output:
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as exc:
+            raise UserError(f"cannot write {args.output}: {exc.strerror}") from exc
+        _note(f"exported {len(feeds)} feeds to {args.output}")
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 def cmd_feeds_list(args: argparse.Namespace) -> int:
     """`wirehouse feeds list`."""
     from warehouse.connection import open_warehouse
@@ -169,6 +229,7 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
             s.feed_url,
             s.title,
             s.category,
+            s.kind,
             "active" if s.active else f"retired: {s.retired_reason or 'by hand'}",
             s.last_status,
             s.last_fetch,
@@ -184,6 +245,7 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
         "feed_url",
         "title",
         "category",
+        "kind",
         "state",
         "last_status",
         "last_fetch",
@@ -474,6 +536,22 @@ def build_parser() -> argparse.ArgumentParser:
         change = add(name, what, cmd_feeds_change, feeds_sub)
         change.add_argument("urls", nargs="*", metavar="URL", help="feed URLs as `feeds list` shows them")
         change.add_argument("--all", action="store_true", help="every stored feed")
+    found = add(
+        "add",
+        "Find the feeds and sitemaps of sites (homepage, feed or sitemap URLs); store them.",
+        cmd_feeds_add,
+        feeds_sub,
+    )
+    found.add_argument("urls", nargs="+", metavar="URL")
+    found.add_argument("--dry-run", action="store_true", help="print what is found, store nothing")
+    out = add(
+        "export",
+        "Write the stored feed list as OPML or TOML (stdout, or -o FILE).",
+        cmd_feeds_export,
+        feeds_sub,
+    )
+    out.add_argument("--format", choices=["opml", "toml"], default="opml")
+    out.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
     search = add(
         "search", "Full-text search (BM25, stemmed per language) over extracted articles.", cmd_search

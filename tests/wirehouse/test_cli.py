@@ -293,3 +293,57 @@ def test_feeds_reset_names_urls_it_does_not_know(tmp_path):
         "not a stored feed",
     )
     assert_one_line_error(wirehouse("feeds", "enable", "--warehouse", str(path)), "--all")
+
+
+def test_feeds_export_round_trips_world_opml(tmp_path, capsys):
+    from tasks.feeds import parse_feed_list, parse_opml
+
+    world = ROOT / "feeds" / "world.opml"
+    path = str(tmp_path / "w.duckdb")
+    assert main(["feeds", "import", str(world), "--warehouse", path]) == 0
+    capsys.readouterr()
+    assert main(["feeds", "export", "--warehouse", path]) == 0
+    exported = capsys.readouterr().out.encode()
+    expected = parse_opml(world.read_bytes())
+
+    def key(feeds):
+        return sorted((f.url, f.title, f.html_url, f.category) for f in feeds)
+
+    assert key(parse_opml(exported)) == key(expected)
+    assert (
+        main(["feeds", "export", "--format", "toml", "-o", str(tmp_path / "f.toml"), "--warehouse", path])
+        == 0
+    )
+    assert key(parse_feed_list((tmp_path / "f.toml").read_bytes())) == key(expected)
+    # ... and the exported list imports into a fresh warehouse as the same list again
+    assert main(["feeds", "import", str(tmp_path / "f.toml"), "--warehouse", str(tmp_path / "x.duckdb")]) == 0
+    capsys.readouterr()
+    assert main(["feeds", "export", "--warehouse", str(tmp_path / "x.duckdb")]) == 0
+    assert key(parse_opml(capsys.readouterr().out.encode())) == key(expected)
+
+
+def test_feeds_add_finds_a_site_and_stores_it_with_kinds(tmp_path, capsys):
+    from tests.site import serve_site
+
+    path = str(tmp_path / "w.duckdb")
+    with serve_site() as site:
+        assert main(["feeds", "add", site.base + "/", "--dry-run", "--warehouse", path]) == 0
+        out = capsys.readouterr().out
+        assert "dry run: nothing stored" in out and "news-sitemap" in out and "robots.txt" in out
+        assert not Path(path).exists()
+        assert main(["feeds", "add", site.base + "/", "--warehouse", path]) == 0
+        assert "stored 6 sources" in capsys.readouterr().out
+        assert_one_line_error(
+            wirehouse("feeds", "add", site.base + "/missing", "--warehouse", path), "HTTP 404"
+        )
+    assert main(["feeds", "list", "--warehouse", path, "--format", "json"]) == 0
+    listed = {row["feed_url"].removeprefix(site.base): row for row in json.loads(capsys.readouterr().out)}
+    assert {url: row["kind"] for url, row in listed.items()} == {
+        "/news.rss": "rss",
+        "/feed.json": "json",
+        "/atom.xml": "atom",
+        "/sitemap_index.xml": "sitemap",
+        "/news-sitemap.xml.gz": "news-sitemap",
+        "/pages-sitemap.xml": "sitemap",
+    }
+    assert {row["category"] for row in listed.values()} == {site.base.removeprefix("http://")}
