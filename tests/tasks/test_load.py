@@ -24,6 +24,8 @@ def test_plan_new_entries_dedups_across_feeds_and_caps_per_feed():
     planned = plan_new_entries(results, known_urls={"https://x.example/1"}, max_new_per_feed=1)
     assert [[e.url[-1] for e in r.entries] for r in planned] == [["2"], ["4"]]
     assert [r.fetch.new_entries for r in planned] == [1, 1]
+    # feed a had 3 still new after the known one; b's entry 2 was taken by a: nothing left behind there
+    assert [r.fetch.backlog for r in planned] == [True, False]
 
 
 def test_batched():

@@ -1,6 +1,7 @@
 """Feeds and their fetch log in the warehouse."""
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from tasks.records import Article, FeedFetch, FeedSource
 from warehouse.articles import store_articles
@@ -28,6 +29,27 @@ def art(n, **kw):
         raw_html=b"<html>%d</html>" % n,
     )
     return Article(**{**base, **kw})
+
+
+def test_kind_and_cursor_are_kept_per_source(warehouse_path):
+    sitemap = "https://a.example/sitemap.xml"
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        save_feeds(con, [FeedSource(sitemap, kind="sitemap")], "feeds add")
+        save_feeds(con, [FeedSource(sitemap, title="A")], "a.opml")  # a list without a kind keeps it
+        (stored,) = active_feeds(con)
+        assert (stored.kind, stored.cursor_at) == ("sitemap", None)
+        done = FeedFetch(sitemap, NOW, NOW, 200, kind="news-sitemap", etag='"1"')
+        store_fetches(con, [done], "r1", NOW)
+        (stored,) = active_feeds(con)
+        assert (stored.kind, stored.cursor_at, stored.etag) == ("news-sitemap", NOW, '"1"')
+        later = NOW + timedelta(hours=1)
+        store_fetches(con, [replace(done, started_at=later, backlog=True)], "r2", later)
+        (stored,) = active_feeds(con)
+        assert (stored.cursor_at, stored.etag) == (NOW, None)  # entries were left: no move, full GET next
+        store_fetches(con, [FeedFetch(sitemap, later, later, None, error="x", error_reason="timeout")], "r3")
+        (stored,) = active_feeds(con)
+        assert (stored.kind, stored.cursor_at) == ("news-sitemap", NOW)
+        assert [s.kind for s in feed_statuses(con)] == ["news-sitemap"]
 
 
 def test_feeds_are_upserted_and_listed(warehouse_path):
