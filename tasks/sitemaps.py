@@ -22,7 +22,8 @@ MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 # Indexes are not meant to nest; an index inside an index is still read, anything deeper is refused.
 MAX_INDEX_DEPTH = 2
 # Sitemaps read per source and run (newest first): an index of thousands of archive sitemaps must not
-# hold a run for hours at one request per host-delay; the rest wait for later runs.
+# hold a run for hours at one request per host-delay, nor millions of entries in memory. An index's
+# sitemaps are read until this many have been read or MAX_SITEMAP_URLS entries are new; the rest wait.
 MAX_SITEMAPS_PER_RUN = 50
 # Publishers date entries before they list them, and failed pages are retried for hours: an entry dated
 # up to this long before the last successful fetch is still looked at (known URLs are skipped anyway).
@@ -333,8 +334,8 @@ def walk_sitemaps(client: Fetcher, url: str, first: Sitemap, since: datetime | N
             if child.loc in seen:
                 walk.errors.append(SitemapError("sitemap_loop", f"{where} lists {child.loc} again (a loop)"))
                 continue
-            if budget[0] <= 0:
-                walk.backlog = True
+            if budget[0] <= 0 or len(walk.urls) >= MAX_SITEMAP_URLS:
+                walk.backlog = True  # enough for one run: the rest wait, and the cursor stays
                 break
             seen.add(child.loc)
             budget[0] -= 1
@@ -347,6 +348,7 @@ def walk_sitemaps(client: Fetcher, url: str, first: Sitemap, since: datetime | N
     visit(first, url, 0)
     if walk.errors and not walk.urlsets_read:
         raise _as_sitemap_error(walk.errors[0])
+    walk.urls = newer_than(walk.urls, None)  # newest first across all sitemaps read
     return walk
 
 

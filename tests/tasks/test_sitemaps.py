@@ -203,6 +203,27 @@ def test_index_walk_reads_new_sitemaps_only_and_entries_become_feed_entries(http
     assert "/2019.xml" not in [request.path for request, _ in httpserver.log]
 
 
+def test_an_index_is_read_newest_first_up_to_the_per_run_cap(httpserver, monkeypatch):
+    import tasks.sitemaps
+
+    monkeypatch.setattr(tasks.sitemaps, "MAX_SITEMAPS_PER_RUN", 2)
+    months = ["2026-09", "2026-11", "2026-10"]
+    children = "".join(
+        f"<sitemap><loc>{httpserver.url_for(f'/{m}.xml')}</loc><lastmod>{m}-28</lastmod></sitemap>"
+        for m in months
+    )
+    httpserver.expect_request("/index.xml").respond_with_data(f"<sitemapindex {NS}>{children}</sitemapindex>")
+    for m in months:
+        httpserver.expect_request(f"/{m}.xml").respond_with_data(
+            f"<urlset {NS}><url><loc>{httpserver.url_for('/a/' + m)}</loc><lastmod>{m}-15</lastmod></url></urlset>"
+        )
+    with HttpClient(SETTINGS) as client:
+        result = fetch_feed_result(client, source(httpserver.url_for("/index.xml")), SETTINGS)
+    assert [e.url.rsplit("/", 1)[1] for e in result.entries] == ["2026-11", "2026-10"]
+    assert result.fetch.backlog and result.fetch.error is None
+    assert "/2026-09.xml" not in [request.path for request, _ in httpserver.log]
+
+
 @functools.cache
 def _million_urls() -> bytes:
     # 10^6 short URLs, gzipped for the wire (the cap counts the uncompressed size, ~26 MB here).
