@@ -175,15 +175,15 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
         for fs in found.values()
         for f in fs
     ]
-    sys.stdout.write(format_rows(["url", "kind", "found_via", "title", "store", "note"], rows, "table"))
+    sys.stdout.write(format_rows(["url", "kind", "found_via", "title", "store", "note"], rows, args.format))
     keep = {url: [f.source() for f in fs if f.stored] for url, fs in found.items()}
     if not args.dry_run and any(keep.values()):
         with open_warehouse(settings.warehouse_path, migrate=True) as con:
             for url, sources in keep.items():
                 save_feeds(con, sources, url)
-        print(f"stored {sum(map(len, keep.values()))} sources in {settings.warehouse_path}")
+        _note(f"stored {sum(map(len, keep.values()))} sources in {settings.warehouse_path}")
     elif args.dry_run:
-        print("dry run: nothing stored")
+        _note("dry run: nothing stored")
     if errors:
         raise UserError("; ".join(errors))
     if not any(keep.values()):
@@ -544,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     found.add_argument("urls", nargs="+", metavar="URL")
     found.add_argument("--dry-run", action="store_true", help="print what is found, store nothing")
+    found.add_argument("--format", choices=["table", "csv", "json"], default="table")
     out = add(
         "export",
         "Write the stored feed list as OPML or TOML (stdout, or -o FILE).",

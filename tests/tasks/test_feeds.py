@@ -166,6 +166,17 @@ def test_json_feed_entries():
     assert entry.published_at == datetime(2024, 10, 28, 6, 0, tzinfo=UTC)
 
 
+def test_each_feed_says_its_kind():
+    assert [
+        parse_feed(doc, FEED).kind for doc in (RSS2.encode(), ATOM.encode(), RDF.encode(), JSON_FEED)
+    ] == [
+        "rss",
+        "atom",
+        "rdf",
+        "json",
+    ]
+
+
 def test_wrong_declared_charset_still_parses():
     latin1 = RSS2.replace('encoding="utf-8"', 'encoding="iso-8859-1"').encode("iso-8859-1")
     parsed = parse_feed(latin1, FEED, {"content-type": "application/rss+xml; charset=utf-8"})

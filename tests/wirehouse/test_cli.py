@@ -327,12 +327,20 @@ def test_feeds_add_finds_a_site_and_stores_it_with_kinds(tmp_path, capsys):
 
     path = str(tmp_path / "w.duckdb")
     with serve_site() as site:
-        assert main(["feeds", "add", site.base + "/", "--dry-run", "--warehouse", path]) == 0
-        out = capsys.readouterr().out
-        assert "dry run: nothing stored" in out and "news-sitemap" in out and "robots.txt" in out
-        assert not Path(path).exists()
+        assert (
+            main(["feeds", "add", site.base + "/", "--dry-run", "--warehouse", path, "--format", "json"]) == 0
+        )
+        out, err = capsys.readouterr()
+        found = {row["url"].removeprefix(site.base): row for row in json.loads(out)}
+        assert "dry run: nothing stored" in err and not Path(path).exists()
+        assert found["/news-sitemap.xml.gz"]["kind"] == "news-sitemap"
+        assert found["/pages-sitemap.xml"]["found_via"] == "robots.txt"
+        assert (found["/archive-sitemap.xml"]["store"], found["/archive-sitemap.xml"]["note"]) == (
+            "no",
+            "covered by the index",
+        )
         assert main(["feeds", "add", site.base + "/", "--warehouse", path]) == 0
-        assert "stored 6 sources" in capsys.readouterr().out
+        assert "stored 6 sources" in capsys.readouterr().err
         assert_one_line_error(
             wirehouse("feeds", "add", site.base + "/missing", "--warehouse", path), "HTTP 404"
         )
