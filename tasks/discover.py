@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,10 +13,15 @@ from tasks.feeds import NotAFeedError, parse_feed
 from tasks.http import Fetcher, FetchError, Response
 from tasks.records import FeedSource
 from tasks.settings import Settings
-from tasks.sitemaps import MAX_INDEX_DEPTH, MAX_SITEMAP_BYTES, Sitemap, SitemapError, read_sitemap_response
+from tasks.sitemaps import (
+    MAX_INDEX_DEPTH,
+    MAX_SITEMAP_BYTES,
+    Sitemap,
+    SitemapError,
+    looks_like_sitemap,
+    read_sitemap_response,
+)
 from wirehouse.errors import PermanentError
-
-logger = logging.getLogger(__name__)
 
 # Link types a page declares its feeds with, and the kind each promises.
 FEED_LINK_TYPES = {
@@ -200,11 +204,11 @@ def discover(client: Fetcher, url: str, settings: Settings) -> list[Finding]:
     def add(finding: Finding) -> None:
         findings.setdefault(finding.url, finding)
 
-    try:
-        sitemap = read_sitemap_response(first)
-    except SitemapError:
-        sitemap = None
-    if sitemap is not None:
+    if looks_like_sitemap(first.body):
+        try:
+            sitemap = read_sitemap_response(first)
+        except SitemapError as exc:
+            raise DiscoveryError(f"{url}: {exc}") from exc
         add(Finding(url, sitemap.kind, "given", category=category))
         if sitemap.is_index:
             _index_findings(site, url, sitemap, category, add, depth=1)

@@ -1,5 +1,7 @@
 """Discovery: declared feeds, robots.txt sitemaps (pure), and a whole site found over loopback HTTP."""
 
+import re
+
 import pytest
 
 from tasks.discover import (
@@ -83,10 +85,17 @@ def test_a_feed_or_sitemap_url_is_taken_as_it_is():
     assert site.requests("/robots.txt") == 0
 
 
-def test_unreachable_or_missing_url_is_one_clear_error():
-    with (
-        serve_site() as site,
-        HttpClient(SETTINGS) as client,
-        pytest.raises(DiscoveryError, match="HTTP 404"),
-    ):
-        discover(client, site.base + "/nothing-here", SETTINGS)
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/nothing-here", "HTTP 404"),
+        ("/broken.xml.gz", "broken gzip"),
+        ("/logo.png", "neither a page, a feed nor a sitemap (image/png)"),
+    ],
+)
+def test_unusable_urls_are_one_clear_error(path, message):
+    with serve_site() as site, HttpClient(SETTINGS) as client:
+        site.documents["/broken.xml.gz"] = ("application/gzip", b"\x1f\x8b\x08\x00broken")
+        site.documents["/logo.png"] = ("image/png", b"\x89PNG\r\n\x1a\n" + bytes(100))
+        with pytest.raises(DiscoveryError, match=re.escape(message)):
+            discover(client, site.base + path, SETTINGS)
