@@ -153,19 +153,32 @@ def parse_w3c_datetime(value: str | None) -> datetime | None:
 
 
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    # Comments and processing instructions have no string tag; names are compared without namespace.
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
-def _child_text(element: etree._Element, *path: str) -> str | None:
-    node: etree._Element | None = element
-    for name in path:
-        node = (
-            next((c for c in node.iterchildren() if _local(c.tag) == name), None)
-            if node is not None
-            else None
-        )
-    text = node.text if node is not None else None
-    return " ".join(text.split()) or None if text else None
+def _text(element: etree._Element) -> str | None:
+    return " ".join(element.text.split()) or None if element.text else None
+
+
+def _entry_fields(entry: etree._Element) -> dict[str, str | None]:
+    """Read an entry's loc, lastmod and Google News fields in one pass over its children."""
+    fields: dict[str, str | None] = {}
+    for child in entry:
+        name = _local(child.tag)
+        if name in {"loc", "lastmod"}:
+            fields[name] = _text(child)
+        elif name == "news":
+            fields["news"] = ""
+            for item in child:
+                field_name = _local(item.tag)
+                if field_name in {"title", "publication_date"}:
+                    fields[field_name] = _text(item)
+                elif field_name == "publication":
+                    for detail in item:
+                        if _local(detail.tag) == "language":
+                            fields["language"] = _text(detail)
+    return fields
 
 
 def _language(value: str | None) -> str | None:
@@ -208,35 +221,32 @@ def parse_sitemap(data: bytes, max_urls: int = MAX_SITEMAP_URLS) -> Sitemap:
     )
     try:
         for event, element in events:
-            name = _local(element.tag)
-            if root_name is None:
-                root_name = name
-                if name not in {"urlset", "sitemapindex"}:
-                    raise SitemapError("not_a_sitemap", f"not a sitemap (root element is <{name}>)")
+            if event == "start":
+                if root_name is None:
+                    root_name = _local(element.tag)
+                    if root_name not in {"urlset", "sitemapindex"}:
+                        raise SitemapError("not_a_sitemap", f"not a sitemap (root element is <{root_name}>)")
                 continue
             parent = element.getparent()
-            if event != "end" or name not in {"url", "sitemap"} or parent is None:
-                continue
-            if parent.getparent() is not None:
-                continue  # only direct children of the root are entries
-            loc = _child_text(element, "loc")
-            if loc and re.match(r"^https?://", loc, re.IGNORECASE) and loc not in seen:
-                if len(urls) >= max_urls:
-                    raise SitemapError("too_many_urls", f"sitemap lists more than {max_urls} URLs")
-                seen.add(loc)
-                title = _child_text(element, "news", "title")
-                published = parse_w3c_datetime(_child_text(element, "news", "publication_date"))
-                language = _language(_child_text(element, "news", "publication", "language"))
-                news = news or any(_local(c.tag) == "news" for c in element.iterchildren())
-                urls.append(
-                    SitemapUrl(
-                        loc=loc,
-                        lastmod=parse_w3c_datetime(_child_text(element, "lastmod")),
-                        title=title,
-                        language=language,
-                        published_at=published,
+            if parent is None or parent.getparent() is not None:
+                continue  # the root itself, or something inside an entry: only the root's children are entries
+            if _local(element.tag) in {"url", "sitemap"}:
+                fields = _entry_fields(element)
+                loc = fields.get("loc")
+                if loc and re.match(r"^https?://", loc, re.IGNORECASE) and loc not in seen:
+                    if len(urls) >= max_urls:
+                        raise SitemapError("too_many_urls", f"sitemap lists more than {max_urls} URLs")
+                    seen.add(loc)
+                    news = news or "news" in fields
+                    urls.append(
+                        SitemapUrl(
+                            loc=loc,
+                            lastmod=parse_w3c_datetime(fields.get("lastmod")),
+                            title=fields.get("title"),
+                            language=_language(fields.get("language")),
+                            published_at=parse_w3c_datetime(fields.get("publication_date")),
+                        )
                     )
-                )
             # Entries are done with: free them so a 50 MB sitemap does not become a 500 MB tree.
             element.clear()
             while element.getprevious() is not None:

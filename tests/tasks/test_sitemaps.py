@@ -28,7 +28,9 @@ NEWS_NS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
 
 URLSET = f"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset {NS}>
-  <url><loc>https://paper.example/politics/budget</loc><lastmod>2026-11-20T08:00:00+01:00</lastmod></url>
+  <url><loc>https://paper.example/politics/budget</loc><lastmod>2026-11-20T08:00:00+01:00</lastmod>
+    <image:image xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">
+      <image:loc>https://paper.example/img/budget.jpg</image:loc></image:image></url>
   <url><loc> https://paper.example/sport/final </loc><lastmod>2026-11-21</lastmod></url>
   <url><loc>https://paper.example/politics/budget</loc></url>
   <url><loc>mailto:desk@paper.example</loc></url>
