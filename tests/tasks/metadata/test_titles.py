@@ -1,0 +1,66 @@
+"""Headlines."""
+
+import pytest
+
+from tasks.metadata import (
+    choose_title,
+    clean_title,
+    host_names,
+    read_metadata,
+)
+from tests.tasks.metadata import FETCHED, tree
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Hafen wird ausgebaggert | hafenblatt.example", "Hafen wird ausgebaggert"),
+        ("Hafen wird ausgebaggert – Hafenblatt – 04.03.2025", "Hafen wird ausgebaggert"),
+        ("HAFENBLATT - Hafen wird ausgebaggert", "Hafen wird ausgebaggert"),
+        ("Bagger im Hafen：ハーフェン新聞", "Bagger im Hafen"),
+        ("Streit um Nord-Süd-Trasse - was nun?", "Streit um Nord-Süd-Trasse - was nun?"),
+        ("  Zu   viel\u3000Raum  ", "Zu viel Raum"),
+    ],
+)
+def test_clean_title_drops_site_names_and_dates_only(raw, expected):
+    names = ["Hafenblatt", "ハーフェン新聞", *host_names("https://www.hafenblatt.example/x")]
+    assert clean_title(raw, names) == expected
+
+
+def test_a_label_another_title_leaves_out_is_dropped_from_the_end():
+    head = """<meta property="og:title" content="Leuchtturm wird neu gestrichen">
+    <title>Leuchtturm wird neu gestrichen | Region | Seeblick</title>
+    <meta property="og:site_name" content="Seeblick">
+    <script type="application/ld+json">{"@type": "NewsArticle",
+      "headline": "Leuchtturm wird neu gestrichen | Region"}</script>"""
+    stated = read_metadata(tree(head), "https://seeblick.example/leuchtturm", FETCHED)
+    assert stated.title == "Leuchtturm wird neu gestrichen"
+    # The visible headline also tells: the slogan after the dash is not the site's name, yet not news either.
+    slogan = tree(
+        "<title>Kutter läuft aus – Die freundliche Zeitung vom Deich</title>", "<h1>Kutter läuft aus</h1>"
+    )
+    assert read_metadata(slogan, "https://deichblatt.example/a", FETCHED).title == "Kutter läuft aus"
+
+
+def test_choose_title_keeps_what_no_other_source_contradicts():
+    assert choose_title([None, "Ebbe und Flut - ein Vergleich"]) == "Ebbe und Flut - ein Vergleich"
+    # A one-word heading ("Wetter") is a section, not a shorter statement of the headline.
+    assert choose_title(["Wetter - Sturm zieht auf"], shown=["Wetter"]) == "Wetter - Sturm zieht auf"
+    # Glued section labels go too, when a headline meta tag states the headline without them.
+    assert choose_title(["항구 확장 공사 시작-경제", "항구 확장 공사 시작"]) == "항구 확장 공사 시작"
+    assert choose_title([]) is None
+
+
+def test_a_kicker_the_shared_title_leaves_out_is_dropped():
+    stated = ["Ärger im Hafen: Fähre fällt wieder aus", "Fähre fällt wieder aus"]
+    assert choose_title(stated, shared=["Fähre fällt wieder aus"]) == "Fähre fällt wieder aus"
+    # Without a shared title that leaves it out, the kicker stays.
+    assert choose_title(stated[:1], shown=["Fähre fällt wieder aus"]) == stated[0]
+
+
+def test_a_headline_meta_tag_comes_right_after_jsonld():
+    head = """<meta name="headline" content="Neue Brücke über die Förde">
+    <meta property="og:title" content="Neue Brücke über die Förde-Verkehr">"""
+    assert (
+        read_metadata(tree(head), "https://foerde.example/a", FETCHED).title == "Neue Brücke über die Förde"
+    )
