@@ -74,8 +74,8 @@ bench: $(DEV_STAMP)  ## speed: wirehouse vs plain trafilatura (limit) and its CL
 bench-quick: $(DEV_STAMP)  ## speed on the 126 corpus pages once, no scale run (~2 min)
 	$(BIN)/python -m bench.speed --corpus $(CORPUS) --copies 1 --scale 0
 
-bench-quality: $(DEV_STAMP)  ## extraction quality vs plain trafilatura on CORPUS (default ../shared/corpora/fundus)
-	$(BIN)/python -m bench.quality --corpus $(CORPUS)
+bench-quality: $(DEV_STAMP)  ## extraction quality vs plain trafilatura on ../shared/corpora/fundus and fundus-world, per page and per rule family
+	$(BIN)/python -m bench.quality
 
 bench-dedup: $(DEV_STAMP)  ## wire-copy grouping: pairwise precision/recall and time at 1,000 and 10,000 articles
 	$(BIN)/python -m bench.dedup --corpus $(CORPUS)

@@ -1,4 +1,8 @@
-"""Extraction quality on a truth.jsonl corpus: wirehouse against plain trafilatura, one table per language."""
+"""Extraction quality on truth.jsonl corpora: wirehouse against plain trafilatura.
+
+Per folder, one table per language; then the per-page distribution of (wirehouse body F1 - trafilatura body
+F1), and a leave-one-country-out estimate for each rule family that goes beyond plain trafilatura.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ import sys
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "fundus"
+CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
+DEFAULT_CORPUS = CORPORA / "fundus"
+DEFAULT_CORPORA = (CORPORA / "fundus", CORPORA / "fundus-world")
 SHINGLE = 4
 _WORD = re.compile(r"\w+")
 
@@ -120,6 +126,70 @@ def author_f1(truth: Iterable[str], predicted: Iterable[str]) -> float:
     return 2 * shared / (len(expected) + len(got))
 
 
+# Words that, beside a publisher's name, make a credit the newsroom's rather than a person's ("BR24 Redaktion",
+# "IN-Redaktion", "Staff"), as the corpus README defines person names.
+_DESK_WORDS = frozenset(
+    {"staff", "redaktion", "redaction", "rédaction", "redacción", "redazione", "team", "desk", "newsroom"}
+    | {"editorial", "editors", "online", "news", "nachrichten", "digital", "agency", "agencies", "web"}
+)
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _folded(text: str) -> str:
+    return "".join(tokens(unicodedata.normalize("NFKC", text)))
+
+
+def publisher_keys(row: Mapping[str, Any]) -> set[str]:
+    """Folded forms a page's publisher goes by: its name, its host and main host label, its initials."""
+    keys: set[str] = set()
+    publisher = str(row.get("publisher") or "")
+    words = _CAMEL.findall(publisher) or publisher.split()
+    if publisher:
+        keys.add(_folded(publisher))
+        if len(words) >= 2:
+            keys.add("".join(w[0] for w in words).lower())
+    host = (row.get("url") or "").split("/")[2] if "//" in (row.get("url") or "") else ""
+    labels = [label for label in host.lower().split(".") if label and label not in ("www", "m")]
+    if labels:
+        keys.add(_folded(".".join(labels)))
+        keys.update(_folded(label) for label in labels[:-1])
+    return {k for k in keys if len(k) >= 2}
+
+
+def is_person_credit(name: str, row: Mapping[str, Any]) -> bool:
+    """Whether a credit names a person: not a news agency, not the publisher itself (README of the corpora).
+
+    A part that an agency code reads ("AFP, MANILA", "dpa/lnw") makes the credit an agency's; the publisher
+    is its name, host or initials once desk words ("Redaktion", "staff") are dropped.
+    """
+    from tasks.agencies import PRESS_RELEASE, agency_code
+
+    parts = [name, *re.split(r"\s*[,;/|]\s*", name)]
+    if any((code := agency_code(part)) and code != PRESS_RELEASE for part in parts if part.strip()):
+        return False
+    words = [w for w in re.split(r"[\s\-–]+", name) if w and _folded(w) not in _DESK_WORDS]
+    folded = _folded(" ".join(words))
+    if not folded:
+        return False
+    keys = publisher_keys(row)
+    return not any(folded == k or (len(k) >= 4 and folded.startswith(k)) for k in keys)
+
+
+def person_f1(truth: Iterable[str], predicted: Iterable[str], row: Mapping[str, Any]) -> float:
+    """Set F1 of person names only: agencies and the publisher dropped on both sides first."""
+    return author_f1(
+        [n for n in truth if is_person_credit(n, row)], [n for n in predicted if is_person_credit(n, row)]
+    )
+
+
+def page_f1(counts: tuple[float, float, float]) -> float:
+    """One document's body F1 from its normalised counts (0 where nothing matched)."""
+    tp, fp, fn = counts
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 # ----------------------------------------------------------------------------------------- running
 
 
@@ -143,16 +213,19 @@ class Tally:
     title: list[bool] = field(default_factory=list)
     date: list[bool] = field(default_factory=list)
     authors: list[float] = field(default_factory=list)
+    names: list[float] = field(default_factory=list)
     language: list[bool] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
     def add(self, truth: dict[str, Any], got: Prediction) -> None:
-        """Score one page."""
+        """Score one page (language only where the truth knows the page's language)."""
         self.body.append(body_counts(truth.get("body"), got.text))
         self.title.append(title_matches(truth.get("title"), got.title))
         self.date.append(date_matches(truth.get("publishing_date"), got.published))
         self.authors.append(author_f1(truth.get("authors") or (), got.authors))
-        self.language.append(got.language == truth.get("language"))
+        self.names.append(person_f1(truth.get("authors") or (), got.authors, truth))
+        if truth.get("language"):
+            self.language.append(got.language == truth.get("language"))
         self.seconds.append(got.seconds)
 
     def row(self) -> dict[str, float]:
@@ -170,7 +243,9 @@ class Tally:
             "title": mean([float(v) for v in self.title]),
             "date": mean([float(v) for v in self.date]),
             "authors": mean(self.authors),
-            "lang": mean([float(v) for v in self.language]),
+            "names": mean(self.names),
+            # No page of known language in the group: nothing to get wrong.
+            "lang": mean([float(v) for v in self.language]) if self.language else 1.0,
             "ms": 1000 * mean(self.seconds),
         }
 
@@ -189,10 +264,16 @@ def crawl_time(row: dict[str, Any]) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def run_wirehouse(html: bytes, row: dict[str, Any]) -> Prediction:
-    """The project's own extraction, fed as from a link-only feed, then its language detection."""
-    from tasks.enrich.language import detect_language
-    from tasks.extract import extract_article
+def run_wirehouse(html: bytes, row: dict[str, Any], rules: frozenset[str] | None = None) -> Prediction:
+    """The project's own extraction, fed as from a link-only feed, then its language enricher.
+
+    Args:
+        html: The page.
+        row: Its truth row (URL and crawl time).
+        rules: Body rule families to apply (all where None; fewer to measure one).
+    """
+    from tasks.enrich.language import enrich
+    from tasks.extract import BODY_RULES, extract_article
     from tasks.records import FeedEntry, Page
 
     url = row["url"]
@@ -205,9 +286,9 @@ def run_wirehouse(html: bytes, row: dict[str, Any]) -> Prediction:
         body=html,
     )
     started = time.perf_counter()
-    article = extract_article(page)
+    article = extract_article(page, BODY_RULES if rules is None else rules)
     seconds = time.perf_counter() - started
-    code, _ = detect_language(article.text)
+    code = enrich(article).language
     authors = article.authors + article.agencies  # an agency credit is a byline, as the truth counts it
     return Prediction(article.text, article.title, article.published_at, authors, code, seconds)
 
@@ -246,22 +327,240 @@ SYSTEMS: dict[str, Callable[[bytes, dict[str, Any]], Prediction]] = {
 }
 
 
-def evaluate(corpus: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """Run every system on every page of the corpus.
+@dataclass(frozen=True)
+class PageRun:
+    """One page of a corpus with every system's prediction for it."""
 
-    Returns:
-        ``{group: {system: columns}}`` with one group per truth language and ``all``.
-    """
-    tallies: dict[str, dict[str, Tally]] = {}
+    folder: str
+    row: dict[str, Any]
+    html: bytes
+    got: dict[str, Prediction]
+
+
+def run_pages(corpus: Path) -> list[PageRun]:
+    """Run every system on every page of a corpus folder."""
+    runs = []
     for row in load_truth(corpus):
         html = gzip.decompress((corpus / row["file"]).read_bytes())
-        group = row.get("language") or "?"
-        for name, system in SYSTEMS.items():
-            got = system(html, row)
+        got = {name: system(html, row) for name, system in SYSTEMS.items()}
+        runs.append(PageRun(corpus.name, row, html, got))
+    return runs
+
+
+def tabulate(runs: Iterable[PageRun]) -> dict[str, dict[str, dict[str, float]]]:
+    """Score page runs per truth language and overall.
+
+    Returns:
+        ``{group: {system: columns}}`` with one group per truth language (``?`` where unknown) and ``all``.
+    """
+    tallies: dict[str, dict[str, Tally]] = {}
+    for run in runs:
+        group = run.row.get("language") or "?"
+        for name, got in run.got.items():
             for key in (group, "all"):
-                tallies.setdefault(key, {}).setdefault(name, Tally()).add(row, got)
+                tallies.setdefault(key, {}).setdefault(name, Tally()).add(run.row, got)
     order = [*sorted(k for k in tallies if k != "all"), "all"]
     return {key: {name: tally.row() for name, tally in tallies[key].items()} for key in order}
+
+
+def evaluate(corpus: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Run every system on every page of the corpus and score them (see :func:`tabulate`)."""
+    return tabulate(run_pages(corpus))
+
+
+def body_deltas(runs: Iterable[PageRun]) -> list[tuple[float, str]]:
+    """Per page, wirehouse body F1 minus plain trafilatura's, with the page's file; lowest first."""
+    found = []
+    for run in runs:
+        truth = run.row.get("body")
+        ours = page_f1(body_counts(truth, run.got["wirehouse"].text))
+        theirs = page_f1(body_counts(truth, run.got["trafilatura"].text))
+        found.append((ours - theirs, f"{run.folder}/{run.row['file']}"))
+    return sorted(found)
+
+
+def format_deltas(deltas: Sequence[tuple[float, str]], worst: int = 5) -> str:
+    """The distribution of per-page body F1 differences, in a few lines."""
+    values = [d for d, _ in deltas]
+    if not values:
+        return "no pages"
+
+    def quantile(q: float) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))]
+
+    marks = ", ".join(
+        f"{name} {quantile(q):+.3f}" for name, q in (("p10", 0.1), ("p25", 0.25), ("median", 0.5))
+    )
+    marks += ", " + ", ".join(f"{name} {quantile(q):+.3f}" for name, q in (("p75", 0.75), ("p90", 0.9)))
+    lines = [
+        f"wirehouse - trafilatura, body F1 per page ({len(values)} pages): min {values[0]:+.3f}, {marks}, "
+        f"max {values[-1]:+.3f}, mean {sum(values) / len(values):+.4f}",
+        f"  pages below -0.05: {sum(v < -0.05 for v in values)}; below 0: {sum(v < -0.0005 for v in values)}; "
+        f"same: {sum(abs(v) <= 0.0005 for v in values)}; above 0: {sum(v > 0.0005 for v in values)}",
+        "  lowest: " + ", ".join(f"{name.removesuffix('.html.gz')} {d:+.3f}" for d, name in deltas[:worst]),
+    ]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------- rule families
+
+
+def _body_metric(row: dict[str, Any], got: Prediction) -> float | None:
+    return page_f1(body_counts(row.get("body"), got.text))
+
+
+def _title_metric(row: dict[str, Any], got: Prediction) -> float | None:
+    return float(title_matches(row.get("title"), got.title))
+
+
+def _date_metric(row: dict[str, Any], got: Prediction) -> float | None:
+    return float(date_matches(row.get("publishing_date"), got.published))
+
+
+def _names_metric(row: dict[str, Any], got: Prediction) -> float | None:
+    return person_f1(row.get("authors") or (), got.authors, row)
+
+
+def _language_metric(row: dict[str, Any], got: Prediction) -> float | None:
+    return float(got.language == row["language"]) if row.get("language") else None
+
+
+def _without_body_rule(family: str) -> Callable[[PageRun], Prediction]:
+    def run(page: PageRun) -> Prediction:
+        from tasks.extract import BODY_RULES
+
+        return run_wirehouse(page.html, page.row, BODY_RULES - {family})
+
+    return run
+
+
+def _with_trafilatura(field_name: str) -> Callable[[PageRun], Prediction]:
+    """Off: the field as plain trafilatura gives it, everything else as wirehouse does."""
+
+    def run(page: PageRun) -> Prediction:
+        from dataclasses import replace
+
+        return replace(page.got["wirehouse"], **{field_name: getattr(page.got["trafilatura"], field_name)})
+
+    return run
+
+
+def _langdetect_alone(page: PageRun) -> Prediction:
+    """Off: langdetect's answer on wirehouse's own body, no declared language, no second detector."""
+    from dataclasses import replace
+
+    from tasks.enrich.language import detect_language
+
+    ours = page.got["wirehouse"]
+    return replace(ours, language=detect_language(ours.text)[0])
+
+
+# Each family: the column it is for, and how a page comes out with the family switched off.
+FAMILIES: dict[
+    str, tuple[str, Callable[[dict[str, Any], Prediction], float | None], Callable[[PageRun], Prediction]]
+] = {
+    "pruning": ("body F1", _body_metric, _without_body_rule("pruning")),
+    "cross_check": ("body F1", _body_metric, _without_body_rule("cross_check")),
+    "leading_title": ("body F1", _body_metric, _without_body_rule("leading_title")),
+    "embedded": ("body F1", _body_metric, _without_body_rule("embedded")),
+    "safety_net": ("body F1", _body_metric, _without_body_rule("safety_net")),
+    "titles": ("title", _title_metric, _with_trafilatura("title")),
+    "bylines": ("names", _names_metric, _with_trafilatura("authors")),
+    "dates": ("date", _date_metric, _with_trafilatura("published")),
+    "language": ("lang", _language_metric, _langdetect_alone),
+}
+
+
+@dataclass(frozen=True)
+class FamilyEstimate:
+    """What one rule family does, per country and held out."""
+
+    family: str
+    metric: str
+    pages: int
+    mean: float  # mean over pages of (on - off)
+    by_country: dict[str, tuple[float, int]]  # country -> (mean on - off, pages)
+    held_out: float  # leave-one-country-out: mean gain on held-out pages of deciding on/off from the rest
+    kept_folds: int  # folds in which the other countries said "keep it on"
+
+
+def leave_one_country_out(family: str, metric: str, deltas: Sequence[tuple[str, float]]) -> FamilyEstimate:
+    """Decide on/off for each country from all the others, and score that decision on the country left out.
+
+    A family that helps the countries it was written for and hurts the rest shows a held-out gain below its
+    overall gain, and countries where it hurts.
+
+    Args:
+        family: The family's name.
+        metric: The column it is measured on.
+        deltas: ``(country, on - off)`` per page.
+
+    Returns:
+        The estimate.
+    """
+    by_country: dict[str, list[float]] = {}
+    for country, delta in deltas:
+        by_country.setdefault(country, []).append(delta)
+    total = sum(d for _, d in deltas)
+    held_out = 0.0
+    kept = 0
+    for values in by_country.values():
+        rest = len(deltas) - len(values)
+        keep = rest > 0 and (total - sum(values)) / rest > 0
+        kept += keep
+        held_out += sum(values) if keep else 0.0
+    n = len(deltas)
+    return FamilyEstimate(
+        family,
+        metric,
+        n,
+        total / n if n else 0.0,
+        {c: (sum(v) / len(v), len(v)) for c, v in sorted(by_country.items())},
+        held_out / n if n else 0.0,
+        kept,
+    )
+
+
+def family_estimates(runs: Sequence[PageRun], families: Iterable[str] | None = None) -> list[FamilyEstimate]:
+    """Switch each rule family off in turn and estimate, country by country, what it is worth."""
+    found = []
+    for family in families or FAMILIES:
+        metric, score, switched_off = FAMILIES[family]
+        deltas = []
+        for run in runs:
+            on, off = score(run.row, run.got["wirehouse"]), score(run.row, switched_off(run))
+            if on is not None and off is not None:
+                deltas.append((str(run.row.get("country") or "?"), on - off))
+        found.append(leave_one_country_out(family, metric, deltas))
+    return found
+
+
+def format_estimates(estimates: Sequence[FamilyEstimate]) -> str:
+    """The leave-one-country-out table: one line per family, then the countries each one hurts."""
+    countries = len({c for e in estimates for c in e.by_country})
+    header = (
+        f"{'family':<14}{'metric':<9}{'pages':>6}{'on-off':>9}{'helps':>7}{'hurts':>7}{'same':>6}"
+        f"{'held-out':>10}{'kept':>7}  countries where on < off (mean on-off, pages)"
+    )
+    lines = [
+        f"rule families, leave-one-country-out over {countries} countries: on vs off per country; 'held-out' is "
+        "the mean gain per page when each country's on/off is decided by all the others",
+        header,
+        "-" * len(header),
+    ]
+    for e in estimates:
+        values = list(e.by_country.values())
+        helps = sum(m > 1e-9 for m, _ in values)
+        hurts = [(c, m, n) for c, (m, n) in e.by_country.items() if m < -1e-9]
+        lines.append(
+            f"{e.family:<14}{e.metric:<9}{e.pages:>6}{e.mean:>+9.4f}{helps:>7}{len(hurts):>7}"
+            f"{len(values) - helps - len(hurts):>6}{e.held_out:>+10.4f}{e.kept_folds:>4}/{len(values):<2}  "
+            + (", ".join(f"{c} {m:+.3f} ({n})" for c, m, n in hurts) or "none")
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------- end to end
 
 
 def end_to_end_predictions(corpus: Path, warehouse: Path) -> list[tuple[dict[str, Any], Prediction]]:
@@ -327,43 +626,65 @@ def tally_predictions(
 
 
 def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
-    """One plain-text table: a row per language and system."""
-    header = f"{'lang':<5}{'n':>4}  {'system':<14}{'P':>7}{'R':>7}{'F1':>7}{'title':>7}{'date':>7}{'authors':>8}{'lang':>7}{'ms/page':>9}"
+    """One plain-text table: a row per language and system (``names``: person names; ``lang``: pages of
+    known language only)."""
+    header = (
+        f"{'lang':<5}{'n':>4}  {'system':<14}{'P':>7}{'R':>7}{'F1':>7}{'title':>7}{'date':>7}{'authors':>8}"
+        f"{'names':>7}{'lang':>7}{'ms/page':>9}"
+    )
     lines = [header, "-" * len(header)]  # ms/page is 0 for end-to-end rows (timed by bench.speed)
     for group, systems in results.items():
         for name, col in systems.items():
             lines.append(
                 f"{group:<5}{int(col['n']):>4}  {name:<14}{col['P']:>7.3f}{col['R']:>7.3f}{col['F1']:>7.3f}"
-                f"{col['title']:>7.3f}{col['date']:>7.3f}{col['authors']:>8.3f}{col['lang']:>7.3f}{col['ms']:>9.1f}"
+                f"{col['title']:>7.3f}{col['date']:>7.3f}{col['authors']:>8.3f}{col['names']:>7.3f}"
+                f"{col['lang']:>7.3f}{col['ms']:>9.1f}"
             )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the quality table for a corpus (exit 0 with a note where the corpus is absent)."""
+    """Print the quality tables for the corpora (exit 0 with a note where a corpus is absent)."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        help="a truth.jsonl folder; repeat for several (default: ../shared/corpora/fundus and fundus-world)",
+    )
     parser.add_argument(
         "--end-to-end",
         action="store_true",
-        help="also ingest the corpus with the ingest flow (loopback, link-only feeds) and score the "
+        help="also ingest each corpus with the ingest flow (loopback, link-only feeds) and score the "
         "articles view ('wirehouse e2e' rows)",
     )
+    parser.add_argument(
+        "--no-families", action="store_true", help="skip the leave-one-country-out estimate of rule families"
+    )
     args = parser.parse_args(argv)
-    if not (args.corpus / "truth.jsonl").is_file():
-        print(f"corpus {args.corpus} is absent: nothing to measure")
-        return 0
-    results = evaluate(args.corpus)
-    if args.end_to_end:
-        import tempfile
+    everything: list[PageRun] = []
+    for corpus in args.corpus or DEFAULT_CORPORA:
+        if not (corpus / "truth.jsonl").is_file():
+            print(f"corpus {corpus} is absent: nothing to measure")
+            continue
+        runs = run_pages(corpus)
+        everything.extend(runs)
+        results = tabulate(runs)
+        if args.end_to_end:
+            import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="wirehouse-quality-") as scratch:
-            e2e = tally_predictions(
-                end_to_end_predictions(args.corpus, Path(scratch) / "e2e.duckdb"), "wirehouse e2e"
-            )
-        for group, systems in e2e.items():
-            results.setdefault(group, {}).update(systems)
-    print(format_table(results))
+            with tempfile.TemporaryDirectory(prefix="wirehouse-quality-") as scratch:
+                e2e = tally_predictions(
+                    end_to_end_predictions(corpus, Path(scratch) / "e2e.duckdb"), "wirehouse e2e"
+                )
+            for group, systems in e2e.items():
+                results.setdefault(group, {}).update(systems)
+        print(f"== {corpus.name}/ ({len(runs)} pages)")
+        print(format_table(results))
+        print(format_deltas(body_deltas(runs)))
+        print()
+    if everything and not args.no_families:
+        print(format_estimates(family_estimates(everything)))
     return 0
 
 

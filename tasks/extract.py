@@ -63,16 +63,22 @@ MIN_ARTICLE_WORDS = 25
 LOGIN_PAGE_MAX_WORDS = 150
 # articleBody is "complete" when it holds this share of the extracted word 4-grams.
 COMPLETE_SHARE = 0.7
-# Fewer words than this and trafilatura's fast pass may have caught a fragment: run the full pass too.
-THIN_WORDS = 100
-# ... as also where the page's JSON-LD articleBody is more than this many times longer than the fast pass.
-THIN_SHARE_OF_ARTICLEBODY = 2
 # A JSON string literal in an inline script (hydration data of pages rendered in the browser).
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.){200,}"')
 # An HTML string in a script is an article (not a menu or a snippet) with at least this many paragraphs.
 EMBEDDED_MIN_PARAGRAPHS = 3
 # Lines shorter than this are sub-headings or datelines: kept even where articleBody lacks them.
 HEADING_WORDS = 8
+# A box beside the story never holds more than this share of the page's paragraph text: an element that
+# does is the story itself, whatever its class says ("share-wrapper", "modal-content" around an article).
+BOX_MAX_PROSE_SHARE = 0.5
+# The safety net (see reconcile_body): below this share of the refined body found in trafilatura's own
+# answer, the refinements took another part of the page than the article trafilatura alone finds.
+SAME_PART_SHARE = 0.5
+# Rule families that go beyond plain trafilatura, each one switchable so that the quality bench can measure
+# what it adds on pages it was not written for (`python -m bench.quality` prints a leave-one-country-out
+# table). Production always runs with all of them.
+BODY_RULES = frozenset({"pruning", "cross_check", "leading_title", "embedded", "safety_net"})
 
 
 def _known_codec(name: str | None) -> str | None:
@@ -126,6 +132,11 @@ def _is_box(element: Any, marks: str) -> bool:
     return boxed and element.find(".//h1") is None
 
 
+def _prose_words(element: Any) -> int:
+    """Words in the paragraphs (``<p>``) inside an element: where a page keeps its running text."""
+    return sum(len(" ".join(p.itertext()).split()) for p in element.iter("p"))
+
+
 def _text_length(element: Any) -> int:
     return len("".join(element.itertext()).strip())
 
@@ -148,7 +159,8 @@ def prune_furniture(tree: Any) -> Any:
 
     Elements whose class or id contains one of the furniture words or tokens, whose ARIA role puts them
     beside the story, and lists made of links go, in one Python pass (an XPath with ``translate()`` on every
-    element cost more than the whole rest of the extraction).
+    element cost more than the whole rest of the extraction). An element holding most of the page's paragraph
+    text stays whatever its marks: furniture stands beside the story, so that element is the story.
 
     Args:
         tree: The parsed page (lxml); changed in place.
@@ -168,9 +180,10 @@ def prune_furniture(tree: Any) -> Any:
         if any(word in marks for word in _FURNITURE_WORDS) or _is_box(element, marks):
             doomed.append(element)
     doomed.extend(_link_lists(tree))
+    prose = _prose_words(tree)
     for element in doomed:
         parent = element.getparent()
-        if parent is None:
+        if parent is None or _prose_words(element) > BOX_MAX_PROSE_SHARE * prose:
             continue
         if element.tail:
             previous = element.getprevious()
@@ -298,7 +311,7 @@ def cross_check_body(text: str, article_body: str | None, summary: str | None = 
     return "\n".join(kept).strip()
 
 
-def _trafilatura_text(tree: Any, url: str, *, fast: bool) -> str:
+def _trafilatura_text(tree: Any, url: str) -> str:
     document = trafilatura.bare_extraction(
         tree,  # bare_extraction works on a copy: the tree can be passed again
         url=url,
@@ -307,23 +320,8 @@ def _trafilatura_text(tree: Any, url: str, *, fast: bool) -> str:
         include_tables=True,
         include_images=False,
         deduplicate=False,
-        fast=fast,
     )
     return (getattr(document, "text", None) or "").strip() if document is not None else ""
-
-
-def is_thin(text: str, article_body: str | None = None) -> bool:
-    """Whether an extraction is too short to trust: a brief, or well short of the page's ``articleBody``.
-
-    Args:
-        text: The extracted body.
-        article_body: The page's JSON-LD ``articleBody``, if any.
-
-    Returns:
-        True where a second, slower extraction pass is worth its cost.
-    """
-    words = len(_words(text))
-    return words < THIN_WORDS or len(_words(article_body)) > THIN_SHARE_OF_ARTICLEBODY * words
 
 
 def embedded_article_html(tree: Any) -> str | None:
@@ -358,36 +356,56 @@ def embedded_article_html(tree: Any) -> str | None:
     return best or None
 
 
-def extract_body(tree: Any, url: str, article_body: str | None = None) -> str:
-    """The article text of a (pruned) page, spending extra passes only where the first falls short.
+def extract_body(tree: Any, url: str, *, embedded: bool = True) -> str:
+    """The article text of a (pruned) page: trafilatura's full pass, as plain trafilatura runs it.
 
-    trafilatura's fast pass (its own extractor, no readability/justext comparison) is both quicker
-    and more precise: the comparison tends to prefer a longer candidate that also holds a second,
-    appended article or a gallery's boilerplate. The full pass runs only where the fast one is thin;
-    where both find nothing, an article shipped as HTML inside a script is extracted instead.
+    trafilatura's fast pass (its own extractor alone, without the readability/justext comparison) was tried
+    first here for a while: it won a little on the pages it was tuned on and lost whole articles on pages
+    of other publishers (`python -m bench.quality` measures each rule family per country). Where the full
+    pass finds nothing, an article shipped as HTML inside a script is extracted instead.
 
     Args:
         tree: The parsed page, furniture already pruned; not changed.
         url: The page's URL.
-        article_body: The page's JSON-LD ``articleBody``, if any (tells how long the story is).
+        embedded: Look for an article inside a script where the pass found none.
 
     Returns:
         The body, one paragraph per line ("" where none was found).
     """
-    text = _trafilatura_text(tree, url, fast=True)
-    if is_thin(text, article_body):
-        full = _trafilatura_text(tree, url, fast=False)
-        if len(full) > len(text):
-            text = full
-    if len(_words(text)) < MIN_ARTICLE_WORDS:
-        embedded = embedded_article_html(tree)
-        if embedded:
-            fragment = load_html(f"<html><body><article>{embedded}</article></body></html>")
+    text = _trafilatura_text(tree, url)
+    if embedded and len(_words(text)) < MIN_ARTICLE_WORDS:
+        found = embedded_article_html(tree)
+        if found:
+            fragment = load_html(f"<html><body><article>{found}</article></body></html>")
             if fragment is not None:
-                found = _trafilatura_text(prune_furniture(fragment), url, fast=True)
-                if len(found) > len(text):
-                    text = found
+                inner = _trafilatura_text(prune_furniture(fragment), url)
+                if len(inner) > len(text):
+                    text = inner
     return text
+
+
+def reconcile_body(refined: str, reference: str) -> str:
+    """The safety net under every step beyond trafilatura: a refinement may trim the article, never lose it.
+
+    ``reference`` is trafilatura's own answer for the untouched page. News pages put the story in one
+    block of running text, with menus, teasers and boxes around it; pruning and the other steps are meant
+    to cut the boxes away, so what they return lies inside that block. Where most of the refined body is
+    not in trafilatura's answer, and that answer is the longer one, the steps took another part of the page
+    (a menu, a "scroll to top" strip): the article was pruned away, and trafilatura's answer is returned.
+
+    Args:
+        refined: The body after pruning, passes and cross-checks.
+        reference: trafilatura's full pass on the unpruned page.
+
+    Returns:
+        ``refined``, or ``reference`` where the refinements lost the article.
+    """
+    if len(_words(reference)) < MIN_ARTICLE_WORDS or len(_words(reference)) <= len(_words(refined)):
+        return refined
+    mine = _shingles(refined)
+    if mine and len(mine & _shingles(reference)) >= SAME_PART_SHARE * len(mine):
+        return refined
+    return reference
 
 
 def _recase(name: str, source: str) -> str:
@@ -453,14 +471,16 @@ def guess_author(tree: Any) -> str | None:
     return metadata.author or extract_author(tree)
 
 
-def extract_article(page: Page) -> Article:
+def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
     """Extract one fetched page into an article; never raises for a bad page.
 
     Metadata comes from the page (JSON-LD, then OpenGraph and meta tags), then the feed entry, then
-    trafilatura's guesses; the body from trafilatura, cross-checked with JSON-LD ``articleBody``.
+    trafilatura's guesses; the body from trafilatura, cross-checked with JSON-LD ``articleBody``, and
+    never far from what trafilatura alone finds (see :func:`reconcile_body`).
 
     Args:
         page: The fetched page with its feed entry.
+        rules: The body rule families to apply (:data:`BODY_RULES`; fewer only to measure them).
 
     Returns:
         The article; ``extraction_status`` is ``ok`` or says why the feed entry was used instead
@@ -481,7 +501,17 @@ def extract_article(page: Page) -> Article:
             return fallback_article(page, "no_text", "page is not parseable HTML")
         stated = read_metadata(tree, url, page.fetched_at)
         asks_password = bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password') = 'password']"))
-        text = extract_body(prune_furniture(tree), url, stated.article_body)
+        prose = _prose_words(tree)
+        if "pruning" in rules:
+            tree = prune_furniture(tree)
+        text = extract_body(tree, url, embedded="embedded" in rules)
+        if "cross_check" in rules:
+            text = cross_check_body(text, stated.article_body, stated.description)
+        # The net costs a second extraction, so it runs only where the steps could have lost the article:
+        # where pruning took away more running text than the body kept.
+        removed = prose - _prose_words(tree)
+        if "safety_net" in rules and removed >= max(MIN_ARTICLE_WORDS, len(_words(text))):
+            text = reconcile_body(text, _trafilatura_text(load_html(source), url))
         # trafilatura's guesses, only for what the page does not state.
         guessed_title = guessed_author = guessed_date = None
         if not (stated.title and stated.published_at):
@@ -499,7 +529,6 @@ def extract_article(page: Page) -> Article:
     ) as exc:  # trafilatura on garbage
         logger.warning("extraction failed for %s: %s", entry.url, exc)
         return fallback_article(page, "error", f"{type(exc).__name__}: {exc}")
-    text = cross_check_body(text, stated.article_body, stated.description)
     site_names = stated.site_names
     title = stated.title or clean_title(entry.title, site_names) or clean_title(guessed_title, site_names)
     authors, agencies = stated.authors, stated.agencies
@@ -534,7 +563,7 @@ def extract_article(page: Page) -> Article:
         link=entry.link,
         guid=entry.guid,
         title=title or None,
-        text=drop_leading_title(text, title),
+        text=drop_leading_title(text, title) if "leading_title" in rules else text,
         description=stated.description or entry.summary,
         authors=authors,
         agencies=agencies,

@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 from trafilatura.utils import load_html
 
-from tasks.extract import decode_html, drop_leading_title, extract_article, is_thin, page_metadata
+from tasks.extract import (
+    decode_html,
+    drop_leading_title,
+    extract_article,
+    page_metadata,
+    prune_furniture,
+    reconcile_body,
+)
 from tasks.records import FeedEntry, Page
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
@@ -171,13 +178,6 @@ def test_drop_leading_title_also_drops_a_headline_with_its_kicker():
     assert drop_leading_title(long_line, "Fähre fällt aus") == long_line
 
 
-def test_is_thin_asks_for_the_full_pass_on_briefs_and_on_a_longer_articlebody():
-    assert is_thin("Kurz: die Fähre fällt aus.")
-    assert not is_thin(STORY * 2)
-    assert is_thin(STORY * 2, article_body=STORY * 6)
-    assert not is_thin(STORY * 2, article_body=STORY * 2)
-
-
 def test_fact_boxes_photo_credits_and_link_lists_are_pruned_but_layout_classes_are_not():
     body = (
         "<article><div class='hasCaption'><h1>Fähre fällt aus</h1>"
@@ -196,6 +196,42 @@ def test_fact_boxes_photo_credits_and_link_lists_are_pruned_but_layout_classes_a
     assert "Vorspann" in article.text  # "hasCaption" is a layout class, not a caption
     for furniture in ("Fakten", "Möwen", "Schleuse", "Hunte"):
         assert furniture not in article.text
+
+
+MENU = "<nav><ul>" + "".join(f"<li><a href='/r{i}'>Ressort {i}</a></li>" for i in range(8)) + "</ul></nav>"
+
+
+def test_a_wrapper_holding_most_of_the_running_text_is_the_story_whatever_its_class():
+    body = (
+        f"{MENU}<div class='share-layout'><h2>Fähre fällt aus</h2><p>{STORY}</p><p>{STORY}</p>"
+        "<div class='share'><a href='/teilen'>Teilen</a></div></div>"
+    )
+    pruned = prune_furniture(load_html(article_page("", body).decode()))
+    text = " ".join(pruned.itertext())
+    assert "Satz 11 über den Hafen" in text  # the wrapper stays: it is the story
+    assert "Teilen" not in text  # the share box inside it still goes
+
+
+def test_where_the_steps_lose_the_article_trafilaturas_own_answer_is_taken():
+    # The story sits in two boxes whose class says "related": each holds half the running text, so the
+    # pruning takes both, and what is left ("scroll to top" furniture) is not in trafilatura's answer.
+    halves = "".join(f"<div class='related-block'><p>{STORY}</p><p>{STORY}</p></div>" for _ in range(2))
+    strip = (
+        "<div class='strip'><p>Jetzt lesen: Hafen aktuell. Nach oben scrollen. Alle Ressorts, alle Themen, "
+        "alle Orte an der Küste auf einen Blick, jeden Tag neu für Sie zusammengestellt.</p></div>"
+    )
+    article = extract_article(page(article_page("", f"<article>{halves}</article>{strip}")))
+    assert article.extraction_status == "ok"
+    assert "Satz 11 über den Hafen" in article.text
+    assert "scrollen" not in article.text
+
+
+def test_reconcile_keeps_a_refinement_inside_trafilaturas_answer_and_refuses_another_part_of_the_page():
+    menu = "Startseite Politik Wirtschaft Sport Kultur Wetter Region Abo Login Suche " * 4
+    assert reconcile_body(STORY, STORY + "\nMehr zum Thema: " + STORY[:80]) == STORY  # trimmed: kept
+    assert reconcile_body(menu, STORY) == STORY  # another part of the page: trafilatura's answer
+    assert reconcile_body(menu, "Zu kurz.") == menu  # no article in trafilatura's answer either
+    assert reconcile_body(STORY * 2, STORY) == STORY * 2  # longer than trafilatura's: nothing lost
 
 
 def test_an_article_shipped_as_html_in_a_script_is_extracted():
