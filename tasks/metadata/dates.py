@@ -11,6 +11,8 @@ from typing import Any
 from tasks.metadata.jsonld import text_of
 from tasks.metadata.sites import fold
 
+# No news page on the web is older than this: earlier stated dates are placeholders or typos.
+EARLIEST = datetime(1990, 1, 1)
 PUBLISHED_KEYS = (
     "article:published_time",
     "og:article:published_time",
@@ -91,12 +93,31 @@ def parse_day_first(value: str | None) -> datetime | None:
         return None
 
 
+def plausible(value: datetime, fetched_at: datetime | None) -> bool:
+    """Whether a stated date-time lies where a news page's date can: from 1990 to a day after the fetch.
+
+    Compared on wall time, so that a placeholder such as ``0001-01-01T00:00:00+01:00`` is refused before any
+    offset arithmetic (which would fall off the calendar's end); the exact "not after the fetch" test
+    comes later, in :func:`choose_datetime`.
+
+    Args:
+        value: The stated date-time, naive or aware.
+        fetched_at: When the page was fetched (no upper bound where unknown).
+    """
+    wall = value.replace(tzinfo=None)
+    if wall < EARLIEST:
+        return False
+    return fetched_at is None or wall <= fetched_at.replace(tzinfo=None) + timedelta(days=1)
+
+
 def choose_datetime(candidates: Iterable[datetime | None], fetched_at: datetime | None) -> datetime | None:
     """The first plausible date-time, made aware in the page's own offset.
 
-    A naive value takes the offset another statement on the page gives for the same wall time, else that
-    of any other dated statement of the page, else UTC. A value after the fetch cannot be a publication
-    (a wrong offset or a template's "now"), and one within a minute of the fetch is the page's render time.
+    A value outside the plausible range (see :func:`plausible`: CMS placeholders such as 0001-01-01, a year
+    9999) gives way to the next source. A naive value takes the offset another statement on the page gives
+    for the same wall time, else that of any other dated statement of the page, else UTC. A value after the
+    fetch cannot be a publication (a wrong offset or a template's "now"), and one within a minute of the
+    fetch is the page's render time.
 
     Args:
         candidates: Parsed values in order of trust (None where a source had none).
@@ -105,7 +126,7 @@ def choose_datetime(candidates: Iterable[datetime | None], fetched_at: datetime 
     Returns:
         The aware datetime, or None.
     """
-    values = [c for c in candidates if c is not None]
+    values = [c for c in candidates if c is not None and plausible(c, fetched_at)]
     offsets = [c.tzinfo for c in values if c.tzinfo is not None]
     for value in values:
         aware = value

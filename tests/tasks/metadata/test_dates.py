@@ -1,6 +1,6 @@
 """Dates."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tasks.metadata import (
     choose_datetime,
@@ -33,3 +33,24 @@ def test_parse_day_first():
     assert parse_day_first("2025-02-28") == datetime(2025, 2, 28)
     assert parse_day_first("02/03/2025") is None  # day-first or month-first: not guessed
     assert parse_day_first("31.02.2025") is None
+
+
+def test_a_placeholder_date_falls_through_to_the_next_source():
+    # A CMS that never filled the field states year one; the page's meta tag has the real date.
+    head = """<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Schleuse offen",
+      "datePublished": "0001-01-01T00:00:00+01:00", "dateModified": "0001-01-01T00:00:00+01:00"}</script>
+    <meta property="article:published_time" content="2025-03-03T18:20:00+01:00">"""
+    stated = read_metadata(tree(head), "https://seeblick.example/schleuse", FETCHED)
+    assert stated.published_at == datetime(2025, 3, 3, 18, 20, tzinfo=CET)
+    assert stated.modified_at is None
+    # With no other source there is no date at all, rather than a wrong one.
+    alone = head.split("<meta")[0]
+    assert read_metadata(tree(alone), "https://seeblick.example/schleuse", FETCHED).published_at is None
+
+
+def test_dates_before_1990_or_more_than_a_day_after_the_fetch_are_refused():
+    old = datetime(1989, 12, 31, 23, 0)
+    late = parse_datetime("9999-12-31T23:59:59-05:00")
+    assert choose_datetime([old, late, None], FETCHED) is None
+    assert choose_datetime([late, datetime(1990, 1, 1, 8, 0)], FETCHED) == datetime(1990, 1, 1, 8, tzinfo=UTC)
+    assert choose_datetime([late], None) == late  # no fetch time: only the lower bound applies
