@@ -62,11 +62,35 @@ _ROLE_WORDS = frozenset(
         "source",
     ]
 )
+# A byline longer than this is a biography, a teaser or a credits box (editors, programme), not a list of
+# authors; three names with an agency fit.
+MAX_BYLINE_CHARS = 80
 # Role words that may trail a name in languages without a "by": Korean 기자 ("reporter"), Japanese 記者.
 _NAME_SUFFIXES = ("기자", "記者", "特派員", "特派员")
 _LEADING_ROLE = re.compile(
-    r"^\s*(?:(?:von|by|par|por|di|av|door|autor(?:in)?|author|text|texto|testo|redaktion|foto)\b\s*[:\-–]?\s*)+",
+    r"^\s*(?:(?:von|by|par|por|di|av|door|autor(?:in)?|author|text|texto|testo|redaktion|foto|and|und|et|og|och)"
+    r"\b\s*[:\-–]?\s*)+",
     re.IGNORECASE,
+)
+# A picture credit inside a byline ("By Ina Berg | Photo: Ute Kamm", "Image: Getty Images"): from its label
+# on, the byline names who made the pictures, not who wrote the article. Only at the start of the byline
+# or of one of its parts, so that "Text und Fotos: ..." (one person for both) stays a byline.
+_PICTURE_CREDIT = re.compile(
+    r"(?:^|[,;|/·•]|\s[-–—]\s)\s*(?:images?|photos?|pictures?|pics?|photography|fotos?|bild(?:er)?|"
+    r"illustrations?|grafik|graphics?|credits?|photographer|fotograf(?:in)?|bildquelle|fotoquelle|video)"
+    r"\s*(?::|©|/)",
+    re.IGNORECASE,
+)
+# Words of picture agencies' and photo desks' names ("Getty Images", "AP Photo", "imago images"): never a
+# person's name.
+_PICTURE_WORDS = frozenset(
+    {"images", "image", "photo", "photos", "pictures", "picture", "photography", "shutterstock", "istock"}
+    | {"getty", "imago", "alamy", "bildfunk", "fotostand", "bildagentur"}
+)
+# "Associated Press in Valencia", "Jane Roe in Kyiv": a place after the name is a dateline, never part of
+# a name; what stands before it may be an agency.
+_DATELINE_TAIL = re.compile(
+    r"^(?P<who>.*?\S)\s+(?:in|from|at|aus|à)\s+(?P<place>[A-ZÀ-Þ][\w'’.-]*(?:\s+[A-ZÀ-Þ][\w'’.-]*){0,2})$"
 )
 _AUTHOR_SPLIT = re.compile(
     r"\s*(?:[,;/|&+]|\s(?:und|and|et|y|e|og|ve|och|en)\s|\s+mit\s+)\s*",
@@ -87,7 +111,11 @@ def _strip_roles(part: str) -> str:
     for suffix in _NAME_SUFFIXES:
         part = part.removesuffix(suffix)
     words = [w for w in part.split() if w.casefold().strip(":.") not in _ROLE_WORDS]
-    return " ".join(words).strip(" :-–—.,()[]")
+    name = " ".join(words).strip(" :-–—.,[]")
+    # Initials in brackets belong to the name ("Elena Berg (ebe)"); only an unbalanced bracket is debris.
+    if name.count("(") != name.count(")") or (name.startswith("(") and name.endswith(")")):
+        name = name.strip(" ()")
+    return name
 
 
 def split_byline(
@@ -111,10 +139,14 @@ def split_byline(
     if not text:
         return [], []
     text = _URL.sub(" ", _EMAIL.sub(" ", text))
+    text = _PICTURE_CREDIT.split(text, maxsplit=1)[0]
     names_known = list(site_names)
     names: list[str] = []
     agencies: list[str] = []
     for raw in _AUTHOR_SPLIT.split(text):
+        dateline = _DATELINE_TAIL.match(raw.strip())
+        if dateline:
+            raw = dateline.group("who")
         part = raw
         code = agency_code(raw)
         if not code:
@@ -141,6 +173,10 @@ def is_person_name(text: str, single_word: bool = True) -> bool:
     if _DIGITS.search(text) or "@" in text or len(text) > 60:
         return False
     words = text.split()
+    if any(w.casefold().strip("().,") in _PICTURE_WORDS for w in words):
+        return False  # a picture agency or photo desk ("Getty Images", "AP Photo")
+    if len(words) > 1 and text.islower():
+        return False  # an account or desk ("web desk", "news team"): printed names are capitalised
     if len(words) == 1 and not single_word and not UNSPACED_SCRIPT.search(text):
         return False
     # A dot glued to the next character ("ndr.de") is a host name, not an initial ("Miguel A. Herguedas").
@@ -222,9 +258,13 @@ def markup_bylines(tree: Any, labelled: list[str] | None = None) -> list[tuple[s
             continue
         names = element.xpath('.//*[@itemprop="name"]')
         # Text pieces joined with spaces: a name and a role in sibling tags ("<a>Ina Berg</a><span>Reporterin
-        # </span>") must not fuse into one word that no role-word list recognises.
-        text = " ".join(" ".join((names[0] if names else element).itertext()).split())
-        if text and len(text) <= 80:
+        # </span>") must not fuse into one word that no role-word list recognises. Every marked name counts:
+        # a byline of three authors marks three.
+        if names:
+            text = ", ".join(" ".join(" ".join(n.itertext()).split()) for n in names)
+        else:
+            text = " ".join(" ".join(element.itertext()).split())
+        if text and len(text) <= MAX_BYLINE_CHARS:
             found.append((text, "text"))
     if labelled is None:
         labelled = labelled_values(tree, AUTHOR_LABELS)[0]
@@ -268,7 +308,7 @@ def labelled_values(tree: Any, *label_sets: frozenset[str]) -> list[list[str]]:
             if whole.startswith(label):
                 value = whole[len(label) :]
         value = " ".join(value.split()).lstrip(":").strip()
-        if value and len(value) <= 80:
+        if value and len(value) <= MAX_BYLINE_CHARS:
             for i in matching:
                 found[i].append(value)
     return found

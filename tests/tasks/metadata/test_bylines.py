@@ -77,3 +77,44 @@ def test_byline_classes_index_links_and_captions():
     </article>"""
     stated = read_metadata(tree("", body), "https://seeblick.example/a", FETCHED)
     assert stated.byline_authors == ("Lea Voss",)
+
+
+@pytest.mark.parametrize(
+    ("byline", "authors", "agencies"),
+    [
+        # Initials in brackets are part of the credit, kept whole.
+        ("Elena Berg (ebe)", ["Elena Berg (ebe)"], []),
+        ("Von Elena Berg (ebe) und Kai Moll (kmo)", ["Elena Berg (ebe)", "Kai Moll (kmo)"], []),
+        # Every name of a multi-author byline, Oxford comma or not.
+        ("By Sam Okafor, Lee Chan, and Ana Ruiz", ["Sam Okafor", "Lee Chan", "Ana Ruiz"], []),
+        # Picture credits are never authors.
+        ("Image: Getty Images", [], []),
+        ("By Sam Okafor | Photo: Lee Chan", ["Sam Okafor"], []),
+        ("Getty Images", [], []),
+        # A dateline after an agency is the agency's; after a person, the person's.
+        ("Associated Press in Valencia", [], ["ap"]),
+        ("Jane Roe in Kyiv and Associated Press in Valencia", ["Jane Roe"], ["ap"]),
+        ("Seeblick staff and agencies in Valencia", [], []),
+        # An account written in lower case is no printed name; initials alone may be.
+        ("hafen news", [], []),
+        ("ssi", ["ssi"], []),
+    ],
+)
+def test_bylines_name_people_only(byline, authors, agencies):
+    assert split_byline(byline, ["Seeblick"], single_word=True) == (authors, agencies)
+
+
+def test_every_name_marked_in_a_byline_counts():
+    body = """<article><p class="byline">Von <span itemprop="name">Ina Berg</span>,
+      <span itemprop="name">Ole Friis</span> und <span itemprop="name">Eda Yilmaz</span></p><p>Text.</p></article>"""
+    stated = read_metadata(tree("", body), "https://seeblick.example/a", FETCHED)
+    assert stated.byline_authors == ("Ina Berg", "Ole Friis", "Eda Yilmaz")
+
+
+def test_a_picture_agency_stated_as_the_author_is_no_person():
+    head = """<meta property="og:site_name" content="Seeblick">
+    <script type="application/ld+json">{"@type": "NewsArticle", "headline": "Ebbe",
+      "author": [{"@type": "Person", "name": "Getty Images"}, {"@type": "Person", "name": "Ina Berg"}]}</script>"""
+    stated = read_metadata(tree(head), "https://seeblick.example/ebbe", FETCHED)
+    assert stated.authors == ("Ina Berg",)
+    assert stated.site_name == "Seeblick"
