@@ -1,11 +1,20 @@
-"""Language: langdetect on the body (seeded), weighed against the language the page declares."""
+"""Language: langdetect on the body (seeded), weighed against the language the page declares.
+
+langdetect is the first opinion. Where it is weak, has nothing to confirm it or disagrees with the page's
+declaration, a second detector with wider coverage (lingua, 75 languages with Zulu, Xhosa, Sotho, Tswana,
+Tsonga, Icelandic, Malay, ...; its models ship inside its wheel, nothing is downloaded) decides, or the answer
+is ``und``.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from langdetect.detector_factory import PROFILES_DIRECTORY
 
@@ -41,6 +50,10 @@ _DECLARED_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "nb": "no",
 _DECLARED_ALIASES.update({"kr": "ko", "jp": "ja", "cn": "zh", "gr": "el", "dk": "da", "cz": "cs", "ua": "uk"})
 # Codes that declare no particular language: treat them as no declaration at all.
 _NOT_A_LANGUAGE = frozenset({"und", "mul", "zxx", "mis", "xx"})
+# The second detector's answer counts only at or above this confidence (its values sum to 1 over languages).
+SECOND_MIN_CONFIDENCE = 0.8
+# lingua's ISO 639-1 codes where langdetect answers with another one for the same language.
+_SECOND_ALIASES = {"nb": "no", "nn": "no"}
 _WORD = re.compile(r"\w+")
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -103,10 +116,58 @@ def normalise_declared(declared: str | None) -> str | None:
     return _DECLARED_ALIASES.get(primary, primary)
 
 
-def decide_language(candidates: list[tuple[str, float]], declared: str | None) -> tuple[str, float | None]:
+@functools.cache
+def _second_detector() -> Any:
+    """The second detector: lingua over all its languages, built on first use only.
+
+    Its first call loads the trigram models into the process (time and memory: ``python -m bench.quality``
+    and README "Language"), so pages where langdetect and the declaration agree never load it.
+    """
+    from lingua import LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
+
+
+@functools.cache
+def second_detectable() -> frozenset[str]:
+    """ISO 639-1 codes the second detector knows, in langdetect's spelling (``nb``/``nn`` as ``no``)."""
+    from lingua import Language
+
+    codes = (language.iso_code_639_1.name.lower() for language in Language.all())
+    return frozenset(_SECOND_ALIASES.get(code, code) for code in codes)
+
+
+def second_opinion(text: str | None) -> tuple[str, float] | None:
+    """The second detector's answer on the same bounded sample that langdetect reads.
+
+    Args:
+        text: The body.
+
+    Returns:
+        ``(ISO 639-1 code, confidence)``, or None where it cannot tell.
+    """
+    if not text or not text.strip():
+        return None
+    values = _second_detector().compute_language_confidence_values(text[:SAMPLE_CHARS])
+    if not values:
+        return None
+    code = values[0].language.iso_code_639_1.name.lower()
+    return _SECOND_ALIASES.get(code, code), float(values[0].value)
+
+
+def decide_language(
+    candidates: list[tuple[str, float]],
+    declared: str | None,
+    second: Callable[[], tuple[str, float] | None] | None = None,
+) -> tuple[str, float | None]:
     """Combine the detector's candidates with the declared language into one answer.
 
-    The rules, in order:
+    With a second opinion (``second``, asked only where needed): langdetect and the declaration agreeing
+    settle it; otherwise the second detector decides — the declared language where it confirms that, langdetect's
+    where it confirms that, its own answer where it is sure of it (``SECOND_MIN_CONFIDENCE``), else ``und``.
+    A declared language neither detector knows (Galician) is taken as declared: nothing can refute it.
+
+    Without a second opinion, the rules, in order:
 
     1. No candidates (text too short or undecidable): ``und``; a declaration alone does not make a
        body language, it stays in ``declared_language``.
@@ -122,6 +183,8 @@ def decide_language(candidates: list[tuple[str, float]], declared: str | None) -
     Args:
         candidates: ``language_candidates`` output, most probable first.
         declared: The declared language (any tag form), or None.
+        second: Asks the second detector (see :func:`second_opinion`); None keeps to langdetect and
+            the declaration alone.
 
     Returns:
         ``(code, probability)`` where probability is langdetect's for that code, or None.
@@ -130,6 +193,8 @@ def decide_language(candidates: list[tuple[str, float]], declared: str | None) -
         return UNDETERMINED, None
     best, probability = candidates[0]
     declared_code = normalise_declared(declared)
+    if second is not None and best != declared_code:
+        return _second_decides(candidates, declared_code, second)
     if declared_code is None:
         if probability >= MIN_CONFIDENCE:
             return best, round(probability, 4)
@@ -140,6 +205,29 @@ def decide_language(candidates: list[tuple[str, float]], declared: str | None) -
         return best, round(probability, 4)
     declared_probability = dict(candidates).get(declared_code)
     return declared_code, round(declared_probability, 4) if declared_probability is not None else None
+
+
+def _second_decides(
+    candidates: list[tuple[str, float]],
+    declared: str | None,
+    second: Callable[[], tuple[str, float] | None],
+) -> tuple[str, float | None]:
+    """The second detector's verdict where langdetect has no declaration to agree with, or disagrees."""
+    listed = dict(candidates)
+
+    def answer(code: str) -> tuple[str, float | None]:
+        probability = listed.get(code)
+        return code, round(probability, 4) if probability is not None else None
+
+    if declared is not None and declared not in DETECTABLE and declared not in second_detectable():
+        return declared, None
+    opinion = second()
+    if opinion is None:
+        return UNDETERMINED, None
+    code, confidence = opinion
+    if code in (declared, candidates[0][0]) or confidence >= SECOND_MIN_CONFIDENCE:
+        return answer(code)
+    return UNDETERMINED, None
 
 
 def title_language(title: str | None, candidates: list[tuple[str, float]] | None = None) -> str | None:
@@ -172,7 +260,9 @@ def enrich(article: Article) -> Article:
         The article with its language set.
     """
     candidates = language_candidates(article.text)
-    code, probability = decide_language(candidates, article.declared_language)
+    code, probability = decide_language(
+        candidates, article.declared_language, lambda: second_opinion(article.text)
+    )
     if candidates and code not in (candidates[0][0], UNDETERMINED):
         logger.debug(
             "%s: declared %r kept over detected %s (p=%.3f)",

@@ -168,3 +168,40 @@ def test_a_country_code_declaration_does_not_override_a_clear_detection():
     text = "서울시는 오늘 새로운 대중교통 정책을 발표했다. 시민들은 버스와 지하철 요금이 내년부터 조정된다는 소식에 다양한 반응을 보였다. 시 관계자는 교통 약자를 위한 지원도 확대하겠다고 밝혔다."
     code, _ = decide_language(language_candidates(text), "kr")
     assert code == "ko"
+
+
+# --------------------------------------------------------------------------- the second opinion (lingua)
+
+XHOSA = (
+    "Umongameli uthe urhulumente uza kuqhubeka nokusebenzisana noluntu ukuze kuphuculwe iimeko zokuphila "
+    "kwiindawo zasemaphandleni, kwaye iinkqubo ezintsha ziya kuqaliswa kunyaka ozayo."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "declared", "code"),
+    [
+        (ZULU, None, "zu"),  # langdetect alone: Swahili, p > 0.99
+        (ZULU, "en", "zu"),  # a template's default declaration, langdetect sure of Swahili
+        (XHOSA, None, "xh"),
+        (XHOSA, "xh", "xh"),
+        (SAMPLES["en"], "zu", "en"),  # a wrong declaration of a language the second detector knows
+        (GALICIAN, "gl", "gl"),  # neither detector knows Galician: the declaration stands
+    ],
+)
+def test_languages_langdetect_does_not_know_are_decided_by_the_second_detector(text, declared, code):
+    assert enrich(make(text, declared)).language == code
+
+
+def test_the_second_detector_covers_zulu_and_xhosa_and_is_asked_only_where_needed():
+    assert {"zu", "xh", "st", "tn", "ts", "is", "ms"} <= language_module.second_detectable()
+    assert language_module.second_opinion(ZULU)[0] == "zu"
+
+    def never():
+        raise AssertionError("langdetect and the declaration agree: no second opinion needed")
+
+    assert decide_language([("de", 0.9998)], "de", never) == ("de", 0.9998)
+    assert decide_language([("sw", 0.9999)], "en", lambda: ("zu", 0.99)) == ("zu", None)
+    assert decide_language([("en", 0.95)], None, lambda: ("en", 0.97)) == ("en", 0.95)
+    assert decide_language([("pt", 0.6)], None, lambda: ("es", 0.4)) == ("und", None)  # nobody is sure
+    assert decide_language([("sw", 0.9999)], None, lambda: None) == ("und", None)
