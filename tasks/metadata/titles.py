@@ -17,6 +17,8 @@ _DATE_SEGMENT = re.compile(r"^[\d\s./\-:]+$")
 # What may follow a headline before a label that another title of the page leaves out: a separator, spaced
 # or glued ("...커졌다-정치"), but not a colon, which ends a kicker rather than a headline.
 _TRAILING_LABEL = re.compile(r"\s*[|\-–—·•»/｜ㅣ~]")
+# A title fragment: it opens with an ellipsis ("… groups concerned").
+_FRAGMENT = re.compile(r"^\s*(?:…|\.\.\.)")
 # A kicker: a few words ending in a colon, before the headline proper.
 _KICKER = re.compile(r"[^:]{1,60}:\s+")
 
@@ -72,6 +74,9 @@ def choose_title(
         The headline, or None when no source had one.
     """
     titles = [t for t in stated if t]
+    # A title opening with an ellipsis continues another line (a deck under the real headline): the next
+    # source that states a whole headline wins, if any does.
+    titles = [t for t in titles if not _FRAGMENT.match(t)] or titles
     if not titles:
         return None
     title = titles[0]

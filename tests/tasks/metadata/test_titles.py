@@ -64,3 +64,12 @@ def test_a_headline_meta_tag_comes_right_after_jsonld():
     assert (
         read_metadata(tree(head), "https://foerde.example/a", FETCHED).title == "Neue Brücke über die Förde"
     )
+
+
+def test_a_title_opening_with_an_ellipsis_is_a_fragment_and_gives_way():
+    head = """<meta itemprop="headline" content="… anglers worried">
+    <title>Harbour dredging plan approved - Seeblick</title><meta property="og:site_name" content="Seeblick">"""
+    body = "<h1>… anglers worried</h1><p>Text.</p>"
+    stated = read_metadata(tree(head, body), "https://seeblick.example/dredging", FETCHED)
+    assert stated.title == "Harbour dredging plan approved"
+    assert choose_title(["… nur ein Rest"]) == "… nur ein Rest"  # nothing better: kept
