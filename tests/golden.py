@@ -40,9 +40,8 @@ def golden_path(page: Path) -> Path:
 
 
 def render(page: Path) -> dict[str, Any]:
-    """Extract and enrich one sample page as the pipeline does; the article as plain JSON values."""
-    from tasks.enrich import enrich_article
-    from tasks.extract import extract_article
+    """Extract, validate and enrich one sample page as an ingest does; the article as plain JSON values."""
+    from tasks.cpu import process_page
     from tasks.records import FeedEntry, Page
 
     url = f"{BASE}/{page.parent.name}/{page.name}"
@@ -56,7 +55,7 @@ def render(page: Path) -> dict[str, Any]:
         body=body,
         charset="utf-8",
     )
-    article = enrich_article(extract_article(fetched))
+    article = process_page(fetched)  # extract, validate, enrich: what a batch does with each page
     fields = {f.name: getattr(article, f.name) for f in dataclasses.fields(article) if f.name not in SKIPPED}
     return json.loads(json.dumps(fields, default=_plain, ensure_ascii=False))
 
