@@ -7,6 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 WAREHOUSE ?= warehouse/news.duckdb
 CORPUS ?= ../shared/corpora/fundus
 UI_PORT ?= 4200
+DEMO_PORT ?= 8765
 UI_DIR := .prefect-ui
 # While `make ui` runs, wirehouse commands started by make report to it; otherwise each run starts
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
@@ -35,7 +36,7 @@ install: $(STAMP)  ## create .venv and install wirehouse
 dev: $(DEV_STAMP)  ## create .venv with the development tools
 
 run: $(STAMP)  ## the main job: serve the bundled sample newsroom on loopback and ingest it
-	PREFECT_API_URL=$(UI_URL) $(BIN)/wirehouse demo --warehouse $(WAREHOUSE)
+	PREFECT_API_URL=$(UI_URL) $(BIN)/wirehouse demo --port $(DEMO_PORT) --warehouse $(WAREHOUSE)
 
 ui: $(STAMP)  ## start a local Prefect server (UI at http://127.0.0.1:4200) in the background
 	@mkdir -p $(UI_DIR)

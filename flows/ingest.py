@@ -15,7 +15,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks.batch import ingest_batch
 from tasks.cpu import cpu_pool
-from tasks.feeds import failed_feed_result, fetch_feed, read_feed_list, state_exception
+from tasks.feeds import (
+    failed_feed_result,
+    fetch_feed,
+    fetches_kept_on_interrupt,
+    no_feed_fetched_message,
+    read_feed_list,
+    state_exception,
+)
 from tasks.http import HttpClient
 from tasks.load import (
     batched,
@@ -77,7 +84,11 @@ def _ingest(
     logger = get_run_logger()
     path = settings.warehouse_path
     prepare_warehouse(path)
-    with HttpClient(settings) as client, cpu_pool(settings.cpu_workers) as pool:
+    with (
+        HttpClient(settings) as client,
+        cpu_pool(settings.cpu_workers) as pool,
+        fetches_kept_on_interrupt(path, run_id) as settled,
+    ):
         listed: list[str] | None = None
         if feeds:
             imported = read_feed_list(feeds, client, settings)
@@ -93,6 +104,7 @@ def _ingest(
         futures = fetch.map(unmapped(client), feed_list, unmapped(settings))
         progress = Progress(feeds_total=len(feed_list))
         results: list[FeedResult] = []
+        settled.results, settled.progress = results, progress
         for feed, future in zip(feed_list, futures, strict=True):
             future.wait()
             if future.state.is_completed():
@@ -110,6 +122,7 @@ def _ingest(
 
         feeds_seconds = time.monotonic() - feeds_started
         planned = select_new_entries(path, results, settings.max_new_per_feed)
+        settled.results = planned
         articles_started = time.monotonic()
         entries = [entry for result in planned for entry in result.entries]
         progress.articles_total = len(entries)
@@ -145,7 +158,7 @@ def _ingest(
     publish_report(summary, fetches, path)
     if fetches and summary.feeds_failed == summary.feeds:
         # A Failed state, not an exception: the run fails with one clear message and no traceback.
-        return Failed(message=f"no feed could be fetched ({summary.feeds} failed); see the feed_fetches view")
+        return Failed(message=no_feed_fetched_message(fetches))
     return summary
 
 

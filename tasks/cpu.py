@@ -101,7 +101,26 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in the calling thread while it spawns workers: they start with it blocked."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _warm_up() -> None:
+    # A terminal's Ctrl-C goes to the whole process group: the flow's process handles it (and stops
+    # these workers); a worker must not die of it halfway through a job, printing a traceback. The
+    # spawning thread blocked SIGINT (inherited by the new process), so none arrived before this line.
+    if hasattr(signal, "pthread_sigmask"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     # Load langdetect's profiles and trafilatura's imports once per worker, not in the first batch.
     import tasks.extract  # noqa: F401  (trafilatura, extruct: the heavy imports)
     from tasks.enrich.language import detect_language
@@ -152,12 +171,14 @@ class LazyProcessPool(Executor):
     def warm(self) -> None:
         """Start every worker now, so they import and warm up while the first pages download."""
         pool = self._started_pool()
-        for _ in range(self.workers):
-            pool.submit(_noop)
+        with _sigint_blocked():
+            for _ in range(self.workers):
+                pool.submit(_noop)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Run ``fn`` in a worker process (starting the pool if needed)."""
-        return self._started_pool().submit(fn, *args, **kwargs)
+        """Run ``fn`` in a worker process (starting the pool, or a worker, if needed)."""
+        with _sigint_blocked():  # the executor spawns workers from inside submit()
+            return self._started_pool().submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop the workers, if they were ever started."""
@@ -179,6 +200,10 @@ def cpu_pool(workers: int) -> Iterator[LazyProcessPool]:
     pool = LazyProcessPool(worker_count(workers))
     try:
         yield pool
+    except KeyboardInterrupt:
+        # Ctrl-C: drop the queued jobs instead of working through them before the run can end.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
         pool.shutdown()
 

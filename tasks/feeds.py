@@ -8,7 +8,9 @@ import logging
 import re
 import time
 import tomllib
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -24,10 +26,13 @@ from prefect.runtime import task_run
 
 from tasks.health import BACKOFF_BASE as BACKOFF_BASE
 from tasks.health import BACKOFF_CAP as BACKOFF_CAP
+from tasks.health import BLOCKED_ADDRESS
 from tasks.health import RETRY_AFTER_CAP as RETRY_AFTER_CAP
 from tasks.health import next_feed_health as next_feed_health
 from tasks.http import Fetcher, FetchError, HttpClient, Response, parse_retry_after
+from tasks.load import record_fetches
 from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
+from tasks.report import Progress
 from tasks.settings import Settings
 from tasks.sitemaps import (
     CURSOR_OVERLAP,
@@ -196,9 +201,21 @@ def parse_feed_list(data: bytes, name: str = "feed list") -> list[FeedSource]:
     if stripped.startswith("<"):
         feeds = parse_opml(data)
     else:
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-        if lines and all(re.match(r"^https?://\S+$", ln) for ln in lines):
-            feeds = _validated([FeedSource(url=ln) for ln in lines])
+        lines = [
+            (number, line.strip())
+            for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.strip().startswith("#")
+        ]
+        # One token per line, none a TOML key or table: a URL list, whatever its schemes (TOML needs `=`).
+        if lines and all(re.fullmatch(r"[^\s=\[]\S*", line) for _, line in lines):
+            for number, line in lines:
+                parts = urlsplit(line)
+                if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+                    raise FeedListError(
+                        f"{name} line {number}: {line[:100]!r} is not an http(s) URL "
+                        "(a feed list names only http:// and https:// feeds)"
+                    )
+            feeds = _validated([FeedSource(url=line) for _, line in lines])
         else:
             feeds = parse_feed_toml(text)
     if not feeds:
@@ -569,6 +586,88 @@ def sitemap_result(client: Fetcher, feed: FeedSource, response: Response, starte
         entries_seen=walk.listed, kind=walk.kind, backlog=walk.backlog, finished_at=datetime.now(UTC)
     )
     return FeedResult(fetch, entries)
+
+
+def no_feed_fetched_message(fetches: Sequence[FeedFetch]) -> str:
+    """Explain a run in which every feed failed: how many, the most common reason, and its fix.
+
+    Args:
+        fetches: The run's fetch records (all failed).
+
+    Returns:
+        One line for the user.
+    """
+    reasons = Counter(f.error_reason or "error" for f in fetches)
+    reason, count = reasons.most_common(1)[0]
+    example = min((f for f in fetches if (f.error_reason or "error") == reason), key=lambda f: f.feed_url)
+    message = f"no feed could be fetched: {count} of {len(fetches)} failed with {reason}"
+    if reason == BLOCKED_ADDRESS:
+        hosts = sorted(
+            {urlsplit(f.feed_url).hostname or f.feed_url for f in fetches if f.error_reason == reason}
+        )
+        shown = ",".join(hosts[:5])
+        message += (
+            f" ({', '.join(hosts[:5])} resolve{'s' if len(hosts) == 1 else ''} to a private, loopback or "
+            f"link-local address, which wirehouse refuses unless allowed by name: "
+            f"set WIREHOUSE_ALLOW_PRIVATE_HOSTS={shown})"
+        )
+    elif example.error:
+        message += f" (e.g. {example.feed_url}: {example.error})"
+    others = [f"{n} {r}" for r, n in reasons.most_common()[1:]]
+    if others:
+        message += f"; also {', '.join(others)}"
+    return message + "; see the feed_fetches view"
+
+
+def settled_fetches(results: Sequence[FeedResult], entries_stored: int) -> list[FeedFetch]:
+    """The fetch records an interrupted run can store without claiming articles it did not store.
+
+    Args:
+        results: Feed results in the order their entries were batched.
+        entries_stored: How many of those entries, from the first, are stored.
+
+    Returns:
+        The fetches of feeds whose entries are all stored (feeds without entries included).
+    """
+    settled: list[FeedFetch] = []
+    end = 0
+    for result in results:
+        end += len(result.entries)
+        if end <= entries_stored or not result.entries:
+            settled.append(result.fetch)
+    return settled
+
+
+class SettledSoFar:
+    """What an interrupted run has done: its feed results in entry order, and its progress."""
+
+    def __init__(self) -> None:
+        self.results: list[FeedResult] = []
+        self.progress: Progress | None = None
+
+
+@contextmanager
+def fetches_kept_on_interrupt(path: Path, run_id: str | None) -> Iterator[SettledSoFar]:
+    """On Ctrl-C, store the feed fetches that claim no article left unstored, then let it go on.
+
+    Batches are collected in submission order, so the stored entries are a prefix of the run's
+    entries (``progress.articles_done`` of them); see :func:`settled_fetches`.
+
+    Args:
+        path: The warehouse.
+        run_id: The flow run.
+
+    Yields:
+        The record the flow keeps up to date.
+    """
+    settled = SettledSoFar()
+    try:
+        yield settled
+    except KeyboardInterrupt:
+        stored = settled.progress.articles_done if settled.progress else 0
+        # A plain call, not a task run: the run is being interrupted.
+        record_fetches.fn(path, settled_fetches(settled.results, stored), run_id)
+        raise
 
 
 def failed_feed_result(feed: FeedSource, error: BaseException, started_at: datetime) -> FeedResult:

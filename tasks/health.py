@@ -11,6 +11,7 @@ from tasks.records import FeedFetch, FeedHealth
 BACKOFF_BASE = timedelta(minutes=30)
 BACKOFF_CAP = timedelta(hours=24)
 RETRY_AFTER_CAP = timedelta(days=7)
+BLOCKED_ADDRESS = "blocked_address"  # tasks/http.py's reason for a refused private address
 
 
 def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) -> FeedHealth:
@@ -26,8 +27,12 @@ def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) ->
     """
     ok = fetch.error is None
     failures = 0 if ok else previous_failures + 1
+    if fetch.error_reason == BLOCKED_ADDRESS:
+        # A refused private address is the configuration's doing (WIREHOUSE_ALLOW_PRIVATE_HOSTS), not
+        # the feed's: it neither counts as a failure nor delays the next run, which may have it fixed.
+        failures = previous_failures
     next_fetch: datetime | None = None
-    if failures >= 2:
+    if failures >= 2 and fetch.error_reason != BLOCKED_ADDRESS:
         next_fetch = now + min(BACKOFF_BASE * 2 ** (failures - 2), BACKOFF_CAP)
     if fetch.retry_after_s:
         asked = now + min(timedelta(seconds=fetch.retry_after_s), RETRY_AFTER_CAP)

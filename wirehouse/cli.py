@@ -7,14 +7,21 @@ import csv
 import datetime as dt
 import io
 import json
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from tasks.settings import VERSION, apply_prefect_defaults, load_settings, wants_progress_bar
+from wirehouse import interrupt
+from wirehouse.demo import DEMO_PORT
 from wirehouse.errors import PermanentError, WirehouseError
+from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
 
 EXAMPLE_QUERY = "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
 WIRE_QUERY = (
@@ -92,7 +99,57 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
 
 
 def _warehouse_path(args: argparse.Namespace) -> Path:
-    return load_settings(warehouse_path=getattr(args, "warehouse", None)).warehouse_path
+    path = load_settings(warehouse_path=getattr(args, "warehouse", None)).warehouse_path
+    if path.is_dir():  # said here, before any command takes it for a missing or unusable file
+        raise UserError(
+            f"warehouse {path} is a directory, not a DuckDB file (e.g. --warehouse {path / 'news.duckdb'})"
+        )
+    return path
+
+
+def _reading(args: argparse.Namespace) -> Path:
+    """The warehouse of a reading command, after saying at once if another process holds it."""
+    path = _warehouse_path(args)
+    _say_if_busy(path)
+    return path
+
+
+def _say_if_busy(path: Path) -> None:
+    """Print one line on stderr when another process holds the warehouse (the open then waits for it).
+
+    DuckDB lets one process write a file and nobody else open it meanwhile; without this line a
+    command run during an ingest would wait in silence.
+    """
+    if not path.is_file():
+        return
+    from warehouse.connection import CONNECT_WAIT, WarehouseError, connect
+
+    try:
+        connect(path, read_only=True, wait_seconds=0).close()
+    except WarehouseError as exc:
+        if "in use" not in str(exc):
+            return  # not busy: the real open reports whatever this is
+        holder = "an ingest" if _run_lock_held(path) else "another process"
+        _note(f"warehouse {path} is in use by {holder}; waiting up to {CONNECT_WAIT:g} s for it to let go")
+
+
+def _run_lock_held(path: Path) -> bool:
+    """Whether an ingest holds the warehouse's run lock (warehouse.connection.warehouse_lock: flock on <file>.lock)."""
+    import fcntl
+    import os
+
+    try:
+        fd = os.open(f"{path}.lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def run_query(sql: str, warehouse: Path, fmt: str) -> str:
@@ -128,7 +185,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         sql = args.sql
     else:
         raise UserError("give a SQL statement or -f FILE")
-    sys.stdout.write(run_query(sql, _warehouse_path(args), args.format))
+    sys.stdout.write(run_query(sql, _reading(args), args.format))
     return 0
 
 
@@ -219,7 +276,7 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
     from warehouse.connection import open_warehouse
     from warehouse.feeds import feed_statuses
 
-    path = _warehouse_path(args)
+    path = _reading(args)
     if not path.is_file():
         raise UserError(f"warehouse {path} does not exist (import feeds or run `wirehouse ingest` first)")
     with open_warehouse(path, migrate=True) as con:
@@ -294,24 +351,35 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
     from warehouse.feeds import active_feeds
 
     settings = load_settings(warehouse_path=warehouse)
-    # Fail fast, before Prefect starts a server: an unusable warehouse or feed list is a one-line error.
-    if feeds:
-        _read_feed_list(feeds)
-    # The run lock is taken here already, so that a second ingest waits before doing anything at all.
-    with run_scope(warehouse, timeout=settings.lock_timeout, on_wait=_note):
-        with open_warehouse(warehouse) as con:
-            if not feeds and not active_feeds(con):
-                raise UserError(f"no feeds in {warehouse}: use --feeds FILE or `wirehouse feeds import FILE`")
+    apply_prefect_defaults()
+    with ExitStack() as stack:
+        temporary = None
+        if needs_temporary_server():
+            # Started first, so that it boots while the checks below run; stopped however we leave.
+            temporary = TemporaryServer()
+            temporary.start()
+            stack.callback(temporary.stop)
+        # Fail fast, before the run: an unusable warehouse or feed list is a one-line error.
+        if feeds:
+            _read_feed_list(feeds)
+        # The run lock is taken here already, so that a second ingest waits before doing anything at all.
+        with run_scope(warehouse, timeout=settings.lock_timeout, on_wait=_note):
+            with open_warehouse(warehouse) as con:
+                if not feeds and not active_feeds(con):
+                    raise UserError(
+                        f"no feeds in {warehouse}: use --feeds FILE or `wirehouse feeds import FILE`"
+                    )
 
-        apply_prefect_defaults()
-        from flows.ingest import ingest
-        from wirehouse.progress import terminal_progress
+            from flows.ingest import ingest
+            from wirehouse.progress import terminal_progress
 
-        with terminal_progress(wants_progress_bar()):
-            state = ingest(feeds=feeds, warehouse=str(warehouse), batch_size=batch_size, return_state=True)
-        if not state.is_completed():
-            raise UserError(state.message or f"the ingest ended in state {state.name}")
-        return state.result()
+            with prefect_api(temporary), terminal_progress(wants_progress_bar()):
+                state = ingest(
+                    feeds=feeds, warehouse=str(warehouse), batch_size=batch_size, return_state=True
+                )
+            if not state.is_completed():
+                raise UserError(state.message or f"the ingest ended in state {state.name}")
+            return state.result()
 
 
 def _note(message: str) -> None:
@@ -333,8 +401,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tasks.settings import export_settings
     from wirehouse.demo import serve_newsroom
 
+    if args.serve:
+        with serve_newsroom(port=args.port) as base:
+            print(f"sample newsroom serving at {base} (Ctrl-C stops it)", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:  # the way to stop it: not an error
+                return 0
     path = _warehouse_path(args)
-    with serve_newsroom() as base:
+    with serve_newsroom(port=args.port) as base:
         # The newsroom lives on 127.0.0.1, which the SSRF guard refuses unless allowed by name;
         # one host, so no politeness delay is needed for this local demo.
         export_settings(allow_private_hosts="127.0.0.1", host_delay=0, robots=False)
@@ -392,14 +468,15 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     apply_prefect_defaults()
     from flows.reprocess import reprocess
 
-    state = reprocess(
-        since=args.since and args.since.isoformat(),
-        until=args.until and args.until.isoformat(),
-        feed_url=args.feed,
-        status=args.status,
-        warehouse=str(path),
-        return_state=True,
-    )
+    with prefect_api():
+        state = reprocess(
+            since=args.since and args.since.isoformat(),
+            until=args.until and args.until.isoformat(),
+            feed_url=args.feed,
+            status=args.status,
+            warehouse=str(path),
+            return_state=True,
+        )
     if not state.is_completed():
         raise UserError(state.message or f"reprocess ended in state {state.name}")
     counts = state.result()
@@ -416,7 +493,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from warehouse.connection import open_warehouse
     from warehouse.search import build_search_index, search
 
-    path = _warehouse_path(args)
+    path = _reading(args)
     try:
         if args.rebuild:
             with open_warehouse(path) as con:
@@ -444,7 +521,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from warehouse.connection import open_warehouse
     from warehouse.export import export_parquet
 
-    with open_warehouse(_warehouse_path(args), read_only=True) as con:
+    with open_warehouse(_reading(args), read_only=True) as con:
         try:
             stats = export_parquet(con, Path(args.dir))
         except ExportError as exc:
@@ -462,7 +539,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from warehouse.connection import open_warehouse
     from warehouse.export import warehouse_stats
 
-    with open_warehouse(_warehouse_path(args), read_only=True) as con:
+    with open_warehouse(_reading(args), read_only=True) as con:
         stats = warehouse_stats(con, days=args.days)
     titles = {
         "feeds": "by feed",
@@ -588,10 +665,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
-    add(
+    demo = add(
         "demo",
         "Serve the bundled sample newsroom on 127.0.0.1 and ingest it (what `make run` does).",
         cmd_demo,
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=DEMO_PORT,
+        metavar="N",
+        help=f"port of the sample newsroom (default {DEMO_PORT}; its URLs, and so the stored articles, depend on it)",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="only serve the sample newsroom until Ctrl-C (for scheduled runs of its feeds; see README)",
     )
     parser.set_defaults(func=lambda _args: _usage(parser))
     return parser
@@ -614,20 +703,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from warehouse.connection import DatabaseError
 
+    previous = signal.getsignal(signal.SIGINT)
     try:
+        interrupt.install()
         return int(args.func(args))
     except WirehouseError as exc:
+        if interrupt.interrupted():  # an error on the way out of an interrupted run
+            interrupt.exit_interrupted()
         print(f"wirehouse: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("wirehouse: interrupted", file=sys.stderr)
-        return 130
+        interrupt.exit_interrupted()
     except DatabaseError as exc:  # e.g. a warehouse that no ingest has created the tables of yet
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         print(f"wirehouse: error: {first}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

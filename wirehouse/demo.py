@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,11 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from wirehouse.errors import PermanentError
 from wirehouse.sampledates import days_to_today, shift_dates
 
 NEWSROOM = Path(__file__).parent / "sample_newsroom"
 # A fixed port keeps the sample's URLs the same from run to run, so a second `make run` finds every
-# article already stored (and stored feeds stay reachable); a random port is the fallback when busy.
+# article already stored (and stored feeds stay reachable). When it is taken the demo stops: serving
+# on another port would store the whole sample a second time under new URLs.
 DEMO_PORT = 8765
 PLACEHOLDER = b"{{BASE}}"
 CONTENT_TYPES = {
@@ -69,6 +72,43 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
         """Stay quiet: the ingest prints its own summary."""
 
 
+class PortBusyError(PermanentError):
+    """The sample newsroom's port is taken by another process."""
+
+
+def port_owner(port: int) -> str | None:
+    """Name the process listening on a TCP port of this machine, where Linux's /proc tells it cheaply.
+
+    Args:
+        port: The port.
+
+    Returns:
+        e.g. ``python3 (pid 4242)``, or None when unknown (not Linux, another user's process).
+    """
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address "0100007F:2231", state 0A = LISTEN, inode in column 10
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                return f"{(proc / 'comm').read_text().strip()} (pid {proc.name})"
+        except OSError:  # gone, or not ours to look at
+            continue
+    return None
+
+
 class _NewsroomServer(ThreadingHTTPServer):
     # socketserver listens with a backlog of 5: wirehouse opens more connections than that at once,
     # and a dropped SYN costs the client a 1 s retransmit.
@@ -89,17 +129,25 @@ def serve_newsroom(
         root: Folder with feeds/, the article pages and sample.opml.
         host: Address to bind (loopback only).
         log: If given, every requested path is appended to it (tests count fetches with it).
-        port: Port to bind (0: any free port; a busy fixed port falls back to any free port).
+        port: Port to bind (0: any free port).
         shift_days: Days to move every date the pages and feeds state (default: so that the sample's
             newest day is today; 0 serves the files as written).
 
     Yields:
         The base URL, e.g. ``http://127.0.0.1:54321``.
+
+    Raises:
+        PortBusyError: The port is taken.
     """
     try:
         server = _NewsroomServer((host, port), BaseHTTPRequestHandler)
-    except OSError:
-        server = _NewsroomServer((host, 0), BaseHTTPRequestHandler)
+    except OSError as exc:
+        owner = port_owner(port)
+        raise PortBusyError(
+            f"port {port} on {host} is in use{f' by {owner}' if owner else ''} ({exc.strerror}); "
+            f"stop that process or choose another port: `make run DEMO_PORT=8766` or "
+            f"`wirehouse demo --port 8766` (a new port stores the sample again under new URLs)"
+        ) from exc
     base = f"http://{host}:{server.server_address[1]}"
     shift = days_to_today() if shift_days is None else shift_days
     server.RequestHandlerClass = partial(

@@ -10,6 +10,7 @@ import pytest
 
 from flows.ingest import ingest
 from tasks.feeds import parse_feed
+from tasks.settings import exported_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -163,5 +164,22 @@ def test_a_run_where_no_feed_can_be_fetched_fails_with_one_clear_message(newsroo
     feed_list.write_text(f"{newsroom.base}/feeds/nope.rss\n{newsroom.base}/feeds/gone.rss\n")
     state = ingest(feeds=str(feed_list), warehouse=str(warehouse_path), return_state=True)
     assert state.is_failed()
-    assert state.message == "no feed could be fetched (2 failed); see the feed_fetches view"
+    assert state.message == (
+        "no feed could be fetched: 2 of 2 failed with http_404 "
+        f"(e.g. {newsroom.base}/feeds/gone.rss: HTTP 404); see the feed_fetches view"
+    )
     assert rows(warehouse_path, "select count(*) from feed_fetches where error is not null")[0][0] == 2
+
+
+def test_a_run_whose_feeds_are_all_blocked_names_the_reason_and_the_setting(
+    newsroom, warehouse_path, tmp_path
+):
+    feed_list = tmp_path / "feeds.txt"
+    feed_list.write_text(f"{newsroom.base}/feeds/inland.rss\n{newsroom.base}/feeds/world.atom\n")
+    with exported_settings(allow_private_hosts="only-this.example"):  # not 127.0.0.1
+        state = ingest(feeds=str(feed_list), warehouse=str(warehouse_path), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith(
+        "no feed could be fetched: 2 of 2 failed with blocked_address (127.0.0.1 "
+    )
+    assert "set WIREHOUSE_ALLOW_PRIVATE_HOSTS=127.0.0.1)" in state.message

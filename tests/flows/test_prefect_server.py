@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
-import pytest
 
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def prefect_server(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)
-    server = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail("prefect server did not start within 120 s")
-        yield url, env
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+from tests.conftest import free_port
 
 
 def test_ingest_against_a_running_prefect_server(prefect_server, tmp_path):
@@ -61,7 +17,16 @@ def test_ingest_against_a_running_prefect_server(prefect_server, tmp_path):
     for name in ("WIREHOUSE_ALLOW_PRIVATE_HOSTS", "WIREHOUSE_HOST_DELAY"):
         env.pop(name, None)  # the demo sets its own
     result = subprocess.run(
-        [sys.executable, "-m", "wirehouse.cli", "demo", "--warehouse", str(tmp_path / "w.duckdb")],
+        [
+            sys.executable,
+            "-m",
+            "wirehouse.cli",
+            "demo",
+            "--port",
+            str(free_port()),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+        ],
         capture_output=True,
         text=True,
         env=env,

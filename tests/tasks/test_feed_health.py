@@ -45,6 +45,24 @@ def test_failures_back_off_exponentially_with_a_cap():
     assert max(delays) == BACKOFF_CAP and delays == sorted(delays)
 
 
+def test_a_blocked_address_is_configuration_not_health_and_never_backs_off():
+    blocked = fetch(error="127.0.0.1 resolves to non-public address", error_reason="blocked_address")
+    for previous in (0, 1, 5):
+        health = next_feed_health(blocked, previous, NOW)
+        assert (health.ok, health.consecutive_failures, health.next_fetch_at) == (False, previous, None)
+
+
+def test_blocked_fetches_leave_the_feed_due(warehouse_path):
+    feed = FeedSource("http://127.0.0.1:9/rss")
+    blocked = fetch(feed_url=feed.url, error="blocked", error_reason="blocked_address")
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        save_feeds(con, [feed], "test")
+        for minutes in range(4):  # four scheduled runs in a row without WIREHOUSE_ALLOW_PRIVATE_HOSTS
+            store_fetches(con, [blocked], f"r{minutes}", NOW + timedelta(minutes=minutes))
+        assert [f.url for f in due_feeds(con, NOW + timedelta(minutes=4))] == [feed.url]
+        assert feed_statuses(con)[0].consecutive_failures == 0
+
+
 def test_retry_after_is_honoured_and_capped():
     health = next_feed_health(fetch(error="HTTP 429", http_status=429, retry_after_s=7200), 0, NOW)
     assert health.next_fetch_at == NOW + timedelta(hours=2)

@@ -8,12 +8,14 @@ from tasks.feeds import (
     canonical_url,
     feed_result_from_response,
     html_to_text,
+    no_feed_fetched_message,
     parse_feed,
     parse_feed_list,
     parse_opml,
+    settled_fetches,
 )
 from tasks.http import Response
-from tasks.records import FeedSource
+from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource
 
 FEED = "https://news.example/feed"
 
@@ -102,6 +104,21 @@ def test_toml_and_url_list_feed_lists():
 def test_bad_feed_lists_raise_one_clear_error(data, message):
     with pytest.raises(FeedListError, match=message):
         parse_feed_list(data)
+
+
+@pytest.mark.parametrize(
+    ("bad", "number"),
+    [("javascript:alert(1)", 3), ("file:///etc/passwd", 4), ("ftp://files.example/feed.xml", 3)],
+)
+def test_a_url_list_line_that_is_not_http_is_named_with_its_line_and_reason(bad, number):
+    lines = ["# my feeds", "https://a.example/rss", "", "https://b.example/rss"]
+    lines.insert(number - 1, bad)
+    with pytest.raises(FeedListError) as caught:
+        parse_feed_list("\n".join(lines).encode(), "feeds.txt")
+    assert str(caught.value) == (
+        f"feeds.txt line {number}: {bad!r} is not an http(s) URL "
+        "(a feed list names only http:// and https:// feeds)"
+    )
 
 
 def test_opml_entity_bombs_are_refused():
@@ -227,3 +244,40 @@ def test_json_feed_relative_links_are_resolved_for_fetching():
     doc = b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", "url": "/news/b.html", "title": "B"}]}'
     (entry,) = parse_feed(doc, FEED, {"content-type": "application/feed+json"}).entries
     assert entry.link == entry.url == "https://news.example/news/b.html"
+
+
+def test_an_interrupted_run_keeps_only_fetches_whose_entries_are_all_stored():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def result(name, entries):
+        url = f"https://{name}.example/feed"
+        return FeedResult(
+            FeedFetch(feed_url=url, started_at=now, finished_at=now, new_entries=entries),
+            tuple(FeedEntry(feed_url=url, url=f"{url}/{i}", link=f"{url}/{i}") for i in range(entries)),
+        )
+
+    results = [result("a", 3), result("quiet", 0), result("b", 2), result("c", 4)]
+    kept = lambda stored: [f.feed_url.split("//")[1].split(".")[0] for f in settled_fetches(results, stored)]  # noqa: E731
+    assert kept(0) == ["quiet"]  # nothing stored: only a feed without new entries claims nothing
+    assert kept(4) == ["a", "quiet"]  # b's first entry is stored, its second is not
+    assert kept(5) == ["a", "quiet", "b"]
+    assert kept(9) == ["a", "quiet", "b", "c"]
+
+
+def test_no_feed_fetched_names_the_most_common_reason_and_an_example():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def failed(url, reason, error):
+        return FeedFetch(feed_url=url, started_at=now, finished_at=now, error=error, error_reason=reason)
+
+    fetches = [
+        failed("https://a.example/rss", "timeout", "read timed out"),
+        failed("https://b.example/rss", "http_404", "HTTP 404"),
+        failed("https://c.example/rss", "timeout", "read timed out"),
+    ]
+    assert no_feed_fetched_message(fetches) == (
+        "no feed could be fetched: 2 of 3 failed with timeout (e.g. https://a.example/rss: read timed out); "
+        "also 1 http_404; see the feed_fetches view"
+    )
+    blocked = [failed("http://10.0.0.7/feed", "blocked_address", "10.0.0.7 resolves to non-public address")]
+    assert "set WIREHOUSE_ALLOW_PRIVATE_HOSTS=10.0.0.7)" in no_feed_fetched_message(blocked)

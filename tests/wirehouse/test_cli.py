@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.warehouse.test_articles import art
 from warehouse.articles import store_articles
 from warehouse.connection import open_warehouse
@@ -70,6 +71,9 @@ def test_help_explains_every_command():
         (["query", "-f", "{tmp}/missing.sql", "--warehouse", "{tmp}/w.duckdb"], "cannot read SQL file"),
         (["query", "-f", "{tmp}/bad.opml.gz", "--warehouse", "{tmp}/w.duckdb"], "not UTF-8"),
         (["stats", "--warehouse", "{tmp}/raw.duckdb"], "does not exist"),
+        (["query", "select 1", "--warehouse", "{tmp}"], "is a directory, not a DuckDB file"),
+        (["feeds", "list", "--warehouse", "{tmp}"], "is a directory, not a DuckDB file"),
+        (["ingest", "--feeds", "{tmp}/ok.toml", "--warehouse", "{tmp}"], "is a directory, not a DuckDB file"),
     ],
 )
 def test_user_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
@@ -151,7 +155,10 @@ def test_demo_runs_clean_from_the_command_line(tmp_path):
     """What `make run` does: no traceback, no telemetry noise, a summary and the example query."""
     env = {k: "" for k in ("WIREHOUSE_ALLOW_PRIVATE_HOSTS", "WIREHOUSE_HOST_DELAY")}  # the demo sets its own
     env["PREFECT_API_URL"] = ""
-    result = wirehouse("demo", "--warehouse", str(tmp_path / "demo.duckdb"), env=env, cwd=tmp_path)
+    port = str(free_port())  # the default port may be taken on a shared machine
+    result = wirehouse(
+        "demo", "--port", port, "--warehouse", str(tmp_path / "demo.duckdb"), env=env, cwd=tmp_path
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     for noise in ("Traceback", "CancelledError", "telemetry", "ERROR"):
@@ -355,3 +362,49 @@ def test_feeds_add_finds_a_site_and_stores_it_with_kinds(tmp_path, capsys):
         "/pages-sitemap.xml": "sitemap",
     }
     assert {row["category"] for row in listed.values()} == {site.base.removeprefix("http://")}
+
+
+HOLDER = """
+import fcntl, os, sys, time
+import duckdb
+lock = os.open(sys.argv[1] + ".lock", os.O_RDWR | os.O_CREAT)
+fcntl.flock(lock, fcntl.LOCK_EX)  # what a running ingest holds (warehouse.connection.warehouse_lock)
+con = duckdb.connect(sys.argv[1])  # and the DuckDB file itself, open for writing
+print("holding", flush=True)
+sys.stdin.readline()  # until the test lets go
+"""
+
+
+def test_query_during_an_ingest_says_at_once_that_it_waits_and_for_what(filled):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(filled)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        query = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wirehouse.cli",
+                "query",
+                "select count(*) as n from articles",
+                "--warehouse",
+                str(filled),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        first = query.stderr.readline()  # said while the warehouse is held
+        assert first == (
+            f"wirehouse: warehouse {filled} is in use by an ingest; waiting up to 60 s for it to let go\n"
+        )
+        holder.stdin.write("done\n")
+        holder.stdin.flush()
+        out, err = query.communicate(timeout=120)  # the holder lets go; the query goes on
+        assert query.returncode == 0, err
+        assert err == "" and out.splitlines()[2].strip() == "2"
+    finally:
+        holder.kill()
+        holder.wait()
