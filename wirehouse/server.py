@@ -44,16 +44,20 @@ INTERRUPTED_SHUTDOWN_TIMEOUT = 1.0
 # Uvicorn's exit code when the port is taken (another process won the race for it).
 _PORT_IN_USE = 3
 
-# The server's own settings: ephemeral mode (only the services a run needs), no UI, and a task-run
-# recorder that writes when its batch is full or at shutdown; an explicit value in the environment wins.
+# The server's own settings: ephemeral mode (only the services a run needs) and no UI, as Prefect's
+# own temporary server; and a task-run recorder without periodic writes: Prefect's shutdown cancels
+# a periodic write in progress ("Error flushing N events" + CancelledError), while its final write,
+# after all services are told to stop, is never cancelled. Nobody watches a temporary server live.
 SERVER_ENV: dict[str, str] = {
     "PREFECT_UI_ENABLED": "0",
     "PREFECT__SERVER_EPHEMERAL": "1",
     "PREFECT__SERVER_FINAL": "1",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "86400",
 }
+# Defaults an explicit value in the environment overrides: a write per 10,000 events (one per event
+# at Prefect's default, which fell behind and lost records at exit), no telemetry.
 SERVER_DEFAULTS: dict[str, str] = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "10000",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "86400",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
 }
