@@ -21,14 +21,16 @@ help:  ## list the targets
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=python3.11 or similar)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -qq --upgrade pip
 
+# -qq: errors only. pip 24+ passes on setuptools' notice for every editable install of a flat layout
+# ("Editable installation. Please be careful with folders ..."), which is no fault of the project.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install -qq -e .
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install -qq -e '.[dev]'
 	@touch $(STAMP) $@
 
 install: $(STAMP)  ## create .venv and install wirehouse
