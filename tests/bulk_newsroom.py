@@ -9,6 +9,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psutil
 
 PARAGRAPH = (
     "Der Gemeinderat von {place} hat am Dienstagabend nach einer langen Sitzung über den Haushalt des "
@@ -104,3 +107,17 @@ class BulkNewsroom:
         finally:
             self._server.shutdown()
             self._server.server_close()
+
+
+def servers_of(prefect_home: Path) -> list[psutil.Process]:
+    """Temporary Prefect server processes that use this PREFECT_HOME (a test's own, not another's)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if "wirehouse.server" in " ".join(process.info["cmdline"] or []) and process.environ().get(
+                "PREFECT_HOME"
+            ) == str(prefect_home):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found

@@ -9,7 +9,8 @@ final write that takes longer than the grace is lost.
 Here the server runs in a session of its own (a terminal's Ctrl-C never reaches it), its output
 goes to a log file, its recorder writes once at shutdown instead of every few seconds (nobody
 watches a temporary server live), and wirehouse stops it only after the run's events were handed
-over, waiting as long as the final write takes.
+over, waiting as long as the final write takes. Should wirehouse be killed outright, the server
+notices that its parent is gone and stops itself.
 """
 
 from __future__ import annotations
@@ -104,21 +105,7 @@ class TemporaryServer:
         env.pop("PREFECT_API_URL", None)
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "prefect.server.api.server:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "error",
-                "--lifespan",
-                "on",
-            ],
+            [sys.executable, "-m", "wirehouse.server", str(port), str(os.getpid())],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -277,6 +264,35 @@ def prefect_api(server: TemporaryServer | None = None) -> Iterator[str | None]:
             _use_api(None)
 
 
+def serve(port: int, parent: int) -> None:
+    """Be the server process: Prefect's API app under uvicorn, as Prefect runs its temporary server.
+
+    It ends itself (gracefully, as on SIGTERM) when ``parent`` is gone: a wirehouse process that was
+    killed outright (SIGKILL, the OOM killer) cannot stop a server that lives in a session of its own.
+
+    Args:
+        port: Port on 127.0.0.1.
+        parent: The wirehouse process's id.
+    """
+    import uvicorn
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
+    # Exits with code 3 when it cannot start (e.g. the port was taken meanwhile).
+    uvicorn.run(
+        "prefect.server.api.server:create_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        lifespan="on",
+    )
+
+
 def needs_temporary_server() -> bool:
     """Tell whether a run from this process would need a temporary server: no Prefect API URL is set.
 
@@ -290,3 +306,7 @@ def needs_temporary_server() -> bool:
 
         return not get_current_settings().api.url
     return True
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))

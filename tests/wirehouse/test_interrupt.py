@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import duckdb
-import psutil
 
-from tests.bulk_newsroom import BulkNewsroom
+from tests.bulk_newsroom import BulkNewsroom, servers_of
 
 FEEDS, ITEMS = 10, 4  # one feed per batch of 4: a stored batch completes a feed
 UNACCOUNTED = """select f.feed_url, f.new_entries, count(a.url)
@@ -45,20 +44,6 @@ def start_ingest(
         env={**env, "WIREHOUSE_ALLOW_PRIVATE_HOSTS": "127.0.0.1", "WIREHOUSE_HOST_DELAY": "0"},
         start_new_session=True,  # a process group of its own, like a shell job: killpg reaches all of it
     )
-
-
-def servers_of(prefect_home: Path) -> list[psutil.Process]:
-    """Prefect server processes that use this PREFECT_HOME (ours, not another test's)."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if "uvicorn" in " ".join(process.info["cmdline"] or []) and process.environ().get(
-                "PREFECT_HOME"
-            ) == str(prefect_home):
-                found.append(process)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return found
 
 
 def interrupt_mid_run(room, warehouse, env, tmp_path, before=None):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
-from tests.bulk_newsroom import BulkNewsroom
+from tests.bulk_newsroom import BulkNewsroom, servers_of
 
 FEEDS = 300  # one article each: 300 feed task runs, 6 batches and the run's handful of others
 
@@ -60,3 +62,36 @@ def test_a_300_feed_run_on_the_temporary_server_ends_clean_and_keeps_every_task_
     assert {state for _, state in stored} == {"COMPLETED"}
     server_log = (prefect_home / "wirehouse-temporary-server.log").read_text()
     assert "Error" not in server_log and "Traceback" not in server_log, server_log
+
+
+def test_the_temporary_server_stops_itself_when_wirehouse_is_killed_outright(tmp_path):
+    prefect_home = tmp_path / "prefect-home"
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "WIREHOUSE_ALLOW_PRIVATE_HOSTS": "127.0.0.1"}
+    env.pop("PREFECT_API_URL", None)
+    with BulkNewsroom(4, 4, page_delay=1.0).running() as room:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wirehouse.cli",
+                "ingest",
+                "--feeds",
+                room.opml,
+                "--warehouse",
+                str(tmp_path / "news.duckdb"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=tmp_path,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 150
+        while not room.pages_served:  # the run is under way, reporting to its server
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        (server,) = servers_of(prefect_home)
+        os.killpg(proc.pid, signal.SIGKILL)  # no chance to stop anything (the OOM killer, kill -9)
+        proc.wait()
+        server.wait(timeout=30)  # it noticed and stopped itself
+    assert servers_of(prefect_home) == []
