@@ -696,7 +696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             with tempfile.TemporaryDirectory(prefix="wirehouse-quality-") as scratch:
                 e2e = tally_predictions(
-                    end_to_end_predictions(corpus, Path(scratch) / "e2e.duckdb"), "wirehouse e2e"
+                    end_to_end_predictions(corpus, Path(scratch) / "e2e.sqlite"), "wirehouse e2e"
                 )
             for group, systems in e2e.items():
                 results.setdefault(group, {}).update(systems)

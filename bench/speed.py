@@ -920,7 +920,7 @@ def _ingest_once(
         _progress(f"serving {len(pages):,} pages at {base} ({opml})")
         if on_served is not None:
             on_served(base, pages)
-        warehouse = workdir / f"{label}.duckdb"
+        warehouse = workdir / f"{label}.sqlite"
         env = wirehouse_env(prefect_home, len(pages), api_url)
         _progress(f"wirehouse ingest --feeds OPML ({len(pages):,} pages) ...")
         first = run_ingest(

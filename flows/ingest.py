@@ -55,7 +55,7 @@ def ingest(
 
     Args:
         feeds: A feed list (OPML/TOML path or URL) to import first; None ingests every stored feed.
-        warehouse: DuckDB file (default: settings, ``warehouse/news.duckdb``).
+        warehouse: The warehouse (default: settings, ``warehouse/news.sqlite``).
         batch_size: Articles per batch (default: settings).
 
     Returns:

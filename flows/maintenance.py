@@ -1,4 +1,4 @@
-"""The maintenance flow: rebuild the search index, export Parquet, checkpoint the warehouse."""
+"""The maintenance flow: check the search index, export Parquet, compact the lake and expire old snapshots."""
 
 from __future__ import annotations
 
@@ -8,32 +8,50 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from tasks.load import prepare_warehouse
-from tasks.maintenance import checkpoint, export_parquet_task, rebuild_search_index
+from tasks.maintenance import check_search_index, export_parquet_task, lake_upkeep
 from tasks.settings import load_settings
 from warehouse.connection import run_scope
 
 
 @flow(name="maintenance", log_prints=False)
-def maintenance(warehouse: str | None = None, export_dir: str | None = "exports") -> dict[str, Any]:
-    """Daily upkeep: search index, Parquet export (when ``export_dir`` is set) and a checkpoint.
+def maintenance(
+    warehouse: str | None = None,
+    export_dir: str | None = "exports",
+    keep_snapshots_days: float = 7.0,
+    file_grace_minutes: float = 60.0,
+) -> dict[str, Any]:
+    """Daily upkeep: search index check, Parquet export (when ``export_dir`` is set) and lake compaction.
 
     Args:
-        warehouse: DuckDB file (default: settings).
+        warehouse: The warehouse (default: settings).
         export_dir: Folder for the Parquet export; None or "" skips the export.
+        keep_snapshots_days: Time travel reaches this far back after the run.
+        file_grace_minutes: Unneeded Parquet files stay this long for queries still reading them.
 
     Returns:
-        What was done: rows indexed, rows exported.
+        What was done: documents in the search index, rows exported, Parquet files before and after.
     """
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse)
     path = settings.warehouse_path
     with run_scope(path, timeout=settings.lock_timeout, on_wait=logger.warning):
         prepare_warehouse(path)
-        index = rebuild_search_index(path)
+        index = check_search_index(path)
         exported = export_parquet_task(path, Path(export_dir)) if export_dir else None
-        checkpoint(path)
+        upkeep = lake_upkeep(path, keep_snapshots_days, file_grace_minutes)
+    logger.info(
+        "lake files %d -> %d (%d merged away, %d snapshots expired, %d files deleted)",
+        upkeep.files_before,
+        upkeep.files_after,
+        upkeep.merged,
+        upkeep.snapshots_expired,
+        upkeep.files_deleted,
+    )
     return {
         "indexed": index.rows,
         "index_seconds": round(index.seconds, 2),
         "exported_articles": exported.articles if exported else 0,
+        "files_before": upkeep.files_before,
+        "files_after": upkeep.files_after,
+        "snapshots_expired": upkeep.snapshots_expired,
     }

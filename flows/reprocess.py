@@ -34,7 +34,7 @@ def reprocess(
         until: Only articles published before this ISO date/time.
         feed_url: Only articles of this feed.
         status: Only articles with this extraction_status (e.g. ``no_text``).
-        warehouse: DuckDB file (default: settings).
+        warehouse: The warehouse (default: settings).
         batch_size: Articles per batch (default: settings).
 
     Returns:

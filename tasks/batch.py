@@ -22,7 +22,7 @@ from tasks.records import Article, FeedEntry
 from tasks.settings import Settings
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse.articles import store_articles, stored_pages
-from warehouse.connection import WarehouseError, WarehouseMemoryError, open_warehouse
+from warehouse.connection import WarehouseError, WarehouseMemoryError, lake_of, open_warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def run_batch(
     Args:
         client: The shared HTTP client.
         pool: The run's worker processes for extraction and enrichment.
-        path: The DuckDB file.
+        path: The warehouse.
         entries: The batch.
         settings: Run settings.
         run_id: The ingest run.
@@ -105,7 +105,10 @@ def run_batch(
     articles = process_in_pool(pool, pages)
     try:
         with open_warehouse(path) as con:
-            articles = store_isolating(lambda part: store_articles(con, part, run_id), articles)
+            search_dir = lake_of(path).search_dir
+            articles = store_isolating(
+                lambda part: store_articles(con, part, run_id, search_dir=search_dir), articles
+            )
     except WarehouseMemoryError as exc:
         # The transaction rolled back: nothing of the batch is stored, and the next run takes it again.
         raise WarehouseMemoryError(
@@ -134,7 +137,7 @@ def ingest_batch(
     Args:
         client: The shared HTTP client.
         pool: The run's worker processes.
-        path: The DuckDB file.
+        path: The warehouse.
         entries: The batch.
         settings: Run settings.
         run_id: The ingest run.
@@ -151,7 +154,7 @@ def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | No
 
     Args:
         pool: The run's worker processes.
-        path: The DuckDB file.
+        path: The warehouse.
         urls: Canonical URLs whose raw HTML is stored.
         run_id: The reprocess run.
 
@@ -162,7 +165,10 @@ def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | No
         pages = stored_pages(con, urls)
     articles = process_in_pool(pool, pages)
     with open_warehouse(path) as con:
-        articles = store_isolating(lambda part: store_articles(con, part, run_id, replace=True), articles)
+        search_dir = lake_of(path).search_dir
+        articles = store_isolating(
+            lambda part: store_articles(con, part, run_id, replace=True, search_dir=search_dir), articles
+        )
     return dict(Counter(article.extraction_status for article in articles))
 
 
@@ -174,7 +180,7 @@ def reprocess_batch(
 
     Args:
         pool: The run's worker processes.
-        path: The DuckDB file.
+        path: The warehouse.
         urls: Canonical URLs.
         run_id: The reprocess run.
         batch_no: Position of the batch in the run, for the task name.

@@ -97,7 +97,7 @@ def prepare_warehouse(path: Path) -> None:
     """Create or migrate the warehouse file (a no-op inside a run scope, which migrated already).
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse.
     """
     ensure_schema(path)
 
@@ -107,7 +107,7 @@ def import_feeds(path: Path, feeds: list[FeedSource], source: str) -> int:
     """Store the feeds of a feed list.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse.
         feeds: Parsed feed list.
         source: Where the list came from.
 
@@ -123,7 +123,7 @@ def list_feeds(path: Path, only: list[str] | None = None) -> list[FeedSource]:
     """Return the feeds due this run, with their validators.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse.
         only: Restrict to these feed URLs (a ``--feeds`` list); None for every stored feed.
 
     Returns:
@@ -144,7 +144,7 @@ def select_new_entries(path: Path, results: list[FeedResult], max_new_per_feed: 
     """Drop entries already stored, so known URLs/GUIDs are never fetched again.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse.
         results: Fetched feeds.
         max_new_per_feed: Cap on new entries per feed per run.
 
@@ -161,7 +161,7 @@ def record_fetches(path: Path, fetches: list[FeedFetch], run_id: str | None) -> 
     """Store the run's feed fetch records (after its articles, so no fetch claims unstored articles).
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse.
         fetches: One record per feed.
         run_id: The ingest run.
 
@@ -179,7 +179,7 @@ def select_stored_pages(
     """List stored pages to re-process.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse.
         since: ISO date or datetime, published at or after.
         until: ISO date or datetime, published before.
         feed_url: Only this feed.

@@ -1,7 +1,8 @@
-"""Maintenance, as Prefect tasks: search index, Parquet export and checkpoint (the SQL is in warehouse/)."""
+"""Maintenance, as Prefect tasks: search index check, Parquet export and lake upkeep (SQL in warehouse/)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from prefect import task
@@ -9,22 +10,25 @@ from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.export import ExportStats
 from tasks.search import SearchIndexStats
-from warehouse import export, search
-from warehouse.connection import open_warehouse
+from warehouse import export, maintenance, search
+from warehouse.connection import lake_of, open_warehouse
 
 
-@task(name="rebuild-search-index", cache_policy=NO_CACHE)
-def rebuild_search_index(path: Path) -> SearchIndexStats:
-    """Rebuild the full-text index from the articles.
+@task(name="check-search-index", cache_policy=NO_CACHE)
+def check_search_index(path: Path) -> SearchIndexStats:
+    """Rebuild the search index only if it does not hold exactly the extracted articles.
+
+    Every stored batch updates the index; this repairs an index that was lost or fell behind (a run
+    killed between its commit and its index update).
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse.
 
     Returns:
-        Rows indexed and time taken.
+        Documents in the index, and what a rebuild (if any) took.
     """
-    with open_warehouse(path) as con:
-        return search.build_search_index(con)
+    with open_warehouse(path, read_only=True) as con:
+        return search.sync_search_index(con, lake_of(path).search_dir)
 
 
 @task(name="export-parquet", cache_policy=NO_CACHE)
@@ -32,7 +36,7 @@ def export_parquet_task(path: Path, out_dir: Path) -> ExportStats:
     """Export the warehouse as Parquet.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse.
         out_dir: Output folder.
 
     Returns:
@@ -42,12 +46,21 @@ def export_parquet_task(path: Path, out_dir: Path) -> ExportStats:
         return export.export_parquet(con, out_dir)
 
 
-@task(name="checkpoint", cache_policy=NO_CACHE)
-def checkpoint(path: Path) -> None:
-    """Write the WAL into the database file (DuckDB does this on its own too; daily keeps the WAL short).
+@task(name="lake-upkeep", cache_policy=NO_CACHE)
+def lake_upkeep(path: Path, keep_snapshots_days: float, file_grace_minutes: float) -> maintenance.LakeUpkeep:
+    """Merge small Parquet files, expire old snapshots and delete files no snapshot needs.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse (the caller holds its run lock).
+        keep_snapshots_days: How far back time travel reaches afterwards.
+        file_grace_minutes: How long unneeded files stay for queries still reading them.
+
+    Returns:
+        File counts before and after.
     """
     with open_warehouse(path) as con:
-        export.checkpoint(con)
+        return maintenance.upkeep(
+            con,
+            keep_snapshots=timedelta(days=keep_snapshots_days),
+            file_grace=timedelta(minutes=file_grace_minutes),
+        )

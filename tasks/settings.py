@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from wirehouse.errors import PermanentError
 
@@ -29,7 +30,7 @@ PREFECT_DEFAULTS: dict[str, str] = {
 # 995 instead of 1,140 MiB (one run each, both with the DuckDB cap). Read by pyarrow when it first allocates.
 ARROW_DEFAULTS: dict[str, str] = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
 
-DEFAULT_WAREHOUSE = Path("warehouse") / "news.duckdb"
+DEFAULT_WAREHOUSE = Path("warehouse") / "news.sqlite"
 MIN_WAREHOUSE_MEMORY_MB = 64
 
 
@@ -66,6 +67,9 @@ class Settings:
     # (12,000 rows), and stayed at 510 MiB with a 200 MiB limit, at the same speed (measured). Queries
     # that need more spill to disk; 0 leaves DuckDB's default.
     warehouse_memory_mb: int = 256
+    # A lake with a PostgreSQL catalog: the data folder (shared by the machines) or s3:// prefix; only
+    # needed when the catalog is created, which remembers it. Embedded lakes keep theirs beside the catalog.
+    data_path: str = ""
 
 
 _FIELD_TYPES: dict[str, type] = {
@@ -89,7 +93,36 @@ _FIELD_TYPES: dict[str, type] = {
     "retry_delay": float,
     "lock_timeout": float,
     "warehouse_memory_mb": int,
+    "data_path": str,
 }
+
+
+def postgres_conninfo(url: str) -> str:
+    """Turn a ``postgresql://user:password@host:port/dbname?option=value`` URL into ``postgres:key=value ...``.
+
+    A path keeps such a URL's ``//`` only as ``/``; the key=value form survives being a Path, and it is
+    what the warehouse hands to PostgreSQL.
+
+    Args:
+        url: The URL.
+
+    Returns:
+        ``postgres:`` and libpq's key=value connection string.
+    """
+    parts = urlsplit(url)
+    pairs = {
+        "host": unquote(parts.hostname or ""),
+        "port": str(parts.port or ""),
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "dbname": unquote(parts.path.lstrip("/")),
+        **{k: v for k, v in parse_qsl(parts.query)},
+    }
+
+    def quoted(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return "postgres:" + " ".join(f"{k}={quoted(v)}" for k, v in pairs.items() if v)
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -109,7 +142,10 @@ def _coerce(name: str, value: Any) -> Any:
                 return False
             raise ValueError(value)
         if kind is Path:
-            return Path(str(value)).expanduser()
+            text = str(value)
+            if text.startswith(("postgresql://", "postgres://")):
+                return Path(postgres_conninfo(text))
+            return Path(text).expanduser()
         coerced = kind(value)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"setting {name!r} has an unusable value {value!r}") from exc

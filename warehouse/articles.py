@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -13,6 +14,7 @@ import pyarrow as pa
 from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
 from tasks.records import Article, FeedEntry, Page
 from warehouse.connection import WarehouseMemoryError, execute_with, transaction
+from warehouse.search import index_articles
 from warehouse.stories import assign_story_ids, store_story_keys
 
 # A page whose fetch failed transiently is tried again on later runs, this many times in all.
@@ -113,41 +115,41 @@ SELECT c.url FROM candidates c JOIN stored s ON s.feed_url = c.feed_url AND s.gu
 """
 
 
-# Every extracted column, as both the ingest and the re-processing upsert overwrite them.
-_UPSERT_ARTICLE = """
-INSERT INTO article_store BY NAME (SELECT * FROM batch)
-ON CONFLICT (url) DO UPDATE SET
-    feed_url = excluded.feed_url, link = excluded.link, guid = excluded.guid, title = excluded.title,
-    text = excluded.text, description = excluded.description, authors = excluded.authors,
-    published_at = excluded.published_at, modified_at = excluded.modified_at, site_name = excluded.site_name,
-    categories = excluded.categories, tags = excluded.tags, image = excluded.image,
-    declared_language = excluded.declared_language, language = excluded.language,
-    language_confidence = excluded.language_confidence, word_count = excluded.word_count,
-    reading_time_min = excluded.reading_time_min, content_hash = excluded.content_hash,
-    fetched_at = excluded.fetched_at, http_status = excluded.http_status, final_url = excluded.final_url,
-    content_type = excluded.content_type, extraction_status = excluded.extraction_status,
-    extraction_error = excluded.extraction_error, run_id = excluded.run_id,
-    agencies = excluded.agencies, dateline_place = excluded.dateline_place,
-    title_language = excluded.title_language, keywords = excluded.keywords,
-    paragraph_count = excluded.paragraph_count, paywalled = excluded.paywalled,
-    fingerprint = excluded.fingerprint, story_id = excluded.story_id"""
-
-
+# Every extracted column, as both the ingest and the re-processing upsert overwrite them. DuckLake has
+# no ON CONFLICT: a MERGE by URL, safe because one writer at a time merges into a lake (the run lock,
+# and one batch at a time per process).
+_EXTRACTED = """
+    feed_url = b.feed_url, link = b.link, guid = b.guid, title = b.title,
+    text = b.text, description = b.description, authors = b.authors,
+    published_at = b.published_at, modified_at = b.modified_at, site_name = b.site_name,
+    categories = b.categories, tags = b.tags, image = b.image,
+    declared_language = b.declared_language, language = b.language,
+    language_confidence = b.language_confidence, word_count = b.word_count,
+    reading_time_min = b.reading_time_min, content_hash = b.content_hash,
+    fetched_at = b.fetched_at, http_status = b.http_status, final_url = b.final_url,
+    content_type = b.content_type, extraction_status = b.extraction_status,
+    extraction_error = b.extraction_error, run_id = b.run_id,
+    agencies = b.agencies, dateline_place = b.dateline_place,
+    title_language = b.title_language, keywords = b.keywords,
+    paragraph_count = b.paragraph_count, paywalled = b.paywalled,
+    fingerprint = b.fingerprint, story_id = b.story_id"""
 # A new article, or a retried failure: its fetch bookkeeping moves on; a settled article is never touched.
 _INSERT_ARTICLES = (
-    _UPSERT_ARTICLE
+    "MERGE INTO article_store USING batch b ON article_store.url = b.url\n"
+    "WHEN MATCHED AND article_store.retryable THEN UPDATE SET"
+    + _EXTRACTED
     + """,
-    retryable = excluded.retryable,
-    fetch_attempts = article_store.fetch_attempts + 1
-WHERE article_store.retryable
+    retryable = b.retryable, fetch_attempts = article_store.fetch_attempts + 1
+WHEN NOT MATCHED THEN INSERT BY NAME
 """
 )
-
-
 # Re-processing stored pages replaces what an older version of wirehouse extracted; it fetched
 # nothing, so the fetch bookkeeping (retryable, fetch_attempts) stays as it was.
-_REPLACE_ARTICLES = _UPSERT_ARTICLE
-
+_REPLACE_ARTICLES = (
+    "MERGE INTO article_store USING batch b ON article_store.url = b.url\nWHEN MATCHED THEN UPDATE SET"
+    + _EXTRACTED
+    + "\nWHEN NOT MATCHED THEN INSERT BY NAME\n"
+)
 
 _WRITABLE = """
 SELECT b.url FROM batch b
@@ -156,13 +158,11 @@ WHERE NOT EXISTS (SELECT 1 FROM article_store a WHERE a.url = b.url AND NOT a.re
 
 
 _INSERT_RAW = """
-INSERT INTO raw_pages BY NAME (SELECT * FROM raw_batch)
-ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at, charset = excluded.charset,
-    compression = excluded.compression,
-    html = excluded.html
+MERGE INTO raw_pages USING raw_batch b ON raw_pages.url = b.url
+WHEN MATCHED THEN UPDATE SET fetched_at = b.fetched_at, charset = b.charset, compression = b.compression,
+    html = b.html
+WHEN NOT MATCHED THEN INSERT BY NAME
 """
-
-
 # Quotes of a batch replace those stored for the same articles (a retried article gets new quotes).
 _DELETE_QUOTES = "DELETE FROM quotes WHERE article_url IN (SELECT DISTINCT article_url FROM quote_batch)"
 
@@ -308,7 +308,12 @@ def known_urls(
 
 
 def store_articles(
-    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None, *, replace: bool = False
+    con: duckdb.DuckDBPyConnection,
+    articles: Sequence[Article],
+    run_id: str | None,
+    *,
+    replace: bool = False,
+    search_dir: Path | None = None,
 ) -> int:
     """Store a batch of articles and their raw HTML in one transaction (idempotent by canonical URL).
 
@@ -318,6 +323,8 @@ def store_articles(
         run_id: The ingest (or reprocess) run.
         replace: Overwrite stored articles (re-processing); otherwise only new articles and
             retryable failures are written.
+        search_dir: The search index to bring up to date with what was written (after the commit, so
+            the index never finds an article the lake does not have).
 
     Returns:
         Number of articles written (new ones and retried failures).
@@ -325,14 +332,17 @@ def store_articles(
     if not articles:
         return 0
     try:
-        return _store_articles(con, articles, run_id, replace=replace)
+        kept = _store_articles(con, articles, run_id, replace=replace)
     except duckdb.OutOfMemoryException as exc:
         raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
+    if search_dir is not None:
+        index_articles(search_dir, kept)
+    return len(kept)
 
 
 def _store_articles(
     con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None, *, replace: bool
-) -> int:
+) -> list[Article]:
     """The body of :func:`store_articles`: one transaction, one batch at a time per process."""
     # One batch at a time per process: story assignment must see the previous batch's articles.
     with _LOAD_LOCK, transaction(con):
@@ -351,7 +361,7 @@ def _store_articles(
         execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
         execute_with(con, "quote_batch", quotes_table(kept), _DELETE_QUOTES, _INSERT_QUOTES)
         store_story_keys(con, keys, renamed)
-    return len(kept)
+    return kept
 
 
 def stored_page_urls(

@@ -1,14 +1,25 @@
-"""Connection, run lock and run scope: how every part of wirehouse opens the warehouse."""
+"""Connection, catalog, run lock and run scope: how every part of wirehouse opens the warehouse.
+
+The warehouse is a DuckLake: a catalog database and a folder of Parquet files. Every connection is an
+in-memory DuckDB with the lake attached as ``news`` (and made the default catalog), so any number of
+processes read it while one ingest writes. The catalog is SQLite in WAL mode by default (a file beside
+the data folder), or PostgreSQL when the warehouse is a ``postgres:`` / ``postgresql://`` address.
+Extensions come from their PyPI wheels, loaded by file path; DuckDB never downloads one.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import importlib
+import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,22 +31,28 @@ if TYPE_CHECKING:
 import warehouse
 from wirehouse.errors import PermanentError, TransientError
 
-_CONNECT_LOCK = threading.Lock()
+logger = logging.getLogger(__name__)
 
-
+LAKE = "news"  # the name the lake is attached under, in every connection and in the README's ATTACH lines
 _NO_DOWNLOADS: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
 }
-
-
-# Seconds a connection waits while another process has the DuckDB file open (between its tasks).
-CONNECT_WAIT = 60.0
-
-
+# Extension -> (module of its PyPI wheel, file name inside it).
+_EXTENSIONS = {
+    "ducklake": ("duckdb_extension_ducklake", "ducklake"),
+    "sqlite": ("duckdb_extension_sqlite_scanner", "sqlite_scanner"),
+    "postgres": ("duckdb_extension_postgres_scanner", "postgres_scanner"),
+    "httpfs": ("duckdb_extension_httpfs", "httpfs"),
+}
+_REMOTE_DATA = ("s3://", "s3a://", "gs://", "gcs://", "r2://", "http://", "https://")
+# Milliseconds a SQLite catalog waits for a lock another process holds (a writer's commit, briefly).
+_BUSY_TIMEOUT_MS = 10_000
+# Rows a commit keeps in the catalog instead of writing a Parquet file: small batches and the feed
+# health updates would otherwise leave a file each.
+_INLINING_ROW_LIMIT = 10
+_POSTGRES_PREFIXES = ("postgres:", "postgresql://", "postgres://")
 _HELD_LOCKS: dict[str, tuple[int, int]] = {}  # lock file -> (fd, depth): the run lock is re-entrant
-
-
 _HELD_LOCKS_GUARD = threading.Lock()
 
 
@@ -59,53 +76,261 @@ class WarehouseBusyError(TransientError, WarehouseError):
     """Another process kept the warehouse for longer than we were willing to wait."""
 
 
-def connect(
-    path: Path | str, *, read_only: bool = False, wait_seconds: float = CONNECT_WAIT
-) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file, with errors a user can act on.
+@dataclass(frozen=True)
+class Lake:
+    """Where a warehouse lives: its catalog, its data folder and its search index."""
+
+    name: str  # as the user gave it, for messages
+    catalog: str  # what follows ``ducklake:`` in ATTACH: ``sqlite:/…/news.sqlite`` or ``postgres:…``
+    data_path: str | None  # None: the catalog remembers it (a PostgreSQL catalog created elsewhere)
+    search_dir: Path
+    lock: Path  # the run lock file (on this machine)
+    sqlite: Path | None = None  # the embedded catalog file
+    legacy: Path | None = None  # a single-file DuckDB warehouse of an older wirehouse, converted on first use
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the catalog is a local SQLite file."""
+        return self.sqlite is not None
+
+    def exists(self) -> bool:
+        """Whether the lake (or an older warehouse to convert) is there; a server catalog always is."""
+        if self.sqlite is None:
+            return True
+        return self.sqlite.is_file() or bool(self.legacy and self.legacy.is_file())
+
+
+def is_server_address(warehouse: Path | str) -> bool:
+    """Tell whether a warehouse setting names a PostgreSQL catalog rather than a local path."""
+    return str(warehouse).startswith(_POSTGRES_PREFIXES)
+
+
+def lake_of(warehouse: Path | str | Lake, data_path: str | None = None) -> Lake:
+    """Resolve a warehouse setting: a path means an embedded lake, a PostgreSQL address the server catalog.
+
+    A path ``x.sqlite`` is the SQLite catalog, with its data in ``x.data/`` and its search index in
+    ``x.search/`` beside it. A path ``x.duckdb`` (what older versions wrote) means the lake ``x.sqlite``,
+    and an old ``x.duckdb`` beside ``x.sqlite`` is converted into the lake on first use.
 
     Args:
-        path: The DuckDB file.
-        read_only: Open for reading only (the file must exist).
-        wait_seconds: How long to wait while another process holds the file.
+        warehouse: A path, or ``postgres:dbname=… host=…`` / ``postgresql://…``.
+        data_path: For a PostgreSQL catalog: the shared data folder (or ``s3://…``); needed when the
+            catalog is created, remembered by it afterwards (default: the ``data_path`` setting,
+            ``WIREHOUSE_DATA_PATH``).
 
     Returns:
-        An open connection.
+        The lake.
+    """
+    if isinstance(warehouse, Lake):
+        return warehouse
+    text = str(warehouse)
+    if is_server_address(text):
+        conninfo = text if "://" in text else text.removeprefix("postgres:")
+        if data_path is None:
+            from tasks.settings import load_settings
+
+            data_path = load_settings().data_path
+        data = data_path or None
+        local = Path(data) if data and "://" not in data else Path("warehouse") / "server"
+        return Lake(
+            name=text,
+            catalog="postgres:" + conninfo,
+            data_path=data,
+            search_dir=local.with_name(local.name.rstrip("/") + ".search"),
+            lock=local.with_name(local.name + ".lock"),
+        )
+    path = Path(text)
+    catalog = path.with_suffix(".sqlite") if path.suffix == ".duckdb" else path
+    legacy = catalog.with_suffix(".duckdb") if catalog.suffix == ".sqlite" else None
+    stem = catalog.name.removesuffix(".sqlite")
+    return Lake(
+        name=str(catalog),
+        catalog="sqlite:" + str(catalog.absolute()),
+        data_path=str(catalog.with_name(stem + ".data").absolute()) + os.sep,
+        search_dir=catalog.with_name(stem + ".search"),
+        lock=catalog.with_name(catalog.name + ".lock"),
+        sqlite=catalog,
+        legacy=legacy,
+    )
+
+
+def sql_string(value: str) -> str:
+    """Quote a string as an SQL literal, for the few statements that take no parameters (LOAD, ATTACH)."""
+    if "\x00" in value:
+        raise ValueError("NUL character in an SQL literal")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def extension_path(name: str) -> Path:
+    """Find a DuckDB extension file in its PyPI wheel (``duckdb-extension-<name>==<duckdb version>``).
+
+    Args:
+        name: ``ducklake``, ``sqlite``, ``postgres`` or ``httpfs``.
+
+    Returns:
+        The ``.duckdb_extension`` file.
 
     Raises:
-        WarehouseError: Missing file (read-only), unusable path, or the file is busy.
+        WarehouseError: The wheel is missing or has no build for this DuckDB version.
     """
-    path = Path(path)
-    if read_only and not path.is_file():
-        raise WarehouseError(f"warehouse {path} does not exist (run `wirehouse ingest` first)")
+    module_name, file_name = _EXTENSIONS[name]
+    package = module_name.replace("_", "-")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise WarehouseError(f"the warehouse needs the {package} package") from exc
+    path = (
+        Path(str(module.__file__)).parent
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / f"{file_name}.duckdb_extension"
+    )
+    if not path.is_file():
+        raise WarehouseError(f"{package} has no extension for DuckDB {duckdb.__version__}")
+    return path
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """LOAD an extension from its wheel (LOAD takes no parameters; the path is our own, quoted)."""
+    con.execute("LOAD " + sql_string(str(extension_path(name))))
+
+
+def _attach_sql(lake: Lake, *, read_only: bool, as_of: int | datetime | None) -> tuple[str, list[Any]]:
+    options = [f"DATA_INLINING_ROW_LIMIT {_INLINING_ROW_LIMIT}"]
+    if lake.embedded:
+        options += ["META_JOURNAL_MODE 'WAL'", f"META_BUSY_TIMEOUT {_BUSY_TIMEOUT_MS}"]
+    if lake.data_path:
+        options.append("DATA_PATH " + sql_string(lake.data_path))
+    if read_only:
+        options.append("READ_ONLY")
+    if isinstance(as_of, datetime):
+        options.append("SNAPSHOT_TIME " + sql_string(as_of.isoformat()))
+    elif as_of is not None:
+        options.append(f"SNAPSHOT_VERSION {int(as_of)}")
+    return f"ATTACH {sql_string('ducklake:' + lake.catalog)} AS {LAKE} ({', '.join(options)})", []
+
+
+def _check_local(lake: Lake, read_only: bool) -> None:
+    """Turn the ways a local warehouse path can be wrong into one-line errors."""
+    assert lake.sqlite is not None
+    path = lake.sqlite
+    if read_only and not lake.exists():
+        raise WarehouseError(f"warehouse {lake.name} does not exist (run `wirehouse ingest` first)")
+    if path.exists() and not path.is_file():
+        raise WarehouseError(f"warehouse path {path} is not a file")
     if not read_only:
-        if path.exists() and not path.is_file():
-            raise WarehouseError(f"warehouse path {path} is not a file")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WarehouseError(f"cannot create folder for warehouse {path}: {exc.strerror}") from exc
-    deadline = time.monotonic() + wait_seconds
-    while True:
+
+
+def connect(
+    warehouse: Path | str | Lake, *, read_only: bool = False, as_of: int | datetime | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse: an in-memory DuckDB with the lake attached as ``news`` and used by default.
+
+    Each call loads the extensions and attaches the lake anew (about a second on a busy machine); a run
+    opens its many short connections with :func:`open_warehouse` inside :func:`hold_warehouse`, which
+    share one attached instance.
+
+    Args:
+        warehouse: A path (embedded lake) or a PostgreSQL address (see :func:`lake_of`).
+        read_only: Attach for reading only (the lake must exist).
+        as_of: Read the lake as it was at this snapshot version or time (implies read-only).
+
+    Returns:
+        An open connection; ``articles`` and the other views are ready.
+
+    Raises:
+        WarehouseError: Missing or unusable warehouse, missing extension, unknown snapshot.
+    """
+    lake = lake_of(warehouse)
+    read_only = read_only or as_of is not None
+    if lake.sqlite is not None:
+        _check_local(lake, read_only)
+        if lake.legacy is not None and lake.legacy.is_file() and not lake.sqlite.is_file():
+            from warehouse.convert import convert_legacy
+
+            convert_legacy(lake)
+    attempts = 1 if lake.embedded else _SERVER_ATTACH_ATTEMPTS
+    for attempt in range(1, attempts + 1):
         try:
-            # DuckDB shares one database instance per file within a process; two threads opening the
-            # same file at once race to create it ("Unique file handle conflict"), so opens take turns.
-            with _CONNECT_LOCK:
-                # Never download extensions: the search index's macros would otherwise fetch `fts`
-                # on a plain connection; we load it from its wheel where it is needed (tasks/search.py).
-                return duckdb.connect(str(path), read_only=read_only, config=_NO_DOWNLOADS)
-        except duckdb.IOException as exc:
-            message = str(exc)
-            if "lock" in message.lower():
-                if time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    continue
-                raise WarehouseError(
-                    f"warehouse {path} is in use by another process (an ingest still running?)"
-                ) from exc
-            raise WarehouseError(f"cannot open warehouse {path}: {message.splitlines()[0]}") from exc
-        except duckdb.Error as exc:
-            raise WarehouseError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from exc
+            return _attach(lake, read_only=read_only, as_of=as_of)
+        except WarehouseError:
+            # Two processes creating a new PostgreSQL catalog at once: one of them wins the race
+            # to create DuckLake's tables; the other attaches the finished catalog a moment later.
+            if attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+_SERVER_ATTACH_ATTEMPTS = 5
+
+
+def _attach(lake: Lake, *, read_only: bool, as_of: int | datetime | None) -> duckdb.DuckDBPyConnection:
+    """Open an in-memory DuckDB, load the extensions from their wheels and attach the lake."""
+    con = duckdb.connect(":memory:", config=_NO_DOWNLOADS)
+    try:
+        load_extension(con, "ducklake")
+        load_extension(con, "sqlite" if lake.embedded else "postgres")
+        if lake.data_path and lake.data_path.startswith(_REMOTE_DATA):
+            load_extension(con, "httpfs")
+        statement, params = _attach_sql(lake, read_only=read_only, as_of=as_of)
+        con.execute(statement, params)
+        con.execute(_USE_LAKE)
+    except duckdb.Error as exc:
+        con.close()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WarehouseError(f"cannot open warehouse {lake.name}: {first}") from exc
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+_USE_LAKE = f"USE {LAKE}"
+_SET_MEMORY_LIMIT = "SET memory_limit = ?"
+_RESET_MEMORY_LIMIT = "RESET memory_limit"
+
+
+@dataclass
+class _Shared:
+    """One attached instance a process shares among its connections to one lake (cursors of it)."""
+
+    con: duckdb.DuckDBPyConnection
+    users: int
+
+
+_SHARED: dict[tuple[str, bool], _Shared] = {}
+_SHARED_GUARD = threading.Lock()
+
+
+def _acquire(warehouse: Path | str, read_only: bool) -> tuple[tuple[str, bool], duckdb.DuckDBPyConnection]:
+    key = (str(lake_of(warehouse).lock.absolute()), read_only)
+    with _SHARED_GUARD:
+        shared = _SHARED.get(key)
+        if shared is None:
+            shared = _SHARED[key] = _Shared(connect(warehouse, read_only=read_only), 0)
+        shared.users += 1
+        cursor = shared.con.cursor()
+    try:
+        cursor.execute(_USE_LAKE)
+    except BaseException:
+        cursor.close()
+        _release(key)
+        raise
+    return key, cursor
+
+
+def _release(key: tuple[str, bool]) -> None:
+    with _SHARED_GUARD:
+        shared = _SHARED[key]
+        shared.users -= 1
+        if shared.users == 0:
+            del _SHARED[key]
+            shared.con.close()
 
 
 @contextmanager
@@ -114,11 +339,13 @@ def warehouse_lock(
 ) -> Iterator[None]:
     """Hold the warehouse's run lock: one ingest per warehouse at a time, the next one waits its turn.
 
-    The lock is an advisory ``flock`` on ``<warehouse>.lock``; the kernel releases it when the
-    process dies, so a killed run never leaves a stale lock. Re-entrant within a process.
+    For an embedded lake the lock is an advisory ``flock`` on ``<catalog>.lock``; the kernel releases
+    it when the process dies, so a killed run never leaves a stale lock. For a PostgreSQL catalog it
+    is a leased row in the catalog database (see ``_catalog_lock``), shared by every machine.
+    Re-entrant within a process.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse (a path, or a PostgreSQL address).
         timeout: Seconds to wait for another run to finish.
         on_wait: Called once with a message when we have to wait.
 
@@ -128,7 +355,8 @@ def warehouse_lock(
     Raises:
         WarehouseBusyError: The other run did not finish within ``timeout``.
     """
-    lock_path = str(Path(path).with_name(Path(path).name + ".lock"))
+    lake = lake_of(path)
+    lock_path = str(lake.lock)
     with _HELD_LOCKS_GUARD:
         held = _HELD_LOCKS.get(lock_path)
         if held:
@@ -140,6 +368,16 @@ def warehouse_lock(
             with _HELD_LOCKS_GUARD:
                 fd, depth = _HELD_LOCKS[lock_path]
                 _HELD_LOCKS[lock_path] = (fd, depth - 1)
+        return
+    if not lake.embedded:
+        with _catalog_lock(lake, timeout, on_wait):
+            with _HELD_LOCKS_GUARD:
+                _HELD_LOCKS[lock_path] = (-1, 1)
+            try:
+                yield
+            finally:
+                with _HELD_LOCKS_GUARD:
+                    del _HELD_LOCKS[lock_path]
         return
     try:
         Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +422,7 @@ def open_warehouse(
     """Open the warehouse for the duration of a ``with`` block.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse (a path, or a PostgreSQL address).
         read_only: Open for reading only.
         migrate: Apply pending migrations and re-create the views first (once per run, not per task:
             concurrent view re-creation from two threads would conflict).
@@ -192,48 +430,118 @@ def open_warehouse(
     Yields:
         The connection, closed on exit.
     """
-    con = connect(path, read_only=read_only)
+    key, con = _acquire(path, read_only)
     try:
         if migrate:
             warehouse.migrate(con)
         yield con
     finally:
         con.close()
-
-
-# While a run holds the database open, DuckDB checkpoints when this much WAL has built up. A checkpoint's
-# cost grows with the file (measured: 30 ms at 40 MB, ~690 ms at 860 MB), so one per batch (what closing
-# the last connection does) made runs slower and slower; this caps it at one per ~18 batches of pages,
-# and bounds the not-yet-checkpointed data DuckDB keeps in memory.
-_RUN_CHECKPOINT_THRESHOLD = "SET GLOBAL checkpoint_threshold = '64MB'"
-
-
-_RUN_MEMORY_LIMIT = "SET GLOBAL memory_limit = ?"
+        _release(key)
 
 
 @contextmanager
 def hold_warehouse(path: Path | str, memory_mb: int = 0) -> Iterator[None]:
-    """Keep the warehouse's database open for a whole run, so its many short connections share it.
+    """Keep the warehouse attached for a whole run, so its many short connections share one instance.
 
-    Closing the last connection to a DuckDB file checkpoints it; with one held open, the per-batch
-    connections close cheaply and the run checkpoints when ``_RUN_CHECKPOINT_THRESHOLD`` of WAL has
-    built up, and once at its end. Other processes cannot open the file meanwhile (they wait, see
-    :func:`connect`).
+    Loading the extensions and attaching the lake costs far more than a batch's statements; with the
+    instance held, each :func:`open_warehouse` inside the block is a cheap cursor of it.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse (a path, or a PostgreSQL address).
         memory_mb: DuckDB's memory limit for the run in MiB (0: DuckDB's default, 80 % of RAM).
 
     Yields:
-        Nothing; the database stays open inside the block.
+        Nothing; the lake stays attached inside the block.
     """
-    con = connect(path)
+    key, con = _acquire(path, False)
     try:
-        con.execute(_RUN_CHECKPOINT_THRESHOLD)
         if memory_mb:
-            con.execute(_RUN_MEMORY_LIMIT, [f"{memory_mb}MiB"])
+            con.execute(_SET_MEMORY_LIMIT, [f"{memory_mb}MiB"])
         yield
     finally:
+        try:
+            if memory_mb:
+                con.execute(_RESET_MEMORY_LIMIT)
+        finally:
+            con.close()
+            _release(key)
+
+
+# A lake with a PostgreSQL catalog may have ingests on several machines. DuckLake 1.5.5 has no unique
+# keys, and two sessions merging the same new URL at once would both commit it; its commits also
+# conflict whenever another writer touched the same table in between. So one run writes at a time:
+# the run lock of such a lake is a leased row in the catalog database, renewed while the run holds it
+# and taken before the run attaches the lake. A killed run's lease runs out after MERGE_LEASE_SECONDS.
+MERGE_LEASE_SECONDS = 60
+_RENEW_EVERY = MERGE_LEASE_SECONDS / 4
+_PG_EXECUTE = "CALL postgres_execute(?, ?)"
+_PG_QUERY = "SELECT * FROM postgres_query(?, ?)"
+_LOCKS_DB = "wirehouse_locks"
+_ATTACH_LOCKS = "ATTACH {conninfo} AS " + _LOCKS_DB + " (TYPE postgres)"
+_PG_LOCK_TABLE = (
+    "CREATE TABLE IF NOT EXISTS wirehouse_run_lock "
+    "(name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)"
+)
+# Values inside the PostgreSQL statements are our own: a lease length and a random hex holder id.
+_PG_TRY_LOCK = (
+    "INSERT INTO wirehouse_run_lock VALUES ('run', {holder}, now() + interval '{lease} seconds') "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE wirehouse_run_lock.expires_at < now() OR wirehouse_run_lock.holder = excluded.holder"
+)
+_PG_HOLDER = "SELECT holder FROM wirehouse_run_lock WHERE name = 'run'"
+_PG_UNLOCK = "DELETE FROM wirehouse_run_lock WHERE name = 'run' AND holder = {holder}"
+
+
+@contextmanager
+def _catalog_lock(lake: Lake, timeout: float, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    """Hold the run lock of a lake with a PostgreSQL catalog (a leased row there, renewed meanwhile)."""
+    con = duckdb.connect(":memory:", config=_NO_DOWNLOADS)
+    stop = threading.Event()
+    renewer: threading.Thread | None = None
+    holder = sql_string(uuid.uuid4().hex)
+    try:
+        load_extension(con, "postgres")
+        con.execute(_ATTACH_LOCKS.format(conninfo=sql_string(lake.catalog.removeprefix("postgres:"))))
+        try:
+            con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_LOCK_TABLE])
+        except duckdb.Error:  # created by another run at the same moment (IF NOT EXISTS is not atomic)
+            time.sleep(0.2)
+            con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_LOCK_TABLE])
+        take = _PG_TRY_LOCK.format(holder=holder, lease=MERGE_LEASE_SECONDS)
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            con.execute(_PG_EXECUTE, [_LOCKS_DB, take])
+            row = con.execute(_PG_QUERY, [_LOCKS_DB, _PG_HOLDER]).fetchone()
+            if row and sql_string(str(row[0])) == holder:
+                break
+            if time.monotonic() >= deadline:
+                raise WarehouseBusyError(
+                    f"warehouse {lake.name} is still in use by another ingest after {timeout:g} s; try again later"
+                )
+            if not told and on_wait:
+                on_wait(f"another ingest is using {lake.name}; waiting up to {timeout:g} s for it to finish")
+                told = True
+            time.sleep(0.5)
+
+        def renew() -> None:
+            renewing = con.cursor()
+            while not stop.wait(_RENEW_EVERY):
+                renewing.execute(_PG_EXECUTE, [_LOCKS_DB, take])
+
+        renewer = threading.Thread(target=renew, name="wirehouse-lease", daemon=True)
+        renewer.start()
+        yield
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WarehouseError(f"cannot take the run lock of warehouse {lake.name}: {first}") from exc
+    finally:
+        stop.set()
+        if renewer is not None:
+            renewer.join()
+            with suppress(duckdb.Error):
+                con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_UNLOCK.format(holder=holder)])
         con.close()
 
 
@@ -244,9 +552,15 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     try:
         yield con
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     con.execute("COMMIT")
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failure; a transaction that DuckDB already ended (a failed COMMIT) needs none."""
+    with suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")
 
 
 def execute_with(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, *statements: str) -> None:
@@ -274,14 +588,14 @@ class RunScope:
 
 
 def _scope_key(path: Path | str) -> str:
-    return str(Path(path).absolute())
+    return str(lake_of(path).lock.absolute())
 
 
 def ensure_schema(path: Path | str) -> None:
     """Apply pending migrations, unless a run scope of this process already did.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse (a path, or a PostgreSQL address).
     """
     with _HELD_LOCKS_GUARD:
         done = _scope_key(path) in _MIGRATED
@@ -307,7 +621,7 @@ def run_scope(
     exactly once, wherever it was started from.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse (a path, or a PostgreSQL address).
         timeout: Seconds to wait for another run to finish.
         on_wait: Called once with a message when we have to wait.
         run_id: The flow run, when there is one.
@@ -338,12 +652,37 @@ def run_scope(
                     _MIGRATED.discard(key)
 
 
-def read_query(path: Path | str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def parse_as_of(value: str) -> int | datetime:
+    """Read a snapshot given on the command line: a version number or an ISO time (naive means UTC).
+
+    Args:
+        value: e.g. ``42`` or ``2026-11-30T12:00:00``.
+
+    Returns:
+        The version, or the aware time.
+
+    Raises:
+        WarehouseError: Neither.
+    """
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise WarehouseError(f"not a snapshot version or an ISO time: {value!r}") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def read_query(
+    path: Path | str, sql: str, as_of: int | datetime | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run one SQL statement read-only against the warehouse.
 
     Args:
-        path: The DuckDB file.
+        path: The warehouse (a path, or a PostgreSQL address).
         sql: The statement.
+        as_of: Read the lake as it was at this snapshot version or time.
 
     Returns:
         Column names (empty for a statement without a result) and rows.
@@ -351,7 +690,7 @@ def read_query(path: Path | str, sql: str) -> tuple[list[str], list[tuple[Any, .
     Raises:
         QueryError: The statement failed.
     """
-    con = connect(path, read_only=True)
+    con = connect(path, read_only=True, as_of=as_of)
     try:
         cursor = con.execute(sql)
         if cursor.description is None:

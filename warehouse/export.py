@@ -157,12 +157,3 @@ def warehouse_stats(
         "languages": [tuple(r) for r in con.execute(_STATS_LANGUAGES).fetchall()],
         "days": [tuple(r) for r in con.execute(_STATS_DAYS, [first, last, since]).fetchall()],
     }
-
-
-def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
-    """Write the WAL into the database file (DuckDB does this on its own too; daily keeps the WAL short).
-
-    Args:
-        con: Read-write connection.
-    """
-    con.execute("CHECKPOINT")

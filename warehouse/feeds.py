@@ -54,17 +54,16 @@ HEALTH_SCHEMA = pa.schema(
 # One statement for the whole list, from an Arrow table: row by row, DuckDB kept ~0.28 MB per upsert until
 # the commit (880 feeds: 244 MB, 2 s; measured).
 _UPSERT_FEEDS = """
-INSERT INTO feeds (feed_url, title, html_url, category, imported_from, kind)
-SELECT feed_url, title, html_url, category, imported_from, kind FROM feed_list
-ON CONFLICT (feed_url) DO UPDATE SET
-    title = COALESCE(excluded.title, feeds.title),
-    html_url = COALESCE(excluded.html_url, feeds.html_url),
-    category = COALESCE(excluded.category, feeds.category),
-    imported_from = excluded.imported_from,
-    kind = COALESCE(excluded.kind, feeds.kind)
+MERGE INTO feeds USING feed_list s ON feeds.feed_url = s.feed_url
+WHEN MATCHED THEN UPDATE SET
+    title = coalesce(s.title, feeds.title),
+    html_url = coalesce(s.html_url, feeds.html_url),
+    category = coalesce(s.category, feeds.category),
+    imported_from = s.imported_from,
+    kind = coalesce(s.kind, feeds.kind)
+WHEN NOT MATCHED THEN INSERT (feed_url, title, html_url, category, imported_from, kind)
+    VALUES (s.feed_url, s.title, s.html_url, s.category, s.imported_from, s.kind)
 """
-
-
 _LIST_FEEDS = """
 SELECT f.feed_url, f.title, f.category, f.kind, f.active,
        l.started_at AS last_fetch, f.last_status, l.error AS last_error, f.last_success_at,
@@ -117,13 +116,11 @@ WHERE feeds.feed_url = h.feed_url
 # A moved feed lives on under its new URL with its title and category (validators start afresh).
 _ADD_MOVED = """
 INSERT INTO feeds (feed_url, title, html_url, category, imported_from, kind)
-SELECT h.moved_to, f.title, f.html_url, f.category, f.imported_from, f.kind
+SELECT DISTINCT ON (h.moved_to) h.moved_to, f.title, f.html_url, f.category, f.imported_from, f.kind
 FROM health h JOIN feeds f ON f.feed_url = h.feed_url
-WHERE h.moved_to IS NOT NULL
-ON CONFLICT (feed_url) DO NOTHING
+WHERE h.moved_to IS NOT NULL AND NOT EXISTS (SELECT 1 FROM feeds g WHERE g.feed_url = h.moved_to)
+ORDER BY h.moved_to, h.feed_url
 """
-
-
 _INSERT_FETCHES = "INSERT INTO feed_fetch_log BY NAME (SELECT * FROM fetch_batch)"
 
 # `wirehouse feeds reset|enable|disable`: by hand, what health did on its own. ? is NULL for every feed.

@@ -1,248 +1,220 @@
-"""The SQL half of full-text search: per-language BM25 indexes (DuckDB FTS, loaded from its wheel)."""
+"""Full-text search: a tantivy index beside the lake, updated with every stored batch (BM25, Snowball stems).
+
+DuckDB's FTS cannot index a DuckLake table, and a rebuilt index is stale between rebuilds; this index
+is written by the batch that stores the articles, so a run's articles are found when the run ends. Its
+cost per batch grows with the batch, not with the warehouse (tantivy adds a segment and merges in the
+background). One field pair (title, text) per stemmer; languages without a tantivy stemmer share the
+unstemmed pair ``none``.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import tantivy
 
+from tasks.records import Article
 from tasks.search import (
-    ALL_STEMMERS,
     MAX_LIMIT,
     NO_STEMMER,
-    STEMMERS,
     SearchError,
     SearchHit,
     SearchIndexStats,
     as_timestamp,
     make_snippet,
     query_terms,
+    split_cjk,
     stemmer_for,
 )
 
-# Tokens are runs of letters, marks and digits in any script (the extension's default keeps only a-z
-# and would drop Greek, Cyrillic, Arabic, Hangul ... entirely); a dot is dropped so "U.S." == "us".
-_IGNORE = r"(\.|[^\p{L}\p{M}\p{N}])+"
+# The Snowball stemmers tantivy ships; a language whose stemmer is not among them is indexed unstemmed.
+INDEX_STEMMERS: frozenset[str] = frozenset(
+    {
+        "arabic",
+        "danish",
+        "dutch",
+        "english",
+        "finnish",
+        "french",
+        "german",
+        "greek",
+        "hungarian",
+        "italian",
+        "norwegian",
+        "portuguese",
+        "romanian",
+        "russian",
+        "spanish",
+        "swedish",
+        "tamil",
+        "turkish",
+    }
+)
+_ALL = sorted(INDEX_STEMMERS | {NO_STEMMER})
+# Tokens longer than this are not words (URLs, base64); tantivy would index them whole.
+_LONGEST_TOKEN = 40
+_WRITER_HEAP = 32_000_000
+_EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)  # tantivy's dates are nanoseconds since 1970 in 64 bits
+_LATEST = datetime(2262, 1, 1, tzinfo=UTC)
+# One writer per index in a process; another process waits on tantivy's own lock file.
+_WRITE_LOCK = threading.Lock()
+_WRITER_WAIT = 120.0  # seconds to wait for another process's writer (a shared catalog's other ingest)
 
-
-# Chinese and Japanese have no spaces: each Han/kana character becomes a token of its own (unigrams),
-# in the indexed text and in the query alike. The same ranges for DuckDB's RE2 and Python's re.
-_CJK_RE2 = r"([\x{3040}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}])"
-
-
-_SET_NO_AUTOINSTALL = "SET autoinstall_known_extensions = false"
-
-
-_SET_NO_AUTOLOAD = "SET autoload_known_extensions = false"
-
-
-_LANGUAGE_COUNTS = """
-SELECT lower(split_part(coalesce(language, 'und'), '-', 1)) AS lang, count(*)
+_OK_ARTICLES = """
+SELECT url, title, text, language, coalesce(published_at, fetched_at)
 FROM articles WHERE extraction_status = 'ok'
-GROUP BY 1
+"""
+_OK_COUNT = "SELECT count(*) FROM articles WHERE extraction_status = 'ok'"
+_HITS = """
+SELECT a.url, a.title, coalesce(a.site_name, a.feed_url), a.published_at, a.language, a.text
+FROM articles a WHERE list_contains(?, a.url)
 """
 
 
-# {table} is _index_table(stemmer); the languages of the stemmer (or, for "none", all languages that
-# have a stemmer, negated) come as a parameter.
-_CREATE_DOCS = """
-CREATE OR REPLACE TABLE {table} AS
-SELECT row_number() OVER (ORDER BY url)::INTEGER AS doc_id, url, language,
-       regexp_replace(coalesce(title, ''), ?, ' \\1 ', 'g') AS title,
-       regexp_replace(coalesce(text, ''), ?, ' \\1 ', 'g') AS text
-FROM articles
-WHERE extraction_status = 'ok'
-  AND list_contains(?, lower(split_part(coalesce(language, 'und'), '-', 1))) = ?
-"""
+def index_stemmer(language: str | None) -> str:
+    """Return the index field group of a language: its stemmer if tantivy has it, else ``none``."""
+    stemmer = stemmer_for(language)
+    return stemmer if stemmer in INDEX_STEMMERS else NO_STEMMER
 
 
-_CREATE_INDEX = (
-    "PRAGMA create_fts_index('{table}', 'doc_id', 'title', 'text', stemmer = '{stemmer}', "
-    "stopwords = '{stopwords}', ignore = '{ignore}', strip_accents = 1, lower = 1, overwrite = 1)"
-)
+def _analyzer(stemmer: str) -> Any:
+    builder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(_LONGEST_TOKEN))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+    )
+    if stemmer == "english":
+        builder = builder.filter(tantivy.Filter.stopword("english"))
+    if stemmer != NO_STEMMER:
+        builder = builder.filter(tantivy.Filter.stemmer(stemmer))
+    return builder.build()
 
 
-_EXISTING_INDEX_TABLES = """
-SELECT table_name FROM duckdb_tables()
-WHERE schema_name = 'main' AND table_name LIKE 'search\\_docs\\_%' ESCAPE '\\'
-"""
+def _schema() -> Any:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("url", stored=True, tokenizer_name="raw")
+    builder.add_text_field("lang", tokenizer_name="raw")
+    builder.add_text_field("stemmer", stored=True, tokenizer_name="raw")
+    builder.add_date_field("seen", indexed=True, fast=True)
+    for stemmer in _ALL:
+        builder.add_text_field(f"title_{stemmer}", tokenizer_name=f"wirehouse_{stemmer}")
+        builder.add_text_field(f"text_{stemmer}", tokenizer_name=f"wirehouse_{stemmer}")
+    return builder.build()
 
 
-_DROP_INDEX = "PRAGMA drop_fts_index('{table}')"
-
-
-_INDEX_EXISTS = "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ?"
-
-
-_DROP_TABLE = "DROP TABLE IF EXISTS {table}"
-
-
-_CREATE_REGISTRY = """
-CREATE TABLE IF NOT EXISTS search_indexes (
-    stemmer   VARCHAR PRIMARY KEY,
-    docs      BIGINT NOT NULL,
-    built_at  TIMESTAMPTZ NOT NULL
-)
-"""
-
-
-_CLEAR_REGISTRY = "DELETE FROM search_indexes"
-
-
-_REGISTER = "INSERT INTO search_indexes VALUES (?, ?, ?)"
-
-
-_REGISTRY_EXISTS = """
-SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'search_indexes'
-"""
-
-
-_BUILT_STEMMERS = "SELECT stemmer FROM search_indexes ORDER BY stemmer"
-
-
-_SEARCH_BRANCH = "SELECT url, {schema}.match_bm25(doc_id, ?) AS score FROM {table}"
-
-
-_SEARCH = """
-WITH hits AS ({branches})
-SELECT a.url, a.title, coalesce(a.site_name, a.feed_url) AS source, a.published_at, a.language,
-       h.score, a.text
-FROM hits h JOIN articles a ON a.url = h.url
-WHERE h.score IS NOT NULL
-  AND (?::VARCHAR IS NULL OR lower(split_part(coalesce(a.language, 'und'), '-', 1)) = ?)
-  AND (?::TIMESTAMPTZ IS NULL OR coalesce(a.published_at, a.fetched_at) >= ?)
-ORDER BY h.score DESC, a.published_at DESC NULLS LAST, a.url
-LIMIT ?
-"""
-
-
-_STEM = "SELECT DISTINCT stem(unnest(?::VARCHAR[]), ?)"
-
-
-def _index_table(stemmer: str) -> str:
-    """Return the index table of a stemmer, which must come from the closed set ALL_STEMMERS."""
-    if stemmer not in ALL_STEMMERS:
-        raise ValueError(f"unknown stemmer {stemmer!r}")
-    return f"search_docs_{stemmer}"
-
-
-def _index_schema(stemmer: str) -> str:
-    """Return the schema DuckDB's FTS extension creates for a stemmer's index table."""
-    return f"fts_main_{_index_table(stemmer)}"
-
-
-def _sql_string(value: str) -> str:
-    """Quote a string as an SQL literal, for the few statements that take no parameters (LOAD, PRAGMA)."""
-    if "\x00" in value:
-        raise ValueError("NUL character in an SQL literal")
-    return "'" + value.replace("'", "''") + "'"
-
-
-def fts_extension_path() -> Path:
-    """Find the FTS extension file shipped in the ``duckdb-extension-fts`` wheel for this DuckDB.
-
-    Returns:
-        The ``fts.duckdb_extension`` file.
-
-    Raises:
-        SearchError: The wheel is missing or has no build for this DuckDB version.
-    """
+def _open(folder: Path, *, create: bool) -> Any:
+    if not create and not (folder.is_dir() and tantivy.Index.exists(str(folder))):
+        raise SearchError("no search index yet: run an ingest, or build it with `wirehouse search --rebuild`")
     try:
-        import duckdb_extension_fts
-    except ImportError as exc:
-        raise SearchError("full-text search needs the duckdb-extension-fts package") from exc
-    folder = Path(duckdb_extension_fts.__file__).parent / "extensions"
-    path = folder / f"v{duckdb.__version__}" / "fts.duckdb_extension"
-    if not path.is_file():
-        raise SearchError(f"duckdb-extension-fts has no FTS extension for DuckDB {duckdb.__version__}")
-    return path
+        folder.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(_schema(), path=str(folder), reuse=True)
+    except (OSError, ValueError) as exc:
+        raise SearchError(f"cannot open the search index {folder}: {exc}") from exc
+    for stemmer in _ALL:
+        index.register_tokenizer(f"wirehouse_{stemmer}", _analyzer(stemmer))
+    return index
 
 
-def load_fts(con: duckdb.DuckDBPyConnection) -> None:
-    """Load the FTS extension from its wheel, and forbid DuckDB to download or auto-load extensions.
+def _primary(language: str | None) -> str:
+    return (language or "und").split("-")[0].lower()
 
-    The index's macros call the extension's ``stem()``; on a connection that has not loaded it,
-    DuckDB would otherwise try to download ``fts`` from extensions.duckdb.org (over plain HTTP).
+
+def _document(url: str, title: str | None, text: str | None, language: str | None, seen: datetime) -> Any:
+    stemmer = index_stemmer(language)
+    return tantivy.Document(
+        url=url,
+        lang=_primary(language),
+        stemmer=stemmer,
+        seen=min(max(seen, _EARLIEST), _LATEST),
+        **{f"title_{stemmer}": split_cjk(title or ""), f"text_{stemmer}": split_cjk(text or "")},
+    )
+
+
+@contextmanager
+def _writer(folder: Path) -> Iterator[Any]:
+    with _WRITE_LOCK:
+        index = _open(folder, create=True)
+        deadline = time.monotonic() + _WRITER_WAIT
+        while True:
+            try:
+                writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+                break
+            except ValueError as exc:  # tantivy's lock file: another process is writing
+                if time.monotonic() >= deadline:
+                    raise SearchError(
+                        f"the search index {folder} is being written by another process"
+                    ) from exc
+                time.sleep(0.1)
+        try:
+            yield writer
+        except BaseException:
+            writer.rollback()
+            raise
+        writer.commit()
+        writer.wait_merging_threads()
+
+
+def index_articles(folder: Path, articles: Sequence[Article]) -> int:
+    """Bring the index up to date with stored articles: each replaces its URL's document (if any).
+
+    Articles whose extraction did not succeed are removed from the index, as they are from search.
 
     Args:
-        con: Any connection (read-only is fine).
-    """
-    con.execute(_SET_NO_AUTOINSTALL)
-    con.execute(_SET_NO_AUTOLOAD)
-    # LOAD takes no parameters; the path is our own installation's, validated and quoted.
-    con.execute("LOAD " + _sql_string(str(fts_extension_path())))
-
-
-def _drop_index_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop every search index table (and its FTS schema) whose name comes from ALL_STEMMERS."""
-    for (table,) in con.execute(_EXISTING_INDEX_TABLES).fetchall():
-        stemmer = str(table).removeprefix("search_docs_")
-        if stemmer not in ALL_STEMMERS:
-            continue  # not ours: never touch it
-        row = con.execute(_INDEX_EXISTS, [_index_schema(stemmer)]).fetchone()
-        if row and row[0]:
-            con.execute(_DROP_INDEX.format(table=_index_table(stemmer)))
-        con.execute(_DROP_TABLE.format(table=_index_table(stemmer)))
-
-
-def build_search_index(con: duckdb.DuckDBPyConnection) -> SearchIndexStats:
-    """Rebuild the search indexes from ``articles`` (extraction_status 'ok'), one per stemmer, atomically.
-
-    Each language with a Snowball stemmer gets its own BM25 index (table ``search_docs_<stemmer>``
-    and the FTS schema ``fts_main_search_docs_<stemmer>``); all other languages share ``none``.
-
-    Args:
-        con: Read-write connection.
+        folder: The index folder.
+        articles: Articles just stored.
 
     Returns:
-        Rows indexed, per stemmer, and the seconds it took.
+        Documents added.
+    """
+    if not articles:
+        return 0
+    added = 0
+    with _writer(folder) as writer:
+        for article in articles:
+            writer.delete_documents_by_term("url", article.url)
+            if article.extraction_status == "ok":
+                seen = article.published_at or article.fetched_at
+                writer.add_document(
+                    _document(article.url, article.title, article.text, article.language, seen)
+                )
+                added += 1
+    return added
+
+
+def build_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchIndexStats:
+    """Rebuild the index from every extracted article (repairs an index lost or damaged).
+
+    Args:
+        con: A connection (read-only is fine).
+        folder: The index folder.
+
+    Returns:
+        Documents indexed, per stemmer, and the seconds it took.
     """
     started = time.perf_counter()
-    load_fts(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        counts: dict[str, int] = {}
-        for lang, n in con.execute(_LANGUAGE_COUNTS).fetchall():
-            stemmer = stemmer_for(str(lang))
-            counts[stemmer] = counts.get(stemmer, 0) + int(n)
-        _drop_index_tables(con)
-        con.execute(_CREATE_REGISTRY)
-        con.execute(_CLEAR_REGISTRY)
-        now = datetime.now(UTC)
-        for stemmer in sorted(counts):
-            table = _index_table(stemmer)
-            if stemmer == NO_STEMMER:
-                languages, wanted = sorted(STEMMERS), False
-            else:
-                languages, wanted = sorted(k for k, v in STEMMERS.items() if v == stemmer), True
-            con.execute(_CREATE_DOCS.format(table=table), [_CJK_RE2, _CJK_RE2, languages, wanted])
-            con.execute(
-                _CREATE_INDEX.format(
-                    table=table,
-                    stemmer=stemmer,
-                    stopwords="english" if stemmer == "english" else "none",
-                    ignore=_IGNORE.replace("'", "''"),
-                )
-            )
-            con.execute(_REGISTER, [stemmer, counts[stemmer], now])
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return SearchIndexStats(sum(counts.values()), counts, time.perf_counter() - started)
-
-
-def _built_stemmers(con: duckdb.DuckDBPyConnection) -> list[str]:
-    row = con.execute(_REGISTRY_EXISTS).fetchone()
-    if not row or not row[0]:
-        return []
-    return [str(r[0]) for r in con.execute(_BUILT_STEMMERS).fetchall() if r[0] in ALL_STEMMERS]
+    counts: Counter[str] = Counter()
+    with _writer(folder) as writer:
+        writer.delete_all_documents()
+        cursor = con.execute(_OK_ARTICLES)
+        while rows := cursor.fetchmany(1000):
+            for url, title, text, language, seen in rows:
+                writer.add_document(_document(url, title, text, language, seen))
+                counts[index_stemmer(language)] += 1
+    return SearchIndexStats(sum(counts.values()), dict(sorted(counts.items())), time.perf_counter() - started)
 
 
 def search(
     con: duckdb.DuckDBPyConnection,
+    folder: Path,
     query: str,
     *,
     lang: str | None = None,
@@ -252,7 +224,8 @@ def search(
     """Find articles by BM25 over title and text, best first.
 
     Args:
-        con: A connection (read-only is fine) to a warehouse whose index was built.
+        con: A connection (read-only is fine), for the articles' columns and text.
+        folder: The index folder.
         query: Words to look for (any of them; more matching words score higher).
         lang: Only articles in this language (ISO 639-1); the query is stemmed for it.
         since: Only articles published (else fetched) at or after this day (UTC) or time.
@@ -269,34 +242,72 @@ def search(
     terms = query_terms(query)
     if not terms:
         return []
-    load_fts(con)
-    built = _built_stemmers(con)
-    if not built:
-        raise SearchError("no search index yet: build it first (`wirehouse search --rebuild`)")
-    wanted_lang = lang.split("-")[0].lower() if lang else None
-    stemmers = [s for s in built if wanted_lang is None or s == stemmer_for(wanted_lang)]
-    if not stemmers:
+    index = _open(folder, create=False)
+    index.reload()
+    wanted = _primary(lang) if lang else None
+    stemmers = [index_stemmer(wanted)] if wanted else _ALL
+    schema = index.schema
+    words = " ".join(f'"{t.lower()}"' for t in terms)
+    fields = [f"{kind}_{s}" for s in stemmers for kind in ("title", "text")]
+    parts = [(tantivy.Occur.Must, index.parse_query(words, fields))]
+    if wanted:
+        parts.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "lang", wanted)))
+    start = as_timestamp(since)
+    if start is not None:
+        low = min(max(start, _EARLIEST), _LATEST)
+        parts.append(
+            (
+                tantivy.Occur.Must,
+                tantivy.Query.range_query(schema, "seen", tantivy.FieldType.Date, low, _LATEST),
+            )
+        )
+    searcher = index.searcher()
+    found = searcher.search(tantivy.Query.boolean_query(parts), limit).hits
+    scores: dict[str, float] = {}
+    for score, address in found:
+        doc = searcher.doc(address)
+        scores[str(doc["url"][0])] = float(score)
+    if not scores:
         return []
-    text_query = " ".join(terms)
-    branches = " UNION ALL ".join(
-        _SEARCH_BRANCH.format(schema=_index_schema(s), table=_index_table(s)) for s in stemmers
-    )
-    ts = as_timestamp(since)
-    params = [*([text_query] * len(stemmers)), wanted_lang, wanted_lang, ts, ts, limit]
-    rows = con.execute(_SEARCH.format(branches=branches), params).fetchall()
+    rows = {r[0]: r for r in con.execute(_HITS, [list(scores)]).fetchall()}
     marks = set(terms)
     for stemmer in stemmers:
-        if stemmer != NO_STEMMER:
-            marks.update(str(r[0]) for r in con.execute(_STEM, [terms, stemmer]).fetchall() if r[0])
-    return [
+        analyzer = _analyzer(stemmer)
+        marks.update(token for term in terms for token in analyzer.analyze(term))
+    hits = [
         SearchHit(
             url=url,
-            title=title,
-            source=source,
-            published_at=published_at,
-            language=language,
-            score=float(score),
-            snippet=make_snippet(text, sorted(marks)),
+            title=row[1],
+            source=row[2],
+            published_at=row[3],
+            language=row[4],
+            score=score,
+            snippet=make_snippet(row[5], sorted(marks)),
         )
-        for url, title, source, published_at, language, score, text in rows
+        for url, score in scores.items()
+        if (row := rows.get(url)) is not None
     ]
+    return sorted(
+        hits, key=lambda h: (-h.score, -(h.published_at.timestamp() if h.published_at else 0), h.url)
+    )
+
+
+def sync_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchIndexStats:
+    """Rebuild the index if it does not hold as many documents as there are extracted articles.
+
+    Args:
+        con: A connection (read-only is fine).
+        folder: The index folder.
+
+    Returns:
+        Documents in the index; ``by_stemmer`` is filled only when it was rebuilt.
+    """
+    started = time.perf_counter()
+    row = con.execute(_OK_COUNT).fetchone()
+    wanted = int(row[0]) if row else 0
+    if folder.is_dir() and tantivy.Index.exists(str(folder)):
+        index = _open(folder, create=False)
+        index.reload()
+        if index.searcher().num_docs == wanted:
+            return SearchIndexStats(wanted, {}, time.perf_counter() - started)
+    return build_search_index(con, folder)

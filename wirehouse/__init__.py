@@ -1,1 +1,33 @@
-"""wirehouse: the command line and the bundled offline sample newsroom."""
+"""wirehouse: the command line, the bundled offline sample newsroom, and ``connect()`` for notebooks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def connect(
+    warehouse: str | Path | None = None, *, read_only: bool = True, as_of: int | datetime | None = None
+) -> Any:
+    """Open the warehouse from Python: a DuckDB connection with the lake attached and its views ready.
+
+    Reading never blocks an ingest, and an ingest never blocks a reader. Example::
+
+        import wirehouse
+        con = wirehouse.connect()
+        con.sql("select language, count(*) from articles group by 1").show()
+
+    Args:
+        warehouse: The lake's SQLite catalog or a ``postgres:`` address (default: the settings'
+            ``WIREHOUSE_WAREHOUSE``, ``warehouse/news.sqlite``).
+        read_only: Attach for reading only (the default; writing is for the flows).
+        as_of: Read the lake as it was at this snapshot version or time.
+
+    Returns:
+        A ``duckdb.DuckDBPyConnection``; close it when done.
+    """
+    from tasks.settings import load_settings
+    from warehouse.connection import connect as open_lake
+
+    return open_lake(warehouse or load_settings().warehouse_path, read_only=read_only, as_of=as_of)

@@ -102,71 +102,32 @@ def _warehouse_path(args: argparse.Namespace) -> Path:
     path = load_settings(warehouse_path=getattr(args, "warehouse", None)).warehouse_path
     if path.is_dir():  # said here, before any command takes it for a missing or unusable file
         raise UserError(
-            f"warehouse {path} is a directory, not a DuckDB file (e.g. --warehouse {path / 'news.duckdb'})"
+            f"warehouse {path} is a directory, not the lake's catalog file (e.g. --warehouse {path / 'news.sqlite'})"
         )
     return path
 
 
 def _reading(args: argparse.Namespace) -> Path:
-    """The warehouse of a reading command, after saying at once if another process holds it."""
-    path = _warehouse_path(args)
-    _say_if_busy(path)
-    return path
+    """The warehouse of a reading command (readers never wait for an ingest: the lake's snapshots)."""
+    return _warehouse_path(args)
 
 
-def _say_if_busy(path: Path) -> None:
-    """Print one line on stderr when another process holds the warehouse (the open then waits for it).
-
-    DuckDB lets one process write a file and nobody else open it meanwhile; without this line a
-    command run during an ingest would wait in silence.
-    """
-    if not path.is_file():
-        return
-    from warehouse.connection import CONNECT_WAIT, WarehouseError, connect
-
-    try:
-        connect(path, read_only=True, wait_seconds=0).close()
-    except WarehouseError as exc:
-        if "in use" not in str(exc):
-            return  # not busy: the real open reports whatever this is
-        holder = "an ingest" if _run_lock_held(path) else "another process"
-        _note(f"warehouse {path} is in use by {holder}; waiting up to {CONNECT_WAIT:g} s for it to let go")
-
-
-def _run_lock_held(path: Path) -> bool:
-    """Whether an ingest holds the warehouse's run lock (warehouse.connection.warehouse_lock: flock on <file>.lock)."""
-    import fcntl
-    import os
-
-    try:
-        fd = os.open(f"{path}.lock", os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
-def run_query(sql: str, warehouse: Path, fmt: str) -> str:
+def run_query(sql: str, warehouse: Path, fmt: str, as_of: str | None = None) -> str:
     """Run one SQL statement read-only against the warehouse and render the result.
 
     Args:
         sql: The statement.
-        warehouse: The DuckDB file.
+        warehouse: The warehouse.
         fmt: Output format.
+        as_of: A snapshot version or ISO time to read the lake as it was then.
 
     Returns:
         Rendered result.
     """
-    from warehouse.connection import QueryError, read_query
+    from warehouse.connection import QueryError, parse_as_of, read_query
 
     try:
-        columns, rows = read_query(warehouse, sql)
+        columns, rows = read_query(warehouse, sql, parse_as_of(as_of) if as_of else None)
     except QueryError as exc:
         raise UserError(f"SQL error: {exc}") from exc
     return format_rows(columns, rows, fmt) if columns else ""
@@ -185,7 +146,41 @@ def cmd_query(args: argparse.Namespace) -> int:
         sql = args.sql
     else:
         raise UserError("give a SQL statement or -f FILE")
-    sys.stdout.write(run_query(sql, _reading(args), args.format))
+    sys.stdout.write(run_query(sql, _reading(args), args.format, args.as_of))
+    return 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    """`wirehouse snapshots`."""
+    from warehouse.connection import connect
+    from warehouse.maintenance import list_snapshots
+
+    con = connect(_warehouse_path(args), read_only=True)
+    try:
+        rows = list_snapshots(con, args.limit)
+    finally:
+        con.close()
+    sys.stdout.write(format_rows(["version", "time", "changes"], rows, args.format))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """`wirehouse migrate`: convert an older single-file warehouse into the lake, and show the check."""
+    from warehouse.connection import lake_of, open_warehouse
+    from warehouse.convert import convert_legacy
+
+    lake = lake_of(_warehouse_path(args))
+    if lake.sqlite is None or lake.sqlite.is_file():
+        with open_warehouse(lake.name, migrate=True):
+            pass
+        print(f"{lake.name} is a lake already; its schema is current")
+        return 0
+    if lake.legacy is None or not lake.legacy.is_file():
+        raise UserError(f"nothing to convert: neither {lake.name} nor {lake.legacy} exists")
+    checks = convert_legacy(lake)
+    rows = [(c.table, c.rows_before, c.rows_after, "equal" if c.equal else "DIFFERENT") for c in checks]
+    sys.stdout.write(format_rows(["table", "rows_before", "rows_after", "content"], rows, "table"))
+    print(f"converted {lake.legacy} into {lake.name} (data in {lake.data_path}); the old file is kept")
     return 0
 
 
@@ -251,11 +246,11 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
 def cmd_feeds_export(args: argparse.Namespace) -> int:
     """`wirehouse feeds export`: the stored feed list as OPML or TOML."""
     from tasks.feedlists import write_feed_toml, write_opml
-    from warehouse.connection import open_warehouse
+    from warehouse.connection import lake_of, open_warehouse
     from warehouse.feeds import active_feeds
 
     path = _warehouse_path(args)
-    if not path.is_file():
+    if not lake_of(path).exists():
         raise UserError(f"warehouse {path} does not exist (import feeds first)")
     with open_warehouse(path, migrate=True) as con:
         feeds = sorted(active_feeds(con), key=lambda f: (f.category or "", f.url))
@@ -273,11 +268,11 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
 
 def cmd_feeds_list(args: argparse.Namespace) -> int:
     """`wirehouse feeds list`."""
-    from warehouse.connection import open_warehouse
+    from warehouse.connection import lake_of, open_warehouse
     from warehouse.feeds import feed_statuses
 
     path = _reading(args)
-    if not path.is_file():
+    if not lake_of(path).exists():
         raise UserError(f"warehouse {path} does not exist (import feeds or run `wirehouse ingest` first)")
     with open_warehouse(path, migrate=True) as con:
         statuses = feed_statuses(con)
@@ -318,13 +313,13 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
 
 def cmd_feeds_change(args: argparse.Namespace) -> int:
     """`wirehouse feeds reset|enable|disable URL… | --all`."""
-    from warehouse.connection import open_warehouse
+    from warehouse.connection import lake_of, open_warehouse
     from warehouse.feeds import change_feeds
 
     if bool(args.urls) == bool(args.all):
         raise UserError(f"give the feed URLs to {args.feeds_command}, or --all")
     path = _warehouse_path(args)
-    if not path.is_file():
+    if not lake_of(path).exists():
         raise UserError(f"warehouse {path} does not exist (import feeds or run `wirehouse ingest` first)")
     with open_warehouse(path, migrate=True) as con:
         changed = change_feeds(con, args.feeds_command, None if args.all else args.urls)
@@ -341,7 +336,7 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
 
     Args:
         feeds: Feed list to import first, or None for the stored feeds.
-        warehouse: The DuckDB file.
+        warehouse: The warehouse.
         batch_size: Articles per batch.
 
     Returns:
@@ -363,7 +358,15 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
         if feeds:
             _read_feed_list(feeds)
         # The run lock is taken here already, so that a second ingest waits before doing anything at all.
-        with run_scope(warehouse, timeout=settings.lock_timeout, on_wait=_note):
+        # The scope holds the lake attached for the flow, which would otherwise load the extensions and
+        # attach it a second time.
+        with run_scope(
+            warehouse,
+            timeout=settings.lock_timeout,
+            on_wait=_note,
+            hold=True,
+            memory_mb=settings.warehouse_memory_mb,
+        ):
             with open_warehouse(warehouse) as con:
                 if not feeds and not active_feeds(con):
                     raise UserError(
@@ -428,12 +431,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_search_and_today(path: Path) -> None:
     """Show search and the "today" query on the sample: its dates are served as today's."""
     from warehouse import QUERIES_DIR
-    from warehouse.connection import open_warehouse
-    from warehouse.search import build_search_index, search
+    from warehouse.connection import lake_of, open_warehouse
+    from warehouse.search import search
 
-    with open_warehouse(path) as con:
-        build_search_index(con)
-        hits = search(con, DEMO_SEARCH, limit=3)
+    # No rebuild: the ingest indexed every batch it stored.
+    with open_warehouse(path, read_only=True) as con:
+        hits = search(con, lake_of(path).search_dir, DEMO_SEARCH, limit=3)
     print(f'\n$ wirehouse search "{DEMO_SEARCH}" --limit 3')
     rows = [(round(h.score, 2), h.language, h.source, h.title) for h in hits]
     sys.stdout.write(format_rows(["score", "language", "source", "title"], rows, "table"))
@@ -462,8 +465,10 @@ def _days(value: str) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     """`wirehouse reprocess`."""
+    from warehouse.connection import lake_of
+
     path = _warehouse_path(args)
-    if not path.is_file():
+    if not lake_of(path).exists():
         raise UserError(f"warehouse {path} does not exist (run `wirehouse ingest` first)")
     apply_prefect_defaults()
     from flows.reprocess import reprocess
@@ -490,21 +495,23 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     """`wirehouse search`."""
     from tasks.search import SearchError
-    from warehouse.connection import open_warehouse
+    from warehouse.connection import lake_of, open_warehouse
     from warehouse.search import build_search_index, search
 
     path = _reading(args)
     try:
         if args.rebuild:
-            with open_warehouse(path) as con:
-                stats = build_search_index(con)
+            with open_warehouse(path, read_only=True) as con:
+                stats = build_search_index(con, lake_of(path).search_dir)
             _note(f"search index rebuilt: {stats.rows} articles in {stats.seconds:.1f} s")
         if not args.query:
             if args.rebuild:
                 return 0
             raise UserError("give the words to search for (or --rebuild)")
         with open_warehouse(path, read_only=True) as con:
-            hits = search(con, args.query, lang=args.lang, since=args.since, limit=args.limit)
+            hits = search(
+                con, lake_of(path).search_dir, args.query, lang=args.lang, since=args.since, limit=args.limit
+            )
     except SearchError as exc:
         raise UserError(str(exc)) from exc
     columns = ["score", "published_at", "language", "source", "title", "url", "snippet"]
@@ -563,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wirehouse",
         description=(
             "News ingestion and enrichment: fetch RSS/Atom/JSON feeds, extract each article's text, "
-            "enrich it and load it into a DuckDB warehouse (default warehouse/news.duckdb)."
+            "enrich it and load it into a DuckLake warehouse (default warehouse/news.sqlite)."
         ),
         epilog=(
             "Settings: WIREHOUSE_* environment variables or a wirehouse.toml file ([wirehouse] table); "
@@ -578,7 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
         command = parent.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(func=func)
         command.add_argument(
-            "--warehouse", metavar="PATH", help="DuckDB file (default warehouse/news.duckdb)"
+            "--warehouse",
+            metavar="PATH",
+            help="the lake: its SQLite catalog (default warehouse/news.sqlite) or a postgres: address",
         )
         return command
 
@@ -592,6 +601,21 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql", nargs="?", help='e.g. "select language, count(*) from articles group by 1"')
     query.add_argument("-f", "--file", metavar="FILE", help="read the SQL from a file")
     query.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
+    query.add_argument(
+        "--as-of",
+        metavar="VERSION|TIME",
+        help="read the warehouse as it was at this snapshot version or ISO time (see `wirehouse snapshots`)",
+    )
+
+    snapshots = add("snapshots", "List the warehouse's snapshots (versions), newest first.", cmd_snapshots)
+    snapshots.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+    snapshots.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    add(
+        "migrate",
+        "Convert an older single-file warehouse (news.duckdb) into the lake, checking every table.",
+        cmd_migrate,
+    )
 
     feeds = sub.add_parser("feeds", help="Manage the feed list stored in the warehouse.")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="COMMAND")

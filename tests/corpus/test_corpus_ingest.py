@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from bench.corpus_site import serve_corpus
 from bench.quality import end_to_end_predictions, evaluate, tally_predictions
 from flows.ingest import ingest
 from tests.conftest import require_corpus
+from warehouse.connection import connect
 
 pytestmark = [pytest.mark.corpus, pytest.mark.usefixtures("prefect_harness")]
 
@@ -20,11 +20,11 @@ E2E_TOLERANCE = 0.01
 
 def test_every_served_page_becomes_exactly_one_row_and_a_second_run_adds_none(tmp_path):
     corpus = require_corpus("fundus")
-    path = tmp_path / "corpus.duckdb"
+    path = tmp_path / "corpus.sqlite"
     with serve_corpus(corpus) as (_base, opml, pages):
         first = ingest(feeds=opml, warehouse=str(path))
         second = ingest(warehouse=str(path))
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         urls = {row[0] for row in con.execute("select url from articles").fetchall()}
         statuses = dict(con.execute("select extraction_status, count(*) from articles group by 1").fetchall())
@@ -42,7 +42,7 @@ def test_every_served_page_becomes_exactly_one_row_and_a_second_run_adds_none(tm
 def test_quality_holds_end_to_end(tmp_path):
     """Pages ingested through link-only feeds score as the offline extraction does, column by column."""
     corpus = require_corpus("fundus")
-    e2e = tally_predictions(end_to_end_predictions(corpus, tmp_path / "e2e.duckdb"), "e2e")["all"]["e2e"]
+    e2e = tally_predictions(end_to_end_predictions(corpus, tmp_path / "e2e.sqlite"), "e2e")["all"]["e2e"]
     offline = evaluate(corpus)["all"]["wirehouse"]
     print({c: (round(e2e[c], 3), round(offline[c], 3)) for c in COLUMNS})
     worse = {c: (e2e[c], offline[c]) for c in COLUMNS if e2e[c] + E2E_TOLERANCE < offline[c]}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-import duckdb
 import pytest
 
 from flows.ingest import ingest
 from tests.faults import FaultServer
+from warehouse.connection import connect
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -39,7 +39,7 @@ def test_every_fault_is_recorded_and_good_feeds_are_complete(hostile_env, wareho
         summary = ingest(feeds=str(tmp_path / "feeds.txt"), warehouse=str(warehouse_path))
         seconds = time.monotonic() - started
     print(f"hostile run took {seconds:.1f} s for {len(feeds) + 1} feeds")  # reported, not asserted
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con = connect(warehouse_path, read_only=True)
     try:
         reasons = dict(con.execute("select feed_url, error_reason from feed_fetches").fetchall())
         articles = dict(con.execute("select url, extraction_status from articles").fetchall())

@@ -6,12 +6,12 @@ import gzip
 import random
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.ingest import ingest
 from tests.conftest import CORPORA
 from tests.fuzz import MUTATIONS, serve_pages
+from warehouse.connection import connect
 from wirehouse.demo import NEWSROOM
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -36,7 +36,7 @@ def real_pages() -> list[bytes]:
 
 
 def rows(path: Path) -> dict[str, tuple]:
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         result = con.execute(f"select url, {CONTENT} from articles").fetchall()
     finally:
@@ -55,13 +55,13 @@ def test_hostile_pages_never_fail_a_batch_and_good_pages_are_unchanged(tmp_path)
         for i, page in enumerate(pages[-BASE_PAGES:])
     }
 
-    baseline_path = tmp_path / "baseline.duckdb"
+    baseline_path = tmp_path / "baseline.sqlite"
     with serve_pages(good) as (_base, opml):
         ingest(feeds=opml, warehouse=str(baseline_path), batch_size=5)
     baseline = rows(baseline_path)
     assert len(baseline) == len(good)
 
-    path = tmp_path / "fuzz.duckdb"
+    path = tmp_path / "fuzz.sqlite"
     with serve_pages({**good, **bad}) as (_base, opml):
         first = ingest(feeds=opml, warehouse=str(path), batch_size=5)
         second = ingest(warehouse=str(path), batch_size=5)
@@ -74,7 +74,7 @@ def test_hostile_pages_never_fail_a_batch_and_good_pages_are_unchanged(tmp_path)
     assert second.new_entries == 0
     for key in good:
         assert stored[key.lstrip("/")] == baseline[key.lstrip("/")], key
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         absurd = con.execute(
             "select url, published_at from articles where published_at < '1990-01-01' "

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import time
 
-import duckdb
 import pytest
 
 from flows.ingest import ingest
 from tasks.feeds import parse_feed
 from tasks.settings import exported_settings
+from warehouse.connection import connect
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -28,7 +28,7 @@ def served_entries(newsroom):
 
 
 def rows(path, sql, params=()):
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         return con.execute(sql, list(params)).fetchall()
     finally:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-import duckdb
+from warehouse.connection import connect
 
 CONTENT = (
     "select url, feed_url, title, text, language, extraction_status, word_count from articles order by url"
@@ -46,7 +46,7 @@ def start_ingest(opml, path, tmp_path):
 
 
 def snapshot(path):
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         content = con.execute(CONTENT).fetchall()
         unaccounted = con.execute(
@@ -60,13 +60,13 @@ def snapshot(path):
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(newsroom, tmp_path):
-    clean = tmp_path / "clean.duckdb"
+    clean = tmp_path / "clean.sqlite"
     proc = start_ingest(newsroom.opml, clean, tmp_path)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     expected, _ = snapshot(clean)
 
-    killed = tmp_path / "killed.duckdb"
+    killed = tmp_path / "killed.sqlite"
     rng = random.Random(20261125)
     kills = 0
     for _ in range(10):

@@ -25,7 +25,7 @@ def test_ingest_against_a_running_prefect_server(prefect_server, tmp_path):
             "--port",
             str(free_port()),
             "--warehouse",
-            str(tmp_path / "w.duckdb"),
+            str(tmp_path / "w.sqlite"),
         ],
         capture_output=True,
         text=True,

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from flows.ingest import ingest
 from flows.maintenance import maintenance
 from flows.reprocess import reprocess
+from warehouse.connection import connect
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def test_reprocess_rewrites_from_stored_html_without_fetching(newsroom, warehouse_path):
     ingest(feeds=newsroom.opml, warehouse=str(warehouse_path))
-    con = duckdb.connect(str(warehouse_path))
+    con = connect(warehouse_path)
     # pretend an older wirehouse extracted badly
     con.execute(
         "update article_store set text = 'old', language = 'xx', word_count = 1 where extraction_status = 'ok'"
@@ -24,7 +24,7 @@ def test_reprocess_rewrites_from_stored_html_without_fetching(newsroom, warehous
     newsroom.log.clear()
     counts = reprocess(warehouse=str(warehouse_path), status="ok")
     assert newsroom.log == []  # nothing fetched
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con = connect(warehouse_path, read_only=True)
     try:
         assert con.execute("select count(*) from articles").fetchone()[0] == before
         assert (

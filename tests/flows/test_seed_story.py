@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 
-import duckdb
 import pytest
 
 from flows.ingest import ingest
 from tests.conftest import SHARED
+from warehouse.connection import connect
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -45,7 +45,7 @@ def test_seed_story_is_enriched_end_to_end(httpserver, warehouse_path):
     feed_list = warehouse_path.parent / "feeds.txt"
     feed_list.write_text(httpserver.url_for("/feed.rss") + "\n")
     ingest(feeds=str(feed_list), warehouse=str(warehouse_path))
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con = connect(warehouse_path, read_only=True)
     try:
         language, place, agencies, text, url = con.execute(
             "select language, dateline_place, agencies, text, url from articles"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from flows.ingest import ingest
 from tasks.records import FeedSource
 from tests.site import ARTICLES, serve_site
 from tests.tasks.test_sitemaps import HOSTILE
-from warehouse.connection import open_warehouse
+from warehouse.connection import connect, open_warehouse
 from warehouse.feeds import save_feeds
 from wirehouse.cli import main
 
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def rows(path, sql):
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         return con.execute(sql).fetchall()
     finally:

@@ -36,7 +36,7 @@ def _batch(httpserver, path, memory_mb):
 
 
 def test_a_batch_is_fetched_extracted_and_stored(httpserver, tmp_path):
-    path = tmp_path / "news.duckdb"
+    path = tmp_path / "news.sqlite"
     with open_warehouse(path, migrate=True):
         pass
     assert _batch(httpserver, path, 256) == {"ok": 1}
@@ -47,7 +47,7 @@ def test_a_batch_is_fetched_extracted_and_stored(httpserver, tmp_path):
 def test_a_batch_that_outgrows_the_warehouse_memory_names_the_setting_and_stores_nothing(
     httpserver, tmp_path
 ):
-    path = tmp_path / "news.duckdb"
+    path = tmp_path / "news.sqlite"
     with open_warehouse(path, migrate=True):
         pass
     # 1 MiB is below what the settings allow (64): it stands in for a batch too big for its limit.
@@ -80,7 +80,7 @@ def test_one_article_the_warehouse_refuses_is_isolated_and_the_rest_of_the_batch
     from tasks.batch import store_isolating
     from warehouse.articles import store_articles
 
-    path = tmp_path / "news.duckdb"
+    path = tmp_path / "news.sqlite"
     # Year 1 is what a real page stated; validation drops it, this stands for what validation missed:
     # the wire-copy window arithmetic overflows on it.
     poison = _article(4, published_at=datetime(1, 1, 1, tzinfo=UTC))

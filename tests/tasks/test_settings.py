@@ -9,7 +9,7 @@ from tasks.settings import Settings, SettingsError, settings_from_mappings
 def test_defaults_match_the_documented_politeness_settings():
     s = Settings()
     assert (s.host_delay, s.host_concurrency, s.robots, s.max_new_per_feed) == (1.0, 2, True, 500)
-    assert s.warehouse_path == Path("warehouse/news.duckdb")
+    assert s.warehouse_path == Path("warehouse/news.sqlite")
     assert "wirehouse" in s.user_agent and "http" in s.user_agent
 
 
@@ -92,3 +92,23 @@ def test_arrow_uses_the_system_allocator_unless_the_user_chose(monkeypatch):
     monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
     apply_prefect_defaults()
     assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "mimalloc"
+
+
+def test_a_postgresql_url_becomes_a_catalog_address_that_survives_being_a_path():
+    from tasks.settings import postgres_conninfo
+
+    settings = settings_from_mappings(
+        {}, {"WIREHOUSE_WAREHOUSE": "postgresql://u:p%20w@db.example:5433/lake"}
+    )
+    assert (
+        str(settings.warehouse_path)
+        == "postgres:host='db.example' port='5433' user='u' password='p w' dbname='lake'"
+    )
+    assert (
+        postgres_conninfo("postgres://db/lake?sslmode=require")
+        == "postgres:host='db' dbname='lake' sslmode='require'"
+    )
+    assert (
+        settings_from_mappings({}, {"WIREHOUSE_DATA_PATH": "s3://bucket/lake/"}).data_path
+        == "s3://bucket/lake/"
+    )

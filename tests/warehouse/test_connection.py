@@ -26,16 +26,24 @@ def test_a_held_warehouse_has_the_runs_memory_limit_until_released(warehouse_pat
 
 def test_connect_errors_are_one_line_for_users(tmp_path):
     with pytest.raises(WarehouseError, match="does not exist"):
-        connect(tmp_path / "missing.duckdb", read_only=True)
-    (tmp_path / "dir.duckdb").mkdir()
+        connect(tmp_path / "missing.sqlite", read_only=True)
+    (tmp_path / "dir.sqlite").mkdir()
     with pytest.raises(WarehouseError, match="not a file"):
-        connect(tmp_path / "dir.duckdb")
+        connect(tmp_path / "dir.sqlite")
     (tmp_path / "file").write_text("x")
     with pytest.raises(WarehouseError, match="cannot create folder"):
-        connect(tmp_path / "file" / "sub" / "w.duckdb")
-    (tmp_path / "garbage.duckdb").write_bytes(b"not a database at all" * 1000)
+        connect(tmp_path / "file" / "sub" / "w.sqlite")
+    (tmp_path / "garbage.sqlite").write_bytes(b"not a database at all" * 1000)
     with pytest.raises(WarehouseError, match="cannot open"):
-        connect(tmp_path / "garbage.duckdb")
+        connect(tmp_path / "garbage.sqlite")
+    # an old single-file warehouse that is not one: the conversion fails and leaves no lake behind
+    (tmp_path / "old.duckdb").write_bytes(b"not a database at all" * 1000)
+    with pytest.raises(WarehouseError, match="cannot open"):
+        connect(tmp_path / "old.duckdb")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("old")) == [
+        "old.duckdb",
+        "old.sqlite.lock",
+    ]
 
 
 def test_run_lock_makes_a_second_process_wait_then_gives_up_clearly(warehouse_path):

@@ -1,15 +1,14 @@
-"""The search index in the warehouse: built from the articles, queried by BM25, never downloading."""
+"""The search index beside the lake: written with every stored batch, rebuilt on demand, queried by BM25."""
 
 from datetime import UTC, date, datetime
 
-import duckdb
 import pytest
 
 from tasks.records import Article
 from tasks.search import SearchError
 from warehouse.articles import store_articles
-from warehouse.connection import open_warehouse
-from warehouse.search import build_search_index, fts_extension_path, load_fts, search
+from warehouse.connection import lake_of, open_warehouse
+from warehouse.search import build_search_index, search
 
 NOW = datetime(2024, 10, 28, 12, 0, tzinfo=UTC)
 
@@ -44,33 +43,39 @@ ARTICLES = [
 
 
 @pytest.fixture
-def con(warehouse_path):
+def folder(warehouse_path):
+    return lake_of(warehouse_path).search_dir
+
+
+@pytest.fixture
+def con(warehouse_path, folder):
     with open_warehouse(warehouse_path, migrate=True) as con:
-        store_articles(con, ARTICLES, "run-1")
+        store_articles(con, ARTICLES, "run-1", search_dir=folder)
         yield con
 
 
-def test_the_extension_comes_from_the_wheel_and_nothing_is_downloaded():
-    assert fts_extension_path().is_file()
-    con = duckdb.connect()
-    load_fts(con)
-    settings = con.execute(
-        "SELECT current_setting('autoinstall_known_extensions'), current_setting('autoload_known_extensions')"
-    ).fetchone()
-    assert settings == (False, False)
-    assert con.execute("SELECT stem('Soldaten', 'german')").fetchone() == ("Soldat",)
+def test_storing_a_batch_indexes_it_at_once(con, folder):
+    assert sorted(h.url for h in search(con, folder, "Soldaten", lang="de")) == [
+        "https://news.example/1",
+        "https://news.example/2",
+    ]
+    store_articles(con, [art(8, "Soldaten im Einsatz", "Mehr Soldaten.", "de")], "run-2", search_dir=folder)
+    assert len(search(con, folder, "Soldaten", lang="de")) == 3
+    # a re-processed article that no longer extracts leaves the index with its row's status
+    failed = art(8, "Soldaten im Einsatz", "", "de", status="no_text")
+    store_articles(con, [failed], "run-3", replace=True, search_dir=folder)
+    assert len(search(con, folder, "Soldaten", lang="de")) == 2
 
 
-def test_build_reports_rows_per_stemmer(con):
-    stats = build_search_index(con)
+def test_build_reports_rows_per_stemmer(con, folder):
+    stats = build_search_index(con, folder)
     assert stats.rows == 6  # the no_text article is not indexed
     assert stats.by_stemmer == {"german": 2, "english": 1, "french": 1, "none": 1, "greek": 1}
     assert stats.seconds > 0
 
 
-def test_search_finds_inflected_forms_in_the_language(con):
-    build_search_index(con)
-    hits = search(con, "Soldaten", lang="de")
+def test_search_finds_inflected_forms_in_the_language(con, folder):
+    hits = search(con, folder, "Soldaten", lang="de")
     assert sorted(h.url for h in hits) == ["https://news.example/1", "https://news.example/2"]
     assert hits[0].score >= hits[1].score > 0
     by_url = {h.url: h for h in hits}
@@ -80,46 +85,42 @@ def test_search_finds_inflected_forms_in_the_language(con):
     assert first.title == "Nordkorea schickt Soldaten"
 
 
-def test_search_across_languages_and_with_since(con):
-    build_search_index(con)
-    hits = search(con, "soldats soldiers Soldaten")
+def test_search_across_languages_and_with_since(con, folder):
+    hits = search(con, folder, "soldats soldiers Soldaten")
     assert {h.language for h in hits} == {"de", "en", "fr"}
     french = next(h for h in hits if h.language == "fr")
     assert french.source == "https://news.example/rss"  # no site name: the feed
-    recent = search(con, "Soldaten", lang="de", since=date(2024, 10, 1))
+    recent = search(con, folder, "Soldaten", lang="de", since=date(2024, 10, 1))
     assert [h.url for h in recent] == ["https://news.example/1"]
 
 
-def test_search_in_non_latin_scripts(con):
-    build_search_index(con)
-    assert [h.url for h in search(con, "東京")] == ["https://news.example/5"]
-    greek = search(con, "στρατιώτες", lang="el")
+def test_search_in_non_latin_scripts(con, folder):
+    assert [h.url for h in search(con, folder, "東京")] == ["https://news.example/5"]
+    greek = search(con, folder, "στρατιώτες", lang="el")
     assert [h.url for h in greek] == ["https://news.example/6"]
 
 
-def test_search_on_a_read_only_connection(con, warehouse_path):
-    build_search_index(con)
+def test_search_on_a_read_only_connection(con, folder, warehouse_path):
     con.close()
     with open_warehouse(warehouse_path, read_only=True) as ro:
-        assert len(search(ro, "Nordkorea")) == 1
+        assert len(search(ro, folder, "Nordkorea")) == 1
 
 
-def test_rebuild_replaces_the_index(con):
-    build_search_index(con)
+def test_rebuild_replaces_the_index(con, folder):
     store_articles(con, [art(8, "Soldaten im Einsatz", "Mehr Soldaten.", "de")], "run-2")
-    assert len(search(con, "Soldaten", lang="de")) == 2  # not yet indexed
-    stats = build_search_index(con)
+    assert len(search(con, folder, "Soldaten", lang="de")) == 2  # stored without an index to update
+    stats = build_search_index(con, folder)
     assert stats.by_stemmer["german"] == 3
-    assert len(search(con, "Soldaten", lang="de")) == 3
+    assert len(search(con, folder, "Soldaten", lang="de")) == 3
 
 
-def test_search_without_index_or_with_bad_arguments(con):
+def test_search_without_index_or_with_bad_arguments(con, folder, tmp_path):
     with pytest.raises(SearchError, match="no search index"):
-        search(con, "Soldaten")
-    build_search_index(con)
+        search(con, tmp_path / "nowhere", "Soldaten")
     with pytest.raises(SearchError, match="limit"):
-        search(con, "Soldaten", limit=0)
-    assert search(con, "?!") == []
-    assert search(con, "Soldaten", lang="xx") == []
-    assert search(con, "'; DROP TABLE article_store; --") == []
+        search(con, folder, "Soldaten", limit=0)
+    assert search(con, folder, "?!") == []
+    assert search(con, folder, "Soldaten", lang="xx") == []
+    assert search(con, folder, "'; DROP TABLE article_store; --") == []
+    assert search(con, folder, "AND OR NOT") == []  # words, not the query language's operators
     assert con.execute("SELECT count(*) FROM article_store").fetchone()[0] == len(ARTICLES)

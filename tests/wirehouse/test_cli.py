@@ -70,10 +70,15 @@ def test_help_explains_every_command():
         (["feeds", "list", "--warehouse", "{tmp}/none.duckdb"], "does not exist"),
         (["query", "-f", "{tmp}/missing.sql", "--warehouse", "{tmp}/w.duckdb"], "cannot read SQL file"),
         (["query", "-f", "{tmp}/bad.opml.gz", "--warehouse", "{tmp}/w.duckdb"], "not UTF-8"),
-        (["stats", "--warehouse", "{tmp}/raw.duckdb"], "does not exist"),
-        (["query", "select 1", "--warehouse", "{tmp}"], "is a directory, not a DuckDB file"),
-        (["feeds", "list", "--warehouse", "{tmp}"], "is a directory, not a DuckDB file"),
-        (["ingest", "--feeds", "{tmp}/ok.toml", "--warehouse", "{tmp}"], "is a directory, not a DuckDB file"),
+        (["stats", "--warehouse", "{tmp}/raw.duckdb"], "not a wirehouse warehouse"),
+        (["stats", "--warehouse", "{tmp}/none.sqlite"], "does not exist"),
+        (["query", "select 1", "--as-of", "yesterday", "--warehouse", "{tmp}/w.sqlite"], "not a snapshot"),
+        (["query", "select 1", "--warehouse", "{tmp}"], "is a directory, not the lake's catalog file"),
+        (["feeds", "list", "--warehouse", "{tmp}"], "is a directory, not the lake's catalog file"),
+        (
+            ["ingest", "--feeds", "{tmp}/ok.toml", "--warehouse", "{tmp}"],
+            "is a directory, not the lake's catalog file",
+        ),
     ],
 )
 def test_user_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
@@ -364,47 +369,19 @@ def test_feeds_add_finds_a_site_and_stores_it_with_kinds(tmp_path, capsys):
     assert {row["category"] for row in listed.values()} == {site.base.removeprefix("http://")}
 
 
-HOLDER = """
-import fcntl, os, sys, time
-import duckdb
-lock = os.open(sys.argv[1] + ".lock", os.O_RDWR | os.O_CREAT)
-fcntl.flock(lock, fcntl.LOCK_EX)  # what a running ingest holds (warehouse.connection.warehouse_lock)
-con = duckdb.connect(sys.argv[1])  # and the DuckDB file itself, open for writing
-print("holding", flush=True)
-sys.stdin.readline()  # until the test lets go
-"""
-
-
-def test_query_during_an_ingest_says_at_once_that_it_waits_and_for_what(filled):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(filled)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout.readline() == "holding\n"
-        query = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "wirehouse.cli",
-                "query",
-                "select count(*) as n from articles",
-                "--warehouse",
-                str(filled),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        first = query.stderr.readline()  # said while the warehouse is held
-        assert first == (
-            f"wirehouse: warehouse {filled} is in use by an ingest; waiting up to 60 s for it to let go\n"
-        )
-        holder.stdin.write("done\n")
-        holder.stdin.flush()
-        out, err = query.communicate(timeout=120)  # the holder lets go; the query goes on
-        assert query.returncode == 0, err
-        assert err == "" and out.splitlines()[2].strip() == "2"
-    finally:
-        holder.kill()
-        holder.wait()
+def test_query_as_of_a_snapshot_and_the_snapshot_list(filled, capsys):
+    with open_warehouse(filled) as con:
+        store_articles(con, [art(3)], "r2")
+    assert main(["snapshots", "--warehouse", str(filled), "--format", "json"]) == 0
+    snapshots = json.loads(capsys.readouterr().out)
+    newest, before = snapshots[0]["version"], snapshots[1]["version"]
+    assert newest > before
+    count = ["query", "select count(*) as n from articles", "--warehouse", str(filled), "--format", "csv"]
+    assert main([*count, "--as-of", str(before)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "2"
+    assert main([*count, "--as-of", str(newest)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "3"
+    assert main([*count, "--as-of", snapshots[1]["time"]]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "2"
+    assert main([*count, "--as-of", "999999"]) == 1
+    assert capsys.readouterr().err.startswith("wirehouse: error:")

@@ -1,0 +1,102 @@
+"""Lake upkeep: merge small Parquet files, expire old snapshots, delete the files nothing needs any more.
+
+Each commit of more than a few rows writes a Parquet file per table, so a day of ingests leaves many
+small files; merging them keeps reads fast. Expiring a snapshot ends time travel to it; its files are
+deleted only after a grace period, so a query that started on it before still finds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+# `news` is warehouse.connection.LAKE, the name every connection attaches the lake under.
+_FLUSH = "CALL ducklake_flush_inlined_data('news')"
+_MERGE = "CALL ducklake_merge_adjacent_files('news')"
+_EXPIRE = "CALL ducklake_expire_snapshots('news', older_than => ?)"
+_CLEANUP = "CALL ducklake_cleanup_old_files('news', older_than => ?)"
+_LIVE_FILES = """
+SELECT (SELECT count(*) FROM __ducklake_metadata_news.ducklake_data_file)
+     + (SELECT count(*) FROM __ducklake_metadata_news.ducklake_delete_file)
+"""
+_SNAPSHOTS = "SELECT count(*) FROM snapshots()"
+_TABLE_NAMES = "SELECT DISTINCT table_id, table_name FROM __ducklake_metadata_news.ducklake_table"
+_LIST_SNAPSHOTS = """
+SELECT snapshot_id, snapshot_time, changes FROM snapshots() ORDER BY snapshot_id DESC LIMIT ?
+"""
+
+
+@dataclass(frozen=True)
+class LakeUpkeep:
+    """What one maintenance pass did."""
+
+    files_before: int  # data and delete files the catalog lists (live or waiting for deletion)
+    files_after: int
+    merged: int  # files merged away
+    snapshots_expired: int
+    files_deleted: int
+
+
+def file_count(con: duckdb.DuckDBPyConnection) -> int:
+    """Count the Parquet files the catalog lists: live ones and those waiting to be deleted."""
+    row = con.execute(_LIVE_FILES).fetchone()
+    return int(row[0]) if row else 0
+
+
+def snapshot_count(con: duckdb.DuckDBPyConnection) -> int:
+    """Count the lake's snapshots (the versions time travel can reach)."""
+    row = con.execute(_SNAPSHOTS).fetchone()
+    return int(row[0]) if row else 0
+
+
+def upkeep(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    keep_snapshots: timedelta,
+    file_grace: timedelta,
+    now: datetime | None = None,
+) -> LakeUpkeep:
+    """Merge small files, expire snapshots older than ``keep_snapshots``, delete unneeded files.
+
+    Args:
+        con: Read-write connection, under the run lock (one writer per lake).
+        keep_snapshots: How far back time travel reaches after this pass.
+        file_grace: How long a file no snapshot needs is kept for queries still reading it.
+        now: The current time (default: now).
+
+    Returns:
+        File counts before and after, and what each step did.
+    """
+    now = now or datetime.now(UTC)
+    before = file_count(con)
+    con.execute(_FLUSH).fetchall()
+    merged = sum(int(r[2]) - int(r[3]) for r in con.execute(_MERGE).fetchall())
+    expired = len(con.execute(_EXPIRE, [now - keep_snapshots]).fetchall())
+    deleted = len(con.execute(_CLEANUP, [now - file_grace]).fetchall())
+    return LakeUpkeep(before, file_count(con), merged, expired, deleted)
+
+
+def list_snapshots(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tuple[int, datetime, str]]:
+    """List the newest snapshots: version, time and what changed (``wirehouse query --as-of`` takes either).
+
+    Args:
+        con: A connection.
+        limit: At most this many, newest first.
+
+    Returns:
+        ``(version, time, changes)`` per snapshot; changes as ``kind: names`` pairs.
+    """
+    rows = con.execute(_LIST_SNAPSHOTS, [limit]).fetchall()
+    names = {str(table_id): str(name) for table_id, name in con.execute(_TABLE_NAMES).fetchall()}
+
+    def named(kind: str, items: list[object]) -> str:
+        # DuckLake lists inserted and deleted tables by id; the rest by name.
+        shown = [names.get(str(i), str(i)) if kind.startswith("tables_") else str(i) for i in items]
+        return f"{kind}: {', '.join(shown)}"
+
+    return [
+        (int(version), when, "; ".join(named(kind, list(items)) for kind, items in (changes or {}).items()))
+        for version, when, changes in rows
+    ]
