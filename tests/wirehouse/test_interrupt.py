@@ -11,9 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
-
 from tests.bulk_newsroom import BulkNewsroom, servers_of
+from warehouse.connection import connect
 
 FEEDS, ITEMS = 10, 4  # one feed per batch of 4: a stored batch completes a feed
 UNACCOUNTED = """select f.feed_url, f.new_entries, count(a.url)
@@ -78,7 +77,7 @@ def check_interrupted(warehouse, returncode, seconds, err):
     assert err.splitlines()[-1] == "wirehouse: interrupted", err
     assert err.count("wirehouse: interrupted") == 1, err
     assert "Traceback" not in err and "Error" not in err, err
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         stored = con.execute("select count(*) from articles").fetchone()[0]
         fetches = con.execute("select count(*) from feed_fetches").fetchone()[0]
@@ -94,7 +93,7 @@ def check_resumed(room, warehouse, env, tmp_path):
     proc = start_ingest(room, warehouse, env, tmp_path)
     _out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         assert con.execute("select count(*), count(distinct url) from articles").fetchone() == (
             FEEDS * ITEMS,
@@ -109,7 +108,7 @@ def test_ctrl_c_on_the_temporary_server_ends_in_seconds_and_stops_the_server(tmp
     prefect_home = tmp_path / "prefect-home"
     env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
     env.pop("PREFECT_API_URL", None)
-    warehouse = tmp_path / "news.duckdb"
+    warehouse = tmp_path / "news.sqlite"
     servers = []
 
     def find_server(proc):
@@ -127,7 +126,7 @@ def test_ctrl_c_on_the_temporary_server_ends_in_seconds_and_stops_the_server(tmp
 def test_ctrl_c_with_a_running_prefect_server_and_the_next_run_resumes(prefect_server, tmp_path):
     url, env = prefect_server
     env = {**env, "PREFECT_API_URL": url}
-    warehouse = tmp_path / "news.duckdb"
+    warehouse = tmp_path / "news.sqlite"
     with BulkNewsroom(FEEDS, ITEMS, page_delay=0.4).running() as room:
         returncode, seconds, err = interrupt_mid_run(room, warehouse, env, tmp_path)
         check_interrupted(warehouse, returncode, seconds, err)
