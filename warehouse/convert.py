@@ -24,6 +24,7 @@ from warehouse.connection import (
     sql_string,
     warehouse_lock,
 )
+from warehouse.search import build_search_index
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,13 @@ def convert_legacy(lake: Lake) -> list[TableCheck]:
             if not data_existed:
                 shutil.rmtree(data, ignore_errors=True)
             raise
+        # The old file's FTS index does not carry over: index the converted articles now, so that
+        # search finds them before any new article arrives.
+        con = connect(lake)
+        try:
+            build_search_index(con, lake.search_dir)
+        finally:
+            con.close()
     articles = next(c.rows_after for c in checks if c.table == "article_store")
     logger.warning(
         "converted the warehouse %s into the lake %s (%d articles, every table checked); the old file is kept",

@@ -73,6 +73,20 @@ def test_first_use_converts_the_old_file_with_equal_counts_hashes_and_types(tmp_
     assert old.is_file() and lake_of(old).sqlite.is_file()
 
 
+def test_converted_articles_are_found_by_search_at_once(tmp_path):
+    from warehouse.search import search
+
+    make_old_warehouse(tmp_path / "news.duckdb")
+    lake = connect(tmp_path / "news.sqlite", read_only=True)
+    try:
+        text = lake.execute("select text from articles where url = 'https://x.example/1'").fetchone()[0]
+        word = max(text.split(), key=len).strip(".,«»")
+        hits = search(lake, lake_of(tmp_path / "news.sqlite").search_dir, word)
+    finally:
+        lake.close()
+    assert "https://x.example/1" in {h.url for h in hits}
+
+
 def test_wirehouse_migrate_prints_the_check_of_every_table(tmp_path):
     old = tmp_path / "news.duckdb"
     make_old_warehouse(old)
