@@ -30,6 +30,20 @@ from typing import Any
 import psutil
 
 from bench.corpus_site import CorpusPage, load_truth, serve_corpus
+from bench.lake import (
+    FileCounts,
+    QueryPoller,
+    ReaderStats,
+    baseline_checkout,
+    baseline_rows,
+    default_baseline_ref,
+    files_row,
+    query_command,
+    reader_row,
+    reader_stats,
+    upkeep_files,
+)
+from bench.processes import TreeSampler, kill_tree
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = PROJECT.parent / "shared" / "corpora" / "fundus"
@@ -116,6 +130,8 @@ class IngestRun:
     kinds: list[TaskKind] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per kind of process in the tree
     load_after: float = 0.0  # 1-minute load average when the run ended (other work on the machine)
+    readers: ReaderStats | None = None  # `wirehouse query` processes run alongside, when asked
+    files: FileCounts | None = None  # the lake's files after this run (and its second run), and after upkeep
 
     @property
     def pages_per_second(self) -> float:
@@ -349,7 +365,7 @@ def prefect_server(prefect_home: Path, log_path: Path) -> Iterator[str]:
         try:
             popen.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            _kill_tree(popen)
+            kill_tree(popen)
 
 
 def prepare_prefect_home(prefect_home: Path, env: dict[str, str]) -> None:
@@ -363,56 +379,6 @@ def prepare_prefect_home(prefect_home: Path, env: dict[str, str]) -> None:
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"prefect database upgrade failed: {done.stderr.strip()[-500:]}")
-
-
-class TreeSampler:
-    """Samples a process tree: its summed RSS (shared pages count once per process) and CPU per kind."""
-
-    def __init__(self, pid: int) -> None:
-        self.root = psutil.Process(pid)
-        self.peak_rss = 0
-        self._cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, user + system seconds last seen)
-
-    def sample(self) -> int:
-        """Take one sample.
-
-        Returns:
-            The tree's current RSS in bytes.
-        """
-        try:
-            members = [self.root, *self.root.children(recursive=True)]
-        except psutil.Error:
-            return 0
-        total = 0
-        for member in members:
-            try:
-                with member.oneshot():
-                    total += member.memory_info().rss
-                    times = member.cpu_times()
-                known = self._cpu.get(member.pid)
-                kind = known[0] if known else self._kind(member)
-                self._cpu[member.pid] = (kind, times.user + times.system)
-            except psutil.Error:
-                continue
-        self.peak_rss = max(self.peak_rss, total)
-        return total
-
-    def cpu_by_kind(self) -> dict[str, float]:
-        """CPU seconds (user + system) per kind of process, as last sampled."""
-        totals: dict[str, float] = {}
-        for kind, seconds in self._cpu.values():
-            totals[kind] = totals.get(kind, 0.0) + seconds
-        return totals
-
-    def _kind(self, member: psutil.Process) -> str:
-        if member.pid == self.root.pid:
-            return "main"
-        command = " ".join(member.cmdline())
-        if "prefect.server" in command:
-            return "prefect server"
-        if "multiprocessing" in command:
-            return "worker processes"
-        return "other"
 
 
 def _watch(
@@ -464,7 +430,7 @@ def run_ingest(
         try:
             returncode = popen.wait()
         except BaseException:
-            _kill_tree(popen)
+            kill_tree(popen)
             raise
         seconds = time.perf_counter() - started
         wall_ended = time.time()
@@ -477,19 +443,6 @@ def run_ingest(
     run.flow_seconds = float(found[-1]) if found else None
     run.task_runs_logged = len(_TASK_FINISHED.findall(text))
     return run
-
-
-def _kill_tree(popen: subprocess.Popen[bytes]) -> None:
-    try:
-        children = psutil.Process(popen.pid).children(recursive=True)
-    except psutil.Error:
-        children = []
-    for process in [*children]:
-        try:
-            process.kill()
-        except psutil.Error:
-            continue
-    popen.kill()
 
 
 def count_articles(warehouse: Path) -> tuple[int, int]:
@@ -730,6 +683,30 @@ class Report:
     scaled: IngestRun | None
     command: str
     prefect: str = "server"  # "server": runs report to a running prefect server; "temporary": their own
+    baseline_ref: str | None = None  # the same ingest with the code at this commit (before the lake)
+    baseline: IngestRun | None = None
+    readers: IngestRun | None = None  # the same ingest again, with `wirehouse query` polling alongside
+
+
+def storage_rows(report: Report) -> list[list[str]]:
+    """The table rows about storage: readers during run 1, lake files, and the pre-lake baseline."""
+    first = report.first
+    rows: list[list[str]] = []
+    if report.readers is not None and report.readers.readers is not None:
+        rows.append(reader_row(report.readers.readers, report.readers.pages, report.readers.flow_seconds))
+    if first.files is not None:
+        rows.append(files_row(first.files))
+    if report.baseline_ref is None:
+        rows.append(["baseline before the lake", "", "", "", "", "skipped (no --baseline-ref)"])
+    elif report.baseline is not None:
+        baseline = report.baseline
+        rows += baseline_rows(
+            report.baseline_ref,
+            first.pages,
+            baseline.flow_seconds if baseline.returncode == 0 else None,
+            first.flow_seconds,
+        )
+    return rows
 
 
 def report_lines(report: Report) -> list[str]:
@@ -810,6 +787,7 @@ def report_lines(report: Report) -> list[str]:
         ]
     else:
         rows.append([f"wirehouse ingest, scale x{report.scale}", "", "", "", "", "skipped (--scale 0)"])
+    rows += storage_rows(report)
     rows_ok = first.rows_after == pages and first.returncode == 0
     second_ok = second.rows_after == first.rows_after and second.returncode == 0
     scaled_ok = scaled is None or (scaled.rows_after == scaled.pages and scaled.returncode == 0)
@@ -841,6 +819,13 @@ def report_lines(report: Report) -> list[str]:
             f"({scaled.rows_ok} extracted ok) -> {'OK' if scaled_ok else 'MISMATCH'}"
         )
     lines.append(f"  row counts matched: {'yes' if rows_ok and second_ok and scaled_ok else 'NO'}")
+    if report.readers is not None and report.readers.readers is not None:
+        seen = report.readers.readers
+        readers_ok = seen.errors == 0 and seen.never_down and report.readers.returncode == 0
+        lines.append(
+            f"  readers during an ingest: {seen.queries} queries, {seen.errors} errors, count "
+            f"{'never went down' if seen.never_down else 'WENT DOWN'} -> {'OK' if readers_ok else 'FAILED'}"
+        )
     lines += [
         "",
         "prefect task runs (counted in the run's own Prefect database, PREFECT_HOME private to the bench;"
@@ -914,18 +899,47 @@ def _ingest_once(
     api_url: str | None,
     on_served: Callable[[str, list[CorpusPage]], None] | None = None,
     second_run: bool = False,
+    readers: bool = False,
+    upkeep: bool = False,
+    baseline_tree: Path | None = None,
 ) -> tuple[IngestRun, IngestRun | None]:
-    """Serve ``copies`` copies of the corpus and ingest them (and, if asked, ingest again unchanged)."""
+    """Serve ``copies`` copies of the corpus and ingest them (and, if asked, ingest again unchanged).
+
+    With ``readers``, `wirehouse query` runs every 0.2 s during the first ingest (the lake is created
+    before it, so the first query finds it); with ``upkeep``, the lake's files are counted after the
+    runs and after one upkeep pass. With ``baseline_tree``, the code of that checkout runs instead
+    (an older DuckDB-file warehouse: only its times are kept).
+    """
     with serve_corpus(corpus, copies) as (base, opml, pages):
         _progress(f"serving {len(pages):,} pages at {base} ({opml})")
         if on_served is not None:
             on_served(base, pages)
-        warehouse = workdir / f"{label}.sqlite"
+        warehouse = workdir / f"{label}{'.duckdb' if baseline_tree else '.sqlite'}"
         env = wirehouse_env(prefect_home, len(pages), api_url)
+        if baseline_tree is not None:
+            env["PYTHONPATH"] = str(baseline_tree)
         _progress(f"wirehouse ingest --feeds OPML ({len(pages):,} pages) ...")
-        first = run_ingest(
-            label, ["ingest", "--feeds", opml, "--warehouse", str(warehouse)], env, workdir, len(pages)
-        )
+        arguments = ["ingest", "--feeds", opml, "--warehouse", str(warehouse)]
+        if readers:
+            from warehouse.connection import open_warehouse
+
+            with open_warehouse(warehouse, migrate=True):
+                pass
+            poller = QueryPoller(query_command(warehouse), env, workdir)
+            with poller:
+                first = run_ingest(label, arguments, env, workdir, len(pages))
+            first.readers = reader_stats(poller.queries)
+            _progress(
+                f"  readers: {first.readers.queries} queries, {first.readers.errors} errors, "
+                f"p95 {first.readers.p95:.2f} s"
+            )
+        else:
+            first = run_ingest(label, arguments, env, workdir, len(pages))
+        if baseline_tree is not None:
+            if first.returncode != 0:
+                _check_ingest(first, warehouse, prefect_home, False)  # prints the log's tail
+            _progress(f"  done in {first.seconds:.1f} s (in-flow {_seconds(first.flow_seconds)} s)")
+            return first, None
         _check_ingest(first, warehouse, prefect_home, api_url is not None)
         _progress(
             f"  done in {first.seconds:.1f} s (in-flow {_seconds(first.flow_seconds)} s), "
@@ -937,6 +951,9 @@ def _ingest_once(
             second = run_ingest(f"{label} again", ["ingest", "--warehouse", str(warehouse)], env, workdir, 0)
             _check_ingest(second, warehouse, prefect_home, api_url is not None)
             _progress(f"  done in {second.seconds:.1f} s, {second.rows_after} rows")
+        if upkeep:
+            first.files = upkeep_files(warehouse)
+            _progress(f"  lake files {first.files.before} -> {first.files.after} after upkeep")
     return first, second
 
 
@@ -960,6 +977,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="each ingest starts Prefect's temporary server (an ad-hoc run) instead of reporting to a "
         "`prefect server start` the bench runs (a scheduled deployment's setting; default)",
     )
+    parser.add_argument(
+        "--baseline-ref",
+        metavar="REF",
+        help="also run the K-copy ingest with the code at REF (a temporary git worktree, same venv) and "
+        "compare in-flow times (default: the parent of the 'DuckLake storage' commit; '' to skip)",
+    )
     return parser
 
 
@@ -970,7 +993,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments (default: sys.argv[1:]).
 
     Returns:
-        0, also when the corpus is absent (the benchmark is then skipped); 1 when a row check failed.
+        0, also when the corpus is absent (the benchmark is then skipped); 1 when a row check failed
+        or a reader query failed.
     """
     args = build_parser().parse_args(argv)
     corpus: Path = args.corpus
@@ -985,8 +1009,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"--scale {args.scale}",
             *([f"--limit-pages {args.limit_pages}"] if args.limit_pages else []),
             *(["--temporary-server"] if args.temporary_server else []),
+            *([f"--baseline-ref {shlex.quote(args.baseline_ref)}"] if args.baseline_ref is not None else []),
         ]
     )
+    baseline_ref = default_baseline_ref() if args.baseline_ref is None else args.baseline_ref or None
     scratch = Path(tempfile.mkdtemp(prefix="wirehouse-speed-"))
     _progress(f"scratch folder {scratch}")
     try:
@@ -1025,8 +1051,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 api_url,
                 on_served=limit_and_peer,
                 second_run=True,
+                upkeep=True,
             )
             assert second is not None
+            # Readers get an ingest of their own: their processes take CPU from the run they watch.
+            _progress("the same ingest into a fresh lake with `wirehouse query` every 0.2 s alongside ...")
+            readers, _ = _ingest_once(
+                "readers", corpus, args.copies, scratch, prefect_home, api_url, readers=True
+            )
+            baseline = None
+            if baseline_ref is not None:
+                _progress(f"baseline: the same ingest with the code at {baseline_ref} ...")
+                with baseline_checkout(baseline_ref) as tree:
+                    baseline, _ = _ingest_once(
+                        "baseline", corpus, args.copies, scratch, prefect_home, api_url, baseline_tree=tree
+                    )
             scaled = None
             if args.scale > 0:
                 scaled, _ = _ingest_once(
@@ -1044,10 +1083,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             scaled,
             command,
             "temporary" if args.temporary_server else "server",
+            baseline_ref,
+            baseline,
+            readers,
         )
         lines = report_lines(report)
         print("\n".join(lines), flush=True)
-        return 0 if any(line.strip() == "row counts matched: yes" for line in lines) else 1
+        matched = any(line.strip() == "row counts matched: yes" for line in lines)
+        readers_failed = any(
+            line.startswith("  readers during an ingest:") and "FAILED" in line for line in lines
+        )
+        return 0 if matched and not readers_failed else 1
     finally:
         if args.keep:
             _progress(f"kept {scratch}")

@@ -66,6 +66,12 @@ def test_tiny_run_prints_every_row_and_the_row_counts_match(capsys):
         "wirehouse ingest, in-flow only",
         "wirehouse 2nd run, unchanged feeds",
         "skipped (--scale 0)",
+        "ingest with readers, in-flow only",
+        "errors, p50",
+        "never went down",
+        "lake files: before -> after upkeep",
+        "Parquet files in the data folder",
+        "lake/baseline time",
         "wirehouse/limit",
         "wirehouse/peer",
         "second run time",
@@ -75,5 +81,7 @@ def test_tiny_run_prints_every_row_and_the_row_counts_match(capsys):
     assert "articles rows after run 1: 3 for 3 pages" in table
     assert "articles rows after run 2: 3 (no new row expected) -> OK" in table
     assert "row counts matched: yes" in table
+    readers = next(line for line in table.splitlines() if line.startswith("ingest with readers"))
+    assert " 0 errors" in readers
     run1 = next(line for line in table.splitlines() if line.startswith("  run 1:"))
     assert "n/a" not in run1  # the task runs were counted in Prefect's database
