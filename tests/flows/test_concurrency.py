@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import wirehouse
+from bench.lake import COUNT, QueryPoller, query_command, reader_stats
 from tests.loadsite import newsroom
 from warehouse.connection import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FEEDS = 40
 ITEMS = 25  # 40 feeds x 25 items: 1,000 pages
-COUNT = "select count(*) from articles"
 
 
 def cli_env() -> dict[str, str]:
@@ -40,39 +37,14 @@ def test_queries_answer_during_an_ingest_of_a_thousand_pages(tmp_path):
     with open_warehouse(path, migrate=True):
         pass  # the lake exists before the run, so the notebook below can attach at once
     notebook = wirehouse.connect(path)  # held open for the whole run
-    queries: list[tuple[float, int, str, str]] = []  # (seconds, exit code, stdout, stderr)
     held_counts: list[int] = []
-    done = threading.Event()
 
-    def poll() -> None:
-        while not done.is_set():
-            started = time.monotonic()
-            result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "wirehouse.cli",
-                    "query",
-                    "--format",
-                    "csv",
-                    COUNT,
-                    "--warehouse",
-                    str(path),
-                ],
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-                env=cli_env(),
-                timeout=120,
-            )
-            queries.append((time.monotonic() - started, result.returncode, result.stdout, result.stderr))
-            held_counts.append(int(notebook.execute(COUNT).fetchone()[0]))
-            done.wait(0.2)
+    def read_held() -> None:
+        held_counts.append(int(notebook.execute(COUNT).fetchone()[0]))
 
     with newsroom(FEEDS, ITEMS) as base:
-        poller = threading.Thread(target=poll)
-        poller.start()
-        try:
+        poller = QueryPoller(query_command(path), cli_env(), ROOT, after_each=read_held)
+        with poller:
             ingest = subprocess.run(
                 [
                     sys.executable,
@@ -90,24 +62,18 @@ def test_queries_answer_during_an_ingest_of_a_thousand_pages(tmp_path):
                 env=cli_env(),
                 timeout=1200,
             )
-        finally:
-            done.set()
-            poller.join()
     notebook.close()
     assert ingest.returncode == 0, ingest.stdout[-2000:] + ingest.stderr[-2000:]
-    assert len(queries) >= 10
-    errors = [(code, err) for _, code, _, err in queries if code != 0 or err.strip()]
-    assert errors == []
-    counts = [int(out.splitlines()[1]) for _, _, out, _ in queries]
-    assert counts == sorted(counts) and held_counts == sorted(held_counts)
-    assert counts[-1] > counts[0] or held_counts[-1] > held_counts[0]  # the run wrote while we read
+    readers = reader_stats(poller.queries)
+    assert readers.queries >= 10
+    assert [(q.returncode, q.stderr) for q in poller.queries if not q.ok] == []
+    assert readers.errors == 0 and len(readers.counts) == readers.queries
+    assert readers.never_down and held_counts == sorted(held_counts)
+    # the run wrote while we read
+    assert readers.counts[-1] > readers.counts[0] or held_counts[-1] > held_counts[0]
     with open_warehouse(path, read_only=True) as con:
         assert con.execute(COUNT).fetchone()[0] == FEEDS * ITEMS
         assert con.execute("select count(*) - count(distinct url) from article_store").fetchone()[0] == 0
-    seconds = sorted(s for s, *_ in queries)
-    p95 = seconds[max(0, round(0.95 * len(seconds)) - 1)]
-    print(
-        f"\n{len(seconds)} queries during the ingest: p50 {statistics.median(seconds):.2f} s, p95 {p95:.2f} s"
-    )
+    print(f"\n{readers.queries} queries during the ingest: p50 {readers.p50:.2f} s, p95 {readers.p95:.2f} s")
     # Generous on a shared machine; the bench (make bench) reports the real figures.
-    assert p95 < 10
+    assert readers.p95 < 10
