@@ -35,6 +35,7 @@ def test_percentiles_are_nearest_rank():
     assert percentile(values, 0.5) == 10.0
     assert percentile(values, 0.95) == 19.0
     assert percentile(values, 1.0) == 20.0
+    assert percentile([5.0, 1.0, 4.0, 2.0, 3.0], 0.5) == 3.0  # rank ceil(2.5) = 3
     assert percentile([3.0], 0.95) == 3.0
     assert percentile([], 0.5) == 0.0
 
