@@ -28,8 +28,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-import httpx
-
 from wirehouse.errors import PermanentError
 
 # Seconds to wait for the server to answer /health; Prefect's temporary server takes 5-19 s on a
@@ -126,6 +124,8 @@ class TemporaryServer:
         Raises:
             ServerError: It exited or did not answer in time.
         """
+        import httpx  # here: reading commands import this module and must start fast
+
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
