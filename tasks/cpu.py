@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 # A page that takes this long is hostile or pathological (typical pages take tens of milliseconds):
 # it is stored as an error instead of holding a worker, and so its batch, for minutes.
 PAGE_SECONDS = 30.0
+WORKER_NICENESS = 10  # added to the workers' nice value (Unix): lower priority than interactive work
 CHUNK_PAGES = 5  # pages per worker job: small enough to share a batch between cores, big enough to amortise
 
 
@@ -121,6 +123,11 @@ def _warm_up() -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    # Extraction is batch work: at a lower priority it yields the cores to whoever else needs them
+    # now (a user's `wirehouse query` during the ingest, the flow's own process storing a batch) and
+    # loses nothing when the machine is otherwise idle (`make bench-quick`: readers' p50/p95).
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     # Load langdetect's profiles and trafilatura's imports once per worker, not in the first batch.
     import tasks.extract  # noqa: F401  (trafilatura, extruct: the heavy imports)
     from tasks.enrich.language import detect_language

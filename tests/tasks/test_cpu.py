@@ -92,3 +92,13 @@ def test_lazy_pool_runs_plain_functions():
 
 def test_shutdown_without_start_is_harmless():
     LazyProcessPool(2).shutdown()
+
+
+def test_workers_run_at_a_lower_priority_than_the_flow():
+    import os
+
+    from tasks.cpu import WORKER_NICENESS, cpu_pool
+
+    with cpu_pool(1) as pool:
+        worker = pool.submit(os.nice, 0).result()
+    assert worker == min(19, os.nice(0) + WORKER_NICENESS)
