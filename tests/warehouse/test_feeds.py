@@ -1,34 +1,13 @@
 """Feeds and their fetch log in the warehouse."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from tasks.records import Article, FeedFetch, FeedSource
+from tasks.records import FeedFetch, FeedSource
+from tests.warehouse.test_articles import NOW, art
 from warehouse.articles import store_articles
 from warehouse.connection import open_warehouse
 from warehouse.feeds import active_feeds, feed_statuses, save_feeds, store_fetches
-
-NOW = datetime(2024, 10, 28, 15, 0, tzinfo=UTC)
-
-
-def art(n, **kw):
-    base = dict(
-        url=f"https://x.example/{n}",
-        feed_url="https://x.example/rss",
-        link=f"https://x.example/{n}?utm_source=rss",
-        guid=f"g{n}",
-        title=f"T{n}",
-        text=f"text {n}",
-        fetched_at=NOW,
-        extraction_status="ok",
-        authors=("A", "B"),
-        published_at=NOW,
-        language="de",
-        language_confidence=0.99,
-        word_count=2,
-        raw_html=b"<html>%d</html>" % n,
-    )
-    return Article(**{**base, **kw})
 
 
 def test_kind_and_cursor_are_kept_per_source(warehouse_path):
