@@ -254,11 +254,7 @@ def discover(client: Fetcher, url: str, settings: Settings) -> list[Finding]:
             continue
         response = site.get(sitemap_url, MAX_SITEMAP_BYTES)
         try:
-            if isinstance(response, FetchError):
-                raise response
-            if response.status != 200:
-                raise SitemapError(f"http_{response.status}", f"HTTP {response.status}")
-            sitemap = read_sitemap_response(response)
+            sitemap = _sitemap_of(response)
         except (SitemapError, FetchError) as exc:
             if via == "robots.txt":  # a guessed path that is not there is no news
                 add(Finding(sitemap_url, "sitemap", via, category=category, stored=False, note=str(exc)))
@@ -267,6 +263,15 @@ def discover(client: Fetcher, url: str, settings: Settings) -> list[Finding]:
         if sitemap.is_index:
             _index_findings(site, sitemap_url, sitemap, category, add, depth=1)
     return list(findings.values())
+
+
+def _sitemap_of(response: Response | FetchError) -> Sitemap:
+    """The sitemap a response holds; raises the fetch error, or a SitemapError for a non-200 answer."""
+    if isinstance(response, FetchError):
+        raise response
+    if response.status != 200:
+        raise SitemapError(f"http_{response.status}", f"HTTP {response.status}")
+    return read_sitemap_response(response)
 
 
 def _failure(response: Response | FetchError) -> str:
@@ -283,11 +288,7 @@ def _index_findings(
     for child in _index_children_order(index)[:MAX_INDEX_CHILDREN]:
         response = site.get(child, MAX_SITEMAP_BYTES)
         try:
-            if isinstance(response, FetchError):
-                raise response
-            if response.status != 200:
-                raise SitemapError(f"http_{response.status}", f"HTTP {response.status}")
-            sitemap = read_sitemap_response(response)
+            sitemap = _sitemap_of(response)
         except (SitemapError, FetchError) as exc:
             add(Finding(child, None, via, category=category, stored=False, note=str(exc)))
             continue
