@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.batch import ingest_batch
+from tasks.batch import ingest_batch, merge_pending
 from tasks.cpu import cpu_pool
 from tasks.feeds import (
     failed_feed_result,
@@ -28,6 +28,7 @@ from tasks.load import (
     batched,
     import_feeds,
     list_feeds,
+    parse_shard,
     prepare_warehouse,
     record_fetches,
     select_new_entries,
@@ -49,7 +50,10 @@ FEED_THREADS: Any = ThreadPoolTaskRunner(max_workers=16)
 
 @flow(name="ingest", log_prints=False, task_runner=FEED_THREADS)
 def ingest(
-    feeds: str | None = None, warehouse: str | None = None, batch_size: int | None = None
+    feeds: str | None = None,
+    warehouse: str | None = None,
+    batch_size: int | None = None,
+    shard: str | None = None,
 ) -> IngestSummary | State[Any]:
     """Fetch feeds, extract and enrich their new articles, and load them into the warehouse.
 
@@ -57,6 +61,8 @@ def ingest(
         feeds: A feed list (OPML/TOML path or URL) to import first; None ingests every stored feed.
         warehouse: The warehouse (default: settings, ``warehouse/news.sqlite``).
         batch_size: Articles per batch (default: settings).
+        shard: ``I/N``: take only the feeds of part I of N (a stable hash of the feed URL), so that N
+            workers share the feeds of one lake; None takes every feed.
 
     Returns:
         The run summary; a Failed state when no feed at all could be fetched.
@@ -64,6 +70,7 @@ def ingest(
     started = time.monotonic()
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
+    part = parse_shard(shard)
     path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
     with run_scope(
@@ -74,11 +81,15 @@ def ingest(
         hold=True,
         memory_mb=settings.warehouse_memory_mb,
     ) as scope:
-        return _ingest(feeds, settings, scope.run_id, started)
+        return _ingest(feeds, settings, scope.run_id, started, part)
 
 
 def _ingest(
-    feeds: str | None, settings: Settings, run_id: str | None, started: float
+    feeds: str | None,
+    settings: Settings,
+    run_id: str | None,
+    started: float,
+    shard: tuple[int, int] | None = None,
 ) -> IngestSummary | State[Any]:
     """The body of the ingest flow, run while the warehouse's run lock is held."""
     logger = get_run_logger()
@@ -94,8 +105,13 @@ def _ingest(
             imported = read_feed_list(feeds, client, settings)
             import_feeds(path, imported, feeds)
             listed = [feed.url for feed in imported]
-        feed_list = list_feeds(path, listed)
-        logger.info("ingesting %d feeds into %s", len(feed_list), path)
+        feed_list = list_feeds(path, listed, shard)
+        logger.info(
+            "ingesting %d feeds into %s%s",
+            len(feed_list),
+            path,
+            f" (shard {shard[0]}/{shard[1]})" if shard else "",
+        )
 
         fetch = fetch_feed.with_options(
             retries=settings.feed_retries, retry_delay_seconds=settings.retry_delay
@@ -143,6 +159,7 @@ def _ingest(
                 collect(in_flight.popleft())
         for future in in_flight:
             collect(future)
+        merge_pending(path, settings.lock_timeout)  # a shared lake: what is still staged, now
         articles_seconds = time.monotonic() - articles_started
 
     fetches = [result.fetch for result in planned]

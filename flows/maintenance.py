@@ -34,7 +34,8 @@ def maintenance(
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse)
     path = settings.warehouse_path
-    with run_scope(path, timeout=settings.lock_timeout, on_wait=logger.warning):
+    # Exclusive even on a shared lake: compaction and expiry must not race another writer's merge.
+    with run_scope(path, timeout=settings.lock_timeout, on_wait=logger.warning, exclusive=True):
         prepare_warehouse(path)
         index = check_search_index(path)
         exported = export_parquet_task(path, Path(export_dir)) if export_dir else None

@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from tasks.batch import reprocess_batch
+from tasks.batch import merge_pending, reprocess_batch
 from tasks.cpu import cpu_pool
 from tasks.load import batched, prepare_warehouse, select_stored_pages
 from tasks.settings import load_settings
@@ -64,4 +64,5 @@ def reprocess(
                     counts.update(in_flight.popleft().result())
             for future in in_flight:
                 counts.update(future.result())
+        merge_pending(path, settings.lock_timeout)
     return dict(sorted(counts.items()))

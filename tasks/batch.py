@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -18,66 +17,15 @@ from prefect.cache_policies import NONE as NO_CACHE
 from tasks.cpu import process_in_pool
 from tasks.http import HttpClient
 from tasks.pages import fetch_pages_now
-from tasks.records import Article, FeedEntry
+from tasks.records import FeedEntry
 from tasks.settings import Settings
-from tasks.validate import MAX_DESCRIPTION, clean_text
-from warehouse.articles import store_articles, stored_pages
-from warehouse.connection import WarehouseError, WarehouseMemoryError, lake_of, open_warehouse
+from warehouse.articles import error_row, store_isolating, stored_pages
+from warehouse.connection import WarehouseMemoryError, open_warehouse
+from warehouse.staging import merge_staged, save_batch
+
+__all__ = ["error_row", "store_isolating"]  # re-exported: the isolating store lives in warehouse/
 
 logger = logging.getLogger(__name__)
-
-
-def error_row(article: Article, exc: BaseException) -> Article:
-    """The row that stands in for an article that could not be stored: identity, status ``error``, why.
-
-    Args:
-        article: The article whose row the warehouse refused.
-        exc: What storing it raised.
-
-    Returns:
-        A minimal article (no text, metadata or raw HTML), not retried by later runs.
-    """
-    return Article(
-        url=article.url,
-        feed_url=article.feed_url,
-        link=article.link,
-        guid=article.guid,
-        title=None,
-        text=None,
-        fetched_at=article.fetched_at,
-        extraction_status="error",
-        extraction_error=clean_text(f"storing failed: {type(exc).__name__}: {exc}", MAX_DESCRIPTION),
-        http_status=article.http_status,
-    )
-
-
-def store_isolating(store: Callable[[list[Article]], object], articles: list[Article]) -> list[Article]:
-    """Store a batch; if storing raises, split it in halves until the offending article is found.
-
-    Each part is stored in its own transaction, so the rest of the batch lands; the offending article is
-    stored as an :func:`error_row`. Errors that halving cannot help (out of memory, a busy or broken
-    warehouse) are raised as they are.
-
-    Args:
-        store: Stores a list of articles in one transaction (all or nothing).
-        articles: The batch.
-
-    Returns:
-        The articles as stored (offenders replaced by their error rows), in order.
-    """
-    try:
-        store(articles)
-        return articles
-    except WarehouseError:
-        raise
-    except Exception as exc:
-        if len(articles) == 1:
-            logger.warning("article %s could not be stored (%s); stored as an error", articles[0].url, exc)
-            stand_in = error_row(articles[0], exc)
-            store([stand_in])  # if even this fails the warehouse itself is broken: raise
-            return [stand_in]
-    middle = len(articles) // 2
-    return store_isolating(store, articles[:middle]) + store_isolating(store, articles[middle:])
 
 
 def run_batch(
@@ -104,11 +52,7 @@ def run_batch(
     pages = fetch_pages_now(client, entries, settings)
     articles = process_in_pool(pool, pages)
     try:
-        with open_warehouse(path) as con:
-            search_dir = lake_of(path).search_dir
-            articles = store_isolating(
-                lambda part: store_articles(con, part, run_id, search_dir=search_dir), articles
-            )
+        articles = save_batch(path, articles, run_id)
     except WarehouseMemoryError as exc:
         # The transaction rolled back: nothing of the batch is stored, and the next run takes it again.
         raise WarehouseMemoryError(
@@ -164,11 +108,7 @@ def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | No
     with open_warehouse(path) as con:
         pages = stored_pages(con, urls)
     articles = process_in_pool(pool, pages)
-    with open_warehouse(path) as con:
-        search_dir = lake_of(path).search_dir
-        articles = store_isolating(
-            lambda part: store_articles(con, part, run_id, replace=True, search_dir=search_dir), articles
-        )
+    articles = save_batch(path, articles, run_id, replace=True)
     return dict(Counter(article.extraction_status for article in articles))
 
 
@@ -189,3 +129,17 @@ def reprocess_batch(
         Articles rewritten, counted by ``extraction_status``.
     """
     return reprocess_urls(pool, path, urls, run_id)
+
+
+@task(name="merge-staged", cache_policy=NO_CACHE)
+def merge_pending(path: Path, lock_timeout: float) -> int:
+    """Merge the batches still staged (a shared lake), so the run's articles are in the lake when it ends.
+
+    Args:
+        path: The warehouse.
+        lock_timeout: Seconds to wait for another writer's merge.
+
+    Returns:
+        Batches merged (0 on an embedded lake, which stores batches directly).
+    """
+    return merge_staged(path, wait=True, timeout=lock_timeout).batches

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,8 +14,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource
+from tasks.settings import SettingsError
 from warehouse.articles import known_urls, stored_page_urls
-from warehouse.connection import WarehouseError, ensure_schema, open_warehouse
+from warehouse.connection import WarehouseError, ensure_schema, open_warehouse, write_lock
 from warehouse.feeds import due_feeds, save_feeds, store_fetches, waiting_feeds
 
 # --------------------------------------------------------------------------- pure functions
@@ -71,6 +74,61 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """Read a shard ``I/N`` (this worker takes part I of N, counted from 0).
+
+    Args:
+        value: e.g. ``0/4``; None or empty for every feed.
+
+    Returns:
+        ``(I, N)``, or None for no sharding.
+
+    Raises:
+        SettingsError: Not of the form I/N with 0 <= I < N.
+    """
+    if not value or not value.strip():
+        return None
+    match = _SHARD.match(value)
+    if match:
+        index, count = int(match.group(1)), int(match.group(2))
+        if 0 <= index < count:
+            return index, count
+    raise SettingsError(f"shard must be I/N with 0 <= I < N, e.g. 0/4 (got {value!r})")
+
+
+def shard_of(feed_url: str, count: int) -> int:
+    """The shard a feed belongs to among ``count``: a stable hash of its URL, the same on every machine.
+
+    Args:
+        feed_url: The feed's URL as stored.
+        count: Number of shards.
+
+    Returns:
+        A number in [0, count).
+    """
+    digest = hashlib.sha256(feed_url.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def in_shard(feeds: Sequence[FeedSource], shard: tuple[int, int] | None) -> list[FeedSource]:
+    """Keep the feeds of one shard (all of them when there is no shard).
+
+    Args:
+        feeds: Feeds.
+        shard: ``(I, N)`` from :func:`parse_shard`, or None.
+
+    Returns:
+        The feeds whose :func:`shard_of` is I, in order.
+    """
+    if shard is None:
+        return list(feeds)
+    index, count = shard
+    return [feed for feed in feeds if shard_of(feed.url, count) == index]
+
+
 def parse_when(value: str | None) -> datetime | None:
     """Read an ISO date or datetime (naive means UTC) from a flow parameter.
 
@@ -114,17 +172,20 @@ def import_feeds(path: Path, feeds: list[FeedSource], source: str) -> int:
     Returns:
         Number of feeds stored.
     """
-    with open_warehouse(path) as con:
+    with write_lock(path), open_warehouse(path) as con:
         return save_feeds(con, feeds, source)
 
 
 @task(name="list-feeds", cache_policy=NO_CACHE)
-def list_feeds(path: Path, only: list[str] | None = None) -> list[FeedSource]:
+def list_feeds(
+    path: Path, only: list[str] | None = None, shard: tuple[int, int] | None = None
+) -> list[FeedSource]:
     """Return the feeds due this run, with their validators.
 
     Args:
         path: The warehouse.
         only: Restrict to these feed URLs (a ``--feeds`` list); None for every stored feed.
+        shard: Only the feeds of this shard ``(I, N)`` (see :func:`shard_of`).
 
     Returns:
         The feeds to ingest.
@@ -132,7 +193,7 @@ def list_feeds(path: Path, only: list[str] | None = None) -> list[FeedSource]:
     logger = get_run_logger()
     now = datetime.now(UTC)
     with open_warehouse(path) as con:
-        feeds = due_feeds(con, now, only)
+        feeds = in_shard(due_feeds(con, now, only), shard)
         waiting = waiting_feeds(con, now)
     if waiting:
         logger.info("%d feeds are backing off after failures and wait for a later run", waiting)
@@ -168,7 +229,7 @@ def record_fetches(path: Path, fetches: list[FeedFetch], run_id: str | None) -> 
     Returns:
         Number of records stored.
     """
-    with open_warehouse(path) as con:
+    with write_lock(path), open_warehouse(path) as con:
         return store_fetches(con, fetches, run_id)
 
 

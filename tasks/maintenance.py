@@ -12,6 +12,7 @@ from tasks.export import ExportStats
 from tasks.search import SearchIndexStats
 from warehouse import export, maintenance, search
 from warehouse.connection import lake_of, open_warehouse
+from warehouse.staging import merge_staged
 
 
 @task(name="check-search-index", cache_policy=NO_CACHE)
@@ -58,6 +59,7 @@ def lake_upkeep(path: Path, keep_snapshots_days: float, file_grace_minutes: floa
     Returns:
         File counts before and after.
     """
+    merge_staged(path)  # a shared lake: batches a killed run left staged are folded in first
     with open_warehouse(path) as con:
         return maintenance.upkeep(
             con,

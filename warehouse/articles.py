@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import pyarrow as pa
 
 from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
 from tasks.records import Article, FeedEntry, Page
-from warehouse.connection import WarehouseMemoryError, execute_with, transaction
+from tasks.validate import MAX_DESCRIPTION, clean_text
+from warehouse.connection import WarehouseError, WarehouseMemoryError, execute_with, transaction
 from warehouse.search import index_articles
 from warehouse.stories import assign_story_ids, store_story_keys
 
@@ -26,6 +28,7 @@ MAX_FETCH_ATTEMPTS = 6
 RETRY_BASE_MINUTES = 15
 
 
+logger = logging.getLogger(__name__)
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -112,6 +115,11 @@ WITH stored AS (
 SELECT c.url FROM candidates c JOIN stored s ON s.url = c.url
 UNION
 SELECT c.url FROM candidates c JOIN stored s ON s.feed_url = c.feed_url AND s.guid = c.guid
+UNION  -- staged by a run on a shared lake and not merged yet: someone is storing it already
+SELECT c.url FROM candidates c JOIN (
+    SELECT unnest(b.urls) AS url FROM staged_batches b
+    WHERE NOT EXISTS (SELECT 1 FROM merged_batches m WHERE m.batch_id = b.batch_id)
+) p ON p.url = c.url
 """
 
 
@@ -168,6 +176,8 @@ _DELETE_QUOTES = "DELETE FROM quotes WHERE article_url IN (SELECT DISTINCT artic
 
 
 _INSERT_QUOTES = "INSERT INTO quotes BY NAME (SELECT * FROM quote_batch)"
+# A staged batch (shared lake) is recorded as merged in the transaction that merges it.
+_MARK_MERGED = "INSERT INTO merged_batches VALUES (?, ?, ?)"
 
 
 # Stored pages to re-process, selected by publication date range, feed and extraction status.
@@ -207,6 +217,59 @@ _BREAKDOWN_QUERIES = {
 }
 
 _LOAD_LOCK = threading.Lock()
+
+
+def error_row(article: Article, exc: BaseException) -> Article:
+    """The row that stands in for an article that could not be stored: identity, status ``error``, why.
+
+    Args:
+        article: The article whose row the warehouse refused.
+        exc: What storing it raised.
+
+    Returns:
+        A minimal article (no text, metadata or raw HTML), not retried by later runs.
+    """
+    return Article(
+        url=article.url,
+        feed_url=article.feed_url,
+        link=article.link,
+        guid=article.guid,
+        title=None,
+        text=None,
+        fetched_at=article.fetched_at,
+        extraction_status="error",
+        extraction_error=clean_text(f"storing failed: {type(exc).__name__}: {exc}", MAX_DESCRIPTION),
+        http_status=article.http_status,
+    )
+
+
+def store_isolating(store: Callable[[list[Article]], object], articles: list[Article]) -> list[Article]:
+    """Store a batch; if storing raises, split it in halves until the offending article is found.
+
+    Each part is stored in its own transaction, so the rest of the batch lands; the offending article is
+    stored as an :func:`error_row`. Errors that halving cannot help (out of memory, a busy or broken
+    warehouse) are raised as they are.
+
+    Args:
+        store: Stores a list of articles in one transaction (all or nothing).
+        articles: The batch.
+
+    Returns:
+        The articles as stored (offenders replaced by their error rows), in order.
+    """
+    try:
+        store(articles)
+        return articles
+    except WarehouseError:
+        raise
+    except Exception as exc:
+        if len(articles) == 1:
+            logger.warning("article %s could not be stored (%s); stored as an error", articles[0].url, exc)
+            stand_in = error_row(articles[0], exc)
+            store([stand_in])  # if even this fails the warehouse itself is broken: raise
+            return [stand_in]
+    middle = len(articles) // 2
+    return store_isolating(store, articles[:middle]) + store_isolating(store, articles[middle:])
 
 
 def articles_table(articles: Sequence[Article], run_id: str | None) -> pa.Table:
@@ -314,6 +377,7 @@ def store_articles(
     *,
     replace: bool = False,
     search_dir: Path | None = None,
+    merged_batch: str | None = None,
 ) -> int:
     """Store a batch of articles and their raw HTML in one transaction (idempotent by canonical URL).
 
@@ -325,6 +389,7 @@ def store_articles(
             retryable failures are written.
         search_dir: The search index to bring up to date with what was written (after the commit, so
             the index never finds an article the lake does not have).
+        merged_batch: The id of the staged batch this merges, recorded in the same transaction.
 
     Returns:
         Number of articles written (new ones and retried failures).
@@ -332,7 +397,7 @@ def store_articles(
     if not articles:
         return 0
     try:
-        kept = _store_articles(con, articles, run_id, replace=replace)
+        kept = _store_articles(con, articles, run_id, replace=replace, merged_batch=merged_batch)
     except duckdb.OutOfMemoryException as exc:
         raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
     if search_dir is not None:
@@ -341,7 +406,12 @@ def store_articles(
 
 
 def _store_articles(
-    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None, *, replace: bool
+    con: duckdb.DuckDBPyConnection,
+    articles: Sequence[Article],
+    run_id: str | None,
+    *,
+    replace: bool,
+    merged_batch: str | None = None,
 ) -> list[Article]:
     """The body of :func:`store_articles`: one transaction, one batch at a time per process."""
     # One batch at a time per process: story assignment must see the previous batch's articles.
@@ -361,6 +431,8 @@ def _store_articles(
         execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
         execute_with(con, "quote_batch", quotes_table(kept), _DELETE_QUOTES, _INSERT_QUOTES)
         store_story_keys(con, keys, renamed)
+        if merged_batch is not None:
+            con.execute(_MARK_MERGED, [merged_batch, datetime.now(UTC), len(kept)])
     return kept
 
 

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -433,7 +433,9 @@ def open_warehouse(
     key, con = _acquire(path, read_only)
     try:
         if migrate:
-            warehouse.migrate(con)
+            # A shared lake's writers may start together: one migrates, the others then find it done.
+            with write_lock(path):
+                warehouse.migrate(con)
         yield con
     finally:
         con.close()
@@ -470,9 +472,10 @@ def hold_warehouse(path: Path | str, memory_mb: int = 0) -> Iterator[None]:
 
 # A lake with a PostgreSQL catalog may have ingests on several machines. DuckLake 1.5.5 has no unique
 # keys, and two sessions merging the same new URL at once would both commit it; its commits also
-# conflict whenever another writer touched the same table in between. So one run writes at a time:
-# the run lock of such a lake is a leased row in the catalog database, renewed while the run holds it
-# and taken before the run attaches the lake. A killed run's lease runs out after MERGE_LEASE_SECONDS.
+# conflict whenever another writer touched the same table in between. So its writers append batches
+# to a staging table (appends never conflict) and everything else that writes, the merge of staged
+# batches above all, happens under the lake's lock: a leased row in the catalog database, renewed
+# while held. A killed holder's lease runs out after MERGE_LEASE_SECONDS.
 MERGE_LEASE_SECONDS = 60
 _RENEW_EVERY = MERGE_LEASE_SECONDS / 4
 _PG_EXECUTE = "CALL postgres_execute(?, ?)"
@@ -493,21 +496,44 @@ _PG_HOLDER = "SELECT holder FROM wirehouse_run_lock WHERE name = 'run'"
 _PG_UNLOCK = "DELETE FROM wirehouse_run_lock WHERE name = 'run' AND holder = {holder}"
 
 
+# One attached connection per PostgreSQL catalog and process for its run lock: a shared lake's writers
+# take the lock for each merge and feed update, far too often to load the extension and attach each time.
+_LOCK_CONNECTIONS: dict[str, duckdb.DuckDBPyConnection] = {}
+_LOCK_CONNECTIONS_GUARD = threading.Lock()
+
+
+def _lock_connection(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """A cursor of this process's connection to the catalog database of ``lake`` (made on first use)."""
+    with _LOCK_CONNECTIONS_GUARD:
+        con = _LOCK_CONNECTIONS.get(lake.catalog)
+        if con is None:
+            con = duckdb.connect(":memory:", config=_NO_DOWNLOADS)
+            try:
+                load_extension(con, "postgres")
+                con.execute(_ATTACH_LOCKS.format(conninfo=sql_string(lake.catalog.removeprefix("postgres:"))))
+                try:
+                    con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_LOCK_TABLE])
+                except (
+                    duckdb.Error
+                ):  # created by another run at the same moment (IF NOT EXISTS is not atomic)
+                    time.sleep(0.2)
+                    con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_LOCK_TABLE])
+            except BaseException:
+                con.close()
+                raise
+            _LOCK_CONNECTIONS[lake.catalog] = con
+        return con.cursor()
+
+
 @contextmanager
 def _catalog_lock(lake: Lake, timeout: float, on_wait: Callable[[str], None] | None) -> Iterator[None]:
     """Hold the run lock of a lake with a PostgreSQL catalog (a leased row there, renewed meanwhile)."""
-    con = duckdb.connect(":memory:", config=_NO_DOWNLOADS)
     stop = threading.Event()
     renewer: threading.Thread | None = None
     holder = sql_string(uuid.uuid4().hex)
+    con: duckdb.DuckDBPyConnection | None = None
     try:
-        load_extension(con, "postgres")
-        con.execute(_ATTACH_LOCKS.format(conninfo=sql_string(lake.catalog.removeprefix("postgres:"))))
-        try:
-            con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_LOCK_TABLE])
-        except duckdb.Error:  # created by another run at the same moment (IF NOT EXISTS is not atomic)
-            time.sleep(0.2)
-            con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_LOCK_TABLE])
+        con = _lock_connection(lake)
         take = _PG_TRY_LOCK.format(holder=holder, lease=MERGE_LEASE_SECONDS)
         deadline = time.monotonic() + timeout
         told = False
@@ -523,12 +549,16 @@ def _catalog_lock(lake: Lake, timeout: float, on_wait: Callable[[str], None] | N
             if not told and on_wait:
                 on_wait(f"another ingest is using {lake.name}; waiting up to {timeout:g} s for it to finish")
                 told = True
-            time.sleep(0.5)
+            time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
 
         def renew() -> None:
+            assert con is not None
             renewing = con.cursor()
-            while not stop.wait(_RENEW_EVERY):
-                renewing.execute(_PG_EXECUTE, [_LOCKS_DB, take])
+            try:
+                while not stop.wait(_RENEW_EVERY):
+                    renewing.execute(_PG_EXECUTE, [_LOCKS_DB, take])
+            finally:
+                renewing.close()
 
         renewer = threading.Thread(target=renew, name="wirehouse-lease", daemon=True)
         renewer.start()
@@ -540,9 +570,11 @@ def _catalog_lock(lake: Lake, timeout: float, on_wait: Callable[[str], None] | N
         stop.set()
         if renewer is not None:
             renewer.join()
-            with suppress(duckdb.Error):
-                con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_UNLOCK.format(holder=holder)])
-        con.close()
+            if con is not None:
+                with suppress(duckdb.Error):
+                    con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_UNLOCK.format(holder=holder)])
+        if con is not None:
+            con.close()
 
 
 @contextmanager
@@ -581,10 +613,11 @@ _MIGRATED: set[str] = set()
 
 @dataclass(frozen=True)
 class RunScope:
-    """A run's hold on the warehouse: its run lock is held and its schema is current."""
+    """A run's hold on the warehouse: its schema is current, and its run lock held if it is exclusive."""
 
     path: Path
     run_id: str | None
+    exclusive: bool = True
 
 
 def _scope_key(path: Path | str) -> str:
@@ -604,6 +637,54 @@ def ensure_schema(path: Path | str) -> None:
             pass
 
 
+def is_shared(path: Path | str) -> bool:
+    """Whether several runs may write the warehouse at once (a PostgreSQL catalog: staged batches)."""
+    return not lake_of(path).embedded
+
+
+@contextmanager
+def write_lock(
+    path: Path | str, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the lake's lock for one write that is not an append (a merge, a feed update, a migration).
+
+    On an embedded lake this does nothing: its one writer holds the run lock for the whole run. On a
+    shared lake the lock is taken for the block only (or shared, inside an exclusive run scope).
+
+    Args:
+        path: The warehouse.
+        timeout: Seconds to wait for another writer.
+        on_wait: Called once with a message when we have to wait.
+
+    Yields:
+        Nothing; the lock is held inside the block.
+    """
+    if lake_of(path).embedded:
+        yield
+        return
+    with warehouse_lock(path, timeout, on_wait):
+        yield
+
+
+@contextmanager
+def try_write_lock(path: Path | str) -> Iterator[bool]:
+    """Take the lake's lock if it is free right now; never wait.
+
+    Args:
+        path: The warehouse (a shared one; an embedded lake's run holds its lock already).
+
+    Yields:
+        Whether the lock is held inside the block.
+    """
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(warehouse_lock(path, 0.0))
+        except WarehouseBusyError:
+            yield False
+            return
+        yield True
+
+
 @contextmanager
 def run_scope(
     path: Path | str,
@@ -613,8 +694,14 @@ def run_scope(
     run_id: str | None = None,
     hold: bool = False,
     memory_mb: int = 0,
+    exclusive: bool | None = None,
 ) -> Iterator[RunScope]:
-    """One run's use of the warehouse: take the run lock, migrate once, optionally hold the database open.
+    """One run's use of the warehouse: migrate once, hold the run lock if exclusive, optionally stay attached.
+
+    An embedded lake has one writer at a time: its runs are exclusive and take turns. A shared lake
+    (PostgreSQL catalog) lets runs write at once; they stage their batches and take the lock only
+    for each merge and feed update (:func:`write_lock`), unless ``exclusive`` asks for the whole run
+    (maintenance).
 
     The CLI opens a scope before it starts a flow, and the flow opens its own: the inner scope shares
     the lock (re-entrant) and skips the migration the outer one did, so each run locks and migrates
@@ -627,12 +714,16 @@ def run_scope(
         run_id: The flow run, when there is one.
         hold: Keep the database open for the whole scope (see :func:`hold_warehouse`).
         memory_mb: DuckDB's memory limit while held (0: DuckDB's default).
+        exclusive: Hold the run lock for the whole scope (default: for an embedded lake only).
 
     Yields:
-        The scope: path and run id.
+        The scope: path, run id and whether it is exclusive.
     """
     key = _scope_key(path)
-    with warehouse_lock(path, timeout, on_wait):
+    whole_run = lake_of(path).embedded if exclusive is None else exclusive
+    with ExitStack() as stack:
+        if whole_run:
+            stack.enter_context(warehouse_lock(path, timeout, on_wait))
         with _HELD_LOCKS_GUARD:
             outer = key not in _MIGRATED
         if outer:
@@ -643,9 +734,9 @@ def run_scope(
         try:
             if hold:
                 with hold_warehouse(path, memory_mb):
-                    yield RunScope(Path(path), run_id)
+                    yield RunScope(Path(path), run_id, whole_run)
             else:
-                yield RunScope(Path(path), run_id)
+                yield RunScope(Path(path), run_id, whole_run)
         finally:
             if outer:
                 with _HELD_LOCKS_GUARD:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from warehouse.staging import prune_merged
+
 # `news` is warehouse.connection.LAKE, the name every connection attaches the lake under.
 _FLUSH = "CALL ducklake_flush_inlined_data('news')"
 _MERGE = "CALL ducklake_merge_adjacent_files('news')"
@@ -71,6 +73,7 @@ def upkeep(
     """
     now = now or datetime.now(UTC)
     before = file_count(con)
+    prune_merged(con)  # staged batches already merged (a shared lake's writers leave some behind)
     con.execute(_FLUSH).fetchall()
     merged = sum(int(r[2]) - int(r[3]) for r in con.execute(_MERGE).fetchall())
     expired = len(con.execute(_EXPIRE, [now - keep_snapshots]).fetchall())

@@ -331,13 +331,16 @@ def cmd_feeds_change(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None) -> Any:
+def run_ingest(
+    feeds: str | None, warehouse: Path, batch_size: int | None = None, shard: str | None = None
+) -> Any:
     """Check what can be checked cheaply, then run the ingest flow.
 
     Args:
         feeds: Feed list to import first, or None for the stored feeds.
         warehouse: The warehouse.
         batch_size: Articles per batch.
+        shard: ``I/N``: only part I of N of the feeds.
 
     Returns:
         The flow's IngestSummary.
@@ -354,7 +357,10 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
             temporary = TemporaryServer()
             temporary.start()
             stack.callback(temporary.stop)
-        # Fail fast, before the run: an unusable warehouse or feed list is a one-line error.
+        # Fail fast, before the run: an unusable warehouse, shard or feed list is a one-line error.
+        from tasks.load import parse_shard
+
+        parse_shard(shard)
         if feeds:
             _read_feed_list(feeds)
         # The run lock is taken here already, so that a second ingest waits before doing anything at all.
@@ -378,7 +384,11 @@ def run_ingest(feeds: str | None, warehouse: Path, batch_size: int | None = None
 
             with prefect_api(temporary), terminal_progress(wants_progress_bar()):
                 state = ingest(
-                    feeds=feeds, warehouse=str(warehouse), batch_size=batch_size, return_state=True
+                    feeds=feeds,
+                    warehouse=str(warehouse),
+                    batch_size=batch_size,
+                    shard=shard,
+                    return_state=True,
                 )
             if not state.is_completed():
                 raise UserError(state.message or f"the ingest ended in state {state.name}")
@@ -393,7 +403,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """`wirehouse ingest`."""
     from tasks.report import summary_lines
 
-    summary = run_ingest(args.feeds, _warehouse_path(args), args.batch_size)
+    summary = run_ingest(args.feeds, _warehouse_path(args), args.batch_size, args.shard)
     print("\n".join(summary_lines(summary)))
     return 0
 
@@ -596,6 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--feeds", metavar="PATH_OR_URL", help="OPML/TOML feed list to import and ingest first"
     )
     ingest.add_argument("--batch-size", type=int, metavar="N", help="articles per batch (default 50)")
+    ingest.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="take only part I of N of the feeds (a stable hash of each feed URL), for N workers on one lake",
+    )
 
     query = add("query", "Run one SQL statement read-only against the warehouse.", cmd_query)
     query.add_argument("sql", nargs="?", help='e.g. "select language, count(*) from articles group by 1"')

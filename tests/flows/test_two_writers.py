@@ -15,7 +15,7 @@ FEEDS = 8
 ITEMS = 12
 
 
-def start_ingest(feed_list: str, warehouse: str, data: Path, cwd: Path) -> subprocess.Popen[str]:
+def start_ingest(feed_list: str, warehouse: str, data: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIREHOUSE_")}
     env.update(
         WIREHOUSE_ALLOW_PRIVATE_HOSTS="127.0.0.1",
@@ -40,6 +40,7 @@ def start_ingest(feed_list: str, warehouse: str, data: Path, cwd: Path) -> subpr
             warehouse,
             "--batch-size",
             "5",
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

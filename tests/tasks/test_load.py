@@ -31,3 +31,34 @@ def test_plan_new_entries_dedups_across_feeds_and_caps_per_feed():
 def test_batched():
     assert list(batched(range(5), 2)) == [[0, 1], [2, 3], [4]]
     assert list(batched([], 3)) == []
+
+
+def test_parse_shard_reads_i_of_n_and_names_what_is_wrong():
+    import pytest
+
+    from tasks.load import parse_shard
+    from tasks.settings import SettingsError
+
+    assert parse_shard("0/4") == (0, 4)
+    assert parse_shard(" 3 / 4 ") == (3, 4)
+    assert parse_shard(None) is None and parse_shard("") is None
+    for bad in ("4/4", "1/0", "-1/2", "a/b", "2"):
+        with pytest.raises(SettingsError, match="shard must be I/N"):
+            parse_shard(bad)
+
+
+def test_shards_split_the_feeds_stably_and_completely():
+    from tasks.load import in_shard, shard_of
+    from tasks.records import FeedSource
+
+    feeds = [FeedSource(url=f"https://site{n}.example/feed.xml") for n in range(200)]
+    parts = [in_shard(feeds, (i, 4)) for i in range(4)]
+    assert sorted(f.url for part in parts for f in part) == sorted(f.url for f in feeds)  # each once
+    assert all(30 <= len(part) <= 70 for part in parts)  # roughly even
+    assert in_shard(feeds, None) == feeds
+    # The hash is part of the contract: workers on other machines, Python processes with other hash
+    # seeds and later versions must agree, so it is pinned here.
+    assert [shard_of(f"https://site{n}.example/feed.xml", 4) for n in range(8)] == GOLDEN_SHARDS
+
+
+GOLDEN_SHARDS = [3, 2, 0, 3, 2, 0, 0, 3]

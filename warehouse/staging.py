@@ -1,0 +1,306 @@
+"""Staged batches: many writers on one lake, one merger at a time.
+
+DuckLake 1.5.5 lets any number of sessions append to a table at once, but two sessions merging into
+one table conflict, and two merging the same new URL would both commit it. So on a shared lake
+(PostgreSQL catalog) a run appends each finished batch to ``staged_batches`` without waiting for
+anyone, and whoever holds the lake's lock folds the pending batches into the article store, batch by
+batch, with the very statements an embedded lake uses (:func:`warehouse.articles.store_articles`).
+The merge records each batch in ``merged_batches`` in the same transaction, so a batch is merged
+exactly once, however many writers there are and whenever one of them is killed.
+
+A run tries to merge after each batch it stages (without waiting when another writer is merging) and
+merges what is pending at its end, waiting for the lock, so its articles are in ``articles`` and in
+search when it ends. Batches staged by a killed run are merged by the next run that merges.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from tasks.records import Article, Quote
+from warehouse.articles import ARTICLE_SCHEMA, store_articles, store_isolating
+from warehouse.connection import (
+    is_shared,
+    lake_of,
+    open_warehouse,
+    rollback,
+    try_write_lock,
+    write_lock,
+)
+
+logger = logging.getLogger(__name__)
+# One merge at a time in a process: its batch threads would otherwise all share the (re-entrant) lock
+# and fold the same pending batches in turn.
+_MERGING = threading.Lock()
+
+# Pending batches read per round trip: each is merged in its own transaction.
+_MERGE_ROUND = 16
+_QUOTES = pa.list_(
+    pa.struct([("ordinal", pa.int32()), ("text", pa.string()), ("start", pa.int32()), ("end", pa.int32())])
+)
+# The payload: every stored article column (so it follows the article store as that grows), the
+# raw HTML (zlib, as the workers compressed it) with its charset, and the quotes.
+PAYLOAD_SCHEMA = pa.schema(
+    [f for f in ARTICLE_SCHEMA if f.name != "run_id"]
+    + [
+        pa.field("charset", pa.string()),
+        pa.field("raw_html_zlib", pa.binary()),
+        pa.field("quotes", _QUOTES),
+    ]
+)
+_ARTICLE_FIELDS = {f.name for f in fields(Article)}
+
+_STAGE = "INSERT INTO staged_batches VALUES (?, ?, ?, ?, ?, ?)"
+_PENDING = """
+SELECT s.batch_id, s.run_id, s.replace_rows, s.payload FROM staged_batches s
+WHERE NOT EXISTS (SELECT 1 FROM merged_batches m WHERE m.batch_id = s.batch_id)
+ORDER BY s.staged_at, s.batch_id
+LIMIT ?
+"""
+_PENDING_COUNT = """
+SELECT count(*) FROM staged_batches s
+WHERE NOT EXISTS (SELECT 1 FROM merged_batches m WHERE m.batch_id = s.batch_id)
+"""
+_MARK_MERGED = "INSERT INTO merged_batches VALUES (?, ?, ?)"
+_IS_MERGED = "SELECT count(*) FROM merged_batches WHERE batch_id = ?"
+# Merged batches leave staging. A delete conflicts with another writer's append made meanwhile;
+# then it is left for the next merge (or maintenance): nothing depends on it but disk space.
+_DROP_MERGED = "DELETE FROM staged_batches WHERE batch_id IN (SELECT batch_id FROM merged_batches)"
+# The ledger of merged batches is only needed while their staged copy exists (maintenance, exclusive).
+_PRUNE_LEDGER = "DELETE FROM merged_batches WHERE batch_id NOT IN (SELECT batch_id FROM staged_batches)"
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What one merge did."""
+
+    batches: int = 0
+    articles: int = 0
+    merged: bool = True  # False: another writer held the lock and we did not wait
+
+
+def encode_batch(articles: Sequence[Article]) -> bytes:
+    """Serialise a batch for staging: one Arrow IPC stream, zstd-compressed.
+
+    Args:
+        articles: The batch (raw HTML compressed or not).
+
+    Returns:
+        The payload.
+    """
+    from tasks.rawhtml import compress_html
+
+    columns: dict[str, list[Any]] = {name: [] for name in PAYLOAD_SCHEMA.names}
+    for article in articles:
+        for name in PAYLOAD_SCHEMA.names:
+            if name == "raw_html_zlib":
+                value: Any = article.raw_html_zlib or (
+                    compress_html(article.raw_html) if article.raw_html else None
+                )
+            elif name == "quotes":
+                value = [
+                    {"ordinal": q.ordinal, "text": q.text, "start": q.start, "end": q.end}
+                    for q in article.quotes
+                ]
+            else:
+                value = getattr(article, name)
+                value = list(value) if isinstance(value, tuple) else value
+            columns[name].append(value)
+    table = pa.table(columns, schema=PAYLOAD_SCHEMA)
+    sink = io.BytesIO()
+    with ipc.new_stream(sink, table.schema, options=ipc.IpcWriteOptions(compression="zstd")) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def decode_batch(payload: bytes) -> list[Article]:
+    """Read a staged payload back into articles (columns an older or newer version wrote are tolerated).
+
+    Args:
+        payload: What :func:`encode_batch` wrote.
+
+    Returns:
+        The articles, in order.
+    """
+    table = ipc.open_stream(pa.BufferReader(payload)).read_all()
+    articles = []
+    for row in table.to_pylist():
+        values: dict[str, Any] = {}
+        for name, value in row.items():
+            if name == "quotes":
+                values[name] = tuple(
+                    Quote(q["ordinal"], q["text"], q["start"], q["end"]) for q in value or ()
+                )
+            elif name in _ARTICLE_FIELDS:
+                values[name] = tuple(value) if isinstance(value, list) else value
+        articles.append(Article(**values))
+    return articles
+
+
+def stage_batch(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str | None, *, replace: bool = False
+) -> str | None:
+    """Append a batch to staging (no lock: appends from many writers never conflict).
+
+    Args:
+        con: Read-write connection.
+        articles: The batch.
+        run_id: The run that made it.
+        replace: The batch re-processes stored pages (overwrite them when merged).
+
+    Returns:
+        The staged batch's id; None for an empty batch.
+    """
+    if not articles:
+        return None
+    batch_id = uuid.uuid4().hex
+    con.execute(
+        _STAGE,
+        [
+            batch_id,
+            run_id,
+            replace,
+            [a.url for a in articles],
+            datetime.now(UTC),
+            encode_batch(articles),
+        ],
+    )
+    return batch_id
+
+
+def pending_batches(con: duckdb.DuckDBPyConnection) -> int:
+    """Count staged batches not merged yet."""
+    row = con.execute(_PENDING_COUNT).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _merge_pending(con: duckdb.DuckDBPyConnection, search_dir: Path | None) -> MergeResult:
+    """Fold every pending batch into the article store, one transaction per batch (the lock is held)."""
+    batches = count = 0
+    while True:
+        pending = con.execute(_PENDING, [_MERGE_ROUND]).fetchall()
+        if not pending:
+            break
+        for batch_id, run_id, replace, payload in pending:
+            count += _merge_batch(con, batch_id, run_id, bool(replace), payload, search_dir)
+            batches += 1
+    if batches:
+        _drop_merged(con)
+    return MergeResult(batches=batches, articles=count)
+
+
+def _merge_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    run_id: str | None,
+    replace: bool,
+    payload: bytes,
+    search_dir: Path | None,
+) -> int:
+    """Merge one staged batch; return its number of articles."""
+    articles = decode_batch(payload)
+
+    def store(part: list[Article]) -> int:
+        # The whole batch and its merge record commit together; a batch that store_isolating had to
+        # split (a bad article) is recorded after its parts, below.
+        mark = batch_id if len(part) == len(articles) else None
+        return store_articles(con, part, run_id, replace=replace, search_dir=search_dir, merged_batch=mark)
+
+    stored = store_isolating(store, articles)
+    if stored is not articles:  # split: record it now (merging it again would change nothing)
+        row = con.execute(_IS_MERGED, [batch_id]).fetchone()
+        if not row or not row[0]:
+            con.execute(_MARK_MERGED, [batch_id, datetime.now(UTC), len(stored)])
+    return len(articles)
+
+
+def _drop_merged(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(_DROP_MERGED)
+        con.execute("COMMIT")
+    except duckdb.Error as exc:  # another writer appended meanwhile: the next merge drops them
+        rollback(con)
+        logger.debug("merged batches stay staged for now: %s", str(exc).splitlines()[0])
+
+
+def merge_staged(path: Path | str, *, wait: bool = True, timeout: float = 600.0) -> MergeResult:
+    """Merge every pending staged batch of a shared lake (a no-op for an embedded one).
+
+    Args:
+        path: The warehouse.
+        wait: Wait for the lake's lock (a run's last merge); False returns at once when another
+            writer holds it (that writer, or the run's last merge, takes the batches then).
+        timeout: Seconds to wait for the lock.
+
+    Returns:
+        What was merged.
+    """
+    if not is_shared(path):
+        return MergeResult()
+    search_dir = lake_of(path).search_dir
+    if not _MERGING.acquire(blocking=wait):
+        return MergeResult(merged=False)  # this process is merging already; it takes these batches too
+    try:
+        if wait:
+            with write_lock(path, timeout), open_warehouse(path) as con:
+                return _merge_pending(con, search_dir)
+        with try_write_lock(path) as held:
+            if not held:
+                return MergeResult(merged=False)
+            with open_warehouse(path) as con:
+                return _merge_pending(con, search_dir)
+    finally:
+        _MERGING.release()
+
+
+def save_batch(
+    path: Path | str, articles: Sequence[Article], run_id: str | None, *, replace: bool = False
+) -> list[Article]:
+    """Store a batch: directly on an embedded lake; staged, then merged if the lock is free, on a shared one.
+
+    Args:
+        path: The warehouse.
+        articles: The batch.
+        run_id: The run.
+        replace: Re-processing: overwrite stored articles.
+
+    Returns:
+        The articles as stored (on an embedded lake an article the warehouse refused is replaced by
+        its error row; on a shared lake that happens when the batch is merged).
+    """
+    if not is_shared(path):
+        search_dir = lake_of(path).search_dir
+        with open_warehouse(path) as con:
+            return store_isolating(
+                lambda part: store_articles(con, part, run_id, replace=replace, search_dir=search_dir),
+                list(articles),
+            )
+    with open_warehouse(path) as con:
+        stage_batch(con, articles, run_id, replace=replace)
+    merge_staged(path, wait=False)
+    return list(articles)
+
+
+def prune_merged(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop merged batches from staging and their ledger rows (maintenance, under the run lock)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(_DROP_MERGED)
+        con.execute(_PRUNE_LEDGER)
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
