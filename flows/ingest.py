@@ -36,7 +36,7 @@ from tasks.load import (
 from tasks.records import FeedResult, IngestSummary
 from tasks.report import Progress, publish_report, summarize
 from tasks.settings import Settings, load_settings
-from warehouse.connection import run_scope
+from warehouse.connection import is_shared, run_scope
 
 # Batches in flight at once: enough that one batch downloads while others keep both cores busy,
 # few enough that memory stays flat however many articles a run has.
@@ -159,7 +159,8 @@ def _ingest(
                 collect(in_flight.popleft())
         for future in in_flight:
             collect(future)
-        merge_pending(path, settings.lock_timeout)  # a shared lake: what is still staged, now
+        if is_shared(path):  # what is still staged is merged before the run ends
+            merge_pending(path, settings.lock_timeout)
         articles_seconds = time.monotonic() - articles_started
 
     fetches = [result.fetch for result in planned]

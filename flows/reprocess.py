@@ -13,7 +13,7 @@ from tasks.batch import merge_pending, reprocess_batch
 from tasks.cpu import cpu_pool
 from tasks.load import batched, prepare_warehouse, select_stored_pages
 from tasks.settings import load_settings
-from warehouse.connection import run_scope
+from warehouse.connection import is_shared, run_scope
 
 MAX_BATCHES_IN_FLIGHT = 4
 
@@ -64,5 +64,6 @@ def reprocess(
                     counts.update(in_flight.popleft().result())
             for future in in_flight:
                 counts.update(future.result())
-        merge_pending(path, settings.lock_timeout)
+        if is_shared(path):  # what is still staged is merged before the run ends
+            merge_pending(path, settings.lock_timeout)
     return dict(sorted(counts.items()))

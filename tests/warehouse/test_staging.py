@@ -159,3 +159,13 @@ def test_maintenance_drops_merged_batches_from_staging(shared):
         assert con.execute("select count(*) from staged_batches").fetchone()[0] == 1
         assert con.execute("select count(*) from merged_batches").fetchone()[0] == 0
         assert pending_batches(con) == 1
+
+
+def test_a_staged_reprocessing_batch_replaces_what_is_stored(shared):
+    save_batch(shared, [art(1)], "ingest-run")
+    merge_staged(shared)
+    save_batch(shared, [art(1, title="better title")], "reprocess-run", replace=True)
+    merge_staged(shared)
+    with open_warehouse(shared) as con:
+        row = con.execute("select title, run_id from articles").fetchall()
+    assert row == [("better title", "reprocess-run")]
