@@ -311,3 +311,67 @@ def sync_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchInd
         if index.searcher().num_docs == wanted:
             return SearchIndexStats(wanted, {}, time.perf_counter() - started)
     return build_search_index(con, folder)
+
+
+# ----------------------------------------------------------------------------- shared lakes
+# On a shared lake (PostgreSQL catalog) other machines merge articles too, and each machine may have
+# its own index. An index remembers the lake snapshot it has caught up with, and catches up from
+# DuckLake's change feed: its cost grows with what changed since, not with the warehouse.
+_MARK_FILE = "wirehouse-snapshot"
+_CURRENT_SNAPSHOT = "SELECT id FROM news.current_snapshot()"
+_CHANGES = """
+SELECT url, title, text, language, coalesce(published_at, fetched_at), extraction_status
+FROM news.table_changes('article_store', ?, ?)
+WHERE change_type IN ('insert', 'update_postimage')
+ORDER BY snapshot_id, rowid
+"""
+
+
+def _read_mark(folder: Path) -> int | None:
+    try:
+        return int((folder / _MARK_FILE).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_mark(folder: Path, snapshot: int) -> None:
+    temporary = folder / (_MARK_FILE + ".tmp")
+    temporary.write_text(str(snapshot), encoding="ascii")
+    temporary.replace(folder / _MARK_FILE)  # atomic: a reader never sees half a number
+
+
+def catch_up_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
+    """Bring an index up to date with every article any writer merged since it last caught up.
+
+    The first time (or when the snapshots it would read from have expired) the index is rebuilt.
+
+    Args:
+        con: A connection to the lake (read-only is fine).
+        folder: The index folder.
+
+    Returns:
+        Articles (re-)indexed or removed.
+    """
+    row = con.execute(_CURRENT_SNAPSHOT).fetchone()
+    current = int(row[0]) if row else 0
+    mark = _read_mark(folder)
+    exists = folder.is_dir() and tantivy.Index.exists(str(folder))
+    if mark is not None and exists and mark >= current:
+        return 0
+    rows: list[tuple[Any, ...]] | None = None
+    if mark is not None and exists:
+        try:
+            rows = con.execute(_CHANGES, [mark + 1, current]).fetchall()
+        except duckdb.Error:  # the snapshots since the mark expired: rebuild instead
+            rows = None
+    if rows is None:
+        stats = build_search_index(con, folder)  # reads a snapshot at least as new as `current`
+        _write_mark(folder, current)
+        return stats.rows
+    with _writer(folder) as writer:
+        for url, title, text, language, seen, status in rows:
+            writer.delete_documents_by_term("url", url)
+            if status == "ok":
+                writer.add_document(_document(url, title, text, language, seen))
+    _write_mark(folder, current)
+    return len(rows)

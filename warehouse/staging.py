@@ -20,6 +20,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ from warehouse.connection import (
     try_write_lock,
     write_lock,
 )
+from warehouse.search import catch_up_search_index
 
 logger = logging.getLogger(__name__)
 # One merge at a time in a process: its batch threads would otherwise all share the (re-entrant) lock
@@ -254,14 +256,18 @@ def merge_staged(path: Path | str, *, wait: bool = True, timeout: float = 600.0)
     if not _MERGING.acquire(blocking=wait):
         return MergeResult(merged=False)  # this process is merging already; it takes these batches too
     try:
-        if wait:
-            with write_lock(path, timeout), open_warehouse(path) as con:
-                return _merge_pending(con, search_dir)
-        with try_write_lock(path) as held:
-            if not held:
+        with ExitStack() as stack:
+            if wait:
+                stack.enter_context(write_lock(path, timeout))
+            elif not stack.enter_context(try_write_lock(path)):
                 return MergeResult(merged=False)
-            with open_warehouse(path) as con:
-                return _merge_pending(con, search_dir)
+            con = stack.enter_context(open_warehouse(path))
+            # The index is brought up to date from the lake's change feed rather than batch by
+            # batch: that way it also takes what other machines merged into the lake.
+            result = _merge_pending(con, None)
+        with open_warehouse(path) as con:
+            catch_up_search_index(con, search_dir)
+        return result
     finally:
         _MERGING.release()
 

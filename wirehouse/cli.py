@@ -505,8 +505,8 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     """`wirehouse search`."""
     from tasks.search import SearchError
-    from warehouse.connection import lake_of, open_warehouse
-    from warehouse.search import build_search_index, search
+    from warehouse.connection import is_shared, lake_of, open_warehouse
+    from warehouse.search import build_search_index, catch_up_search_index, search
 
     path = _reading(args)
     try:
@@ -519,6 +519,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 return 0
             raise UserError("give the words to search for (or --rebuild)")
         with open_warehouse(path, read_only=True) as con:
+            if is_shared(path):  # other machines merge into the lake too: take what they added
+                catch_up_search_index(con, lake_of(path).search_dir)
             hits = search(
                 con, lake_of(path).search_dir, args.query, lang=args.lang, since=args.since, limit=args.limit
             )

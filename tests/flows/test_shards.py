@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from tests.flows.test_two_writers import start_ingest
 from tests.loadsite import newsroom
 from warehouse.connection import connect
@@ -51,6 +53,14 @@ def test_two_shards_at_once_store_what_one_ingest_stores(postgres_catalog, tmp_p
     con = connect(postgres_catalog, read_only=True)
     try:
         fetched = con.execute("select feed_url, count(*) from feed_fetches group by 1").fetchall()
+        ok = con.execute("select count(*) from articles where extraction_status = 'ok'").fetchone()[0]
     finally:
         con.close()
     assert len(fetched) == FEEDS and all(n == 1 for _, n in fetched)
+    # search is never stale: the shared index holds every extracted article both shards merged
+    import tantivy
+
+    from warehouse.connection import lake_of
+
+    index = tantivy.Index.open(str(lake_of(postgres_catalog, data_path=str(data) + os.sep).search_dir))
+    assert index.searcher().num_docs == ok > 0

@@ -169,3 +169,20 @@ def test_a_staged_reprocessing_batch_replaces_what_is_stored(shared):
     with open_warehouse(shared) as con:
         row = con.execute("select title, run_id from articles").fetchall()
     assert row == [("better title", "reprocess-run")]
+
+
+def test_an_index_on_another_machine_catches_up_from_the_change_feed(shared, tmp_path):
+    from warehouse.search import catch_up_search_index, search
+
+    elsewhere = tmp_path / "other-machine.search"  # another machine's index of the same lake
+    save_batch(shared, [art(1, text="Brüssel berät über die Nato-Ostflanke")], "machine-a")
+    merge_staged(shared)
+    with open_warehouse(shared) as con:
+        assert catch_up_search_index(con, elsewhere) == 1  # first time: built from the lake
+        assert catch_up_search_index(con, elsewhere) == 0  # nothing new
+    save_batch(shared, [art(2, text="Die Ostflanke wird verstärkt"), art(3, text="Wetter")], "machine-a")
+    merge_staged(shared)
+    with open_warehouse(shared) as con:
+        assert catch_up_search_index(con, elsewhere) == 2  # only what changed since
+        found = {hit.url for hit in search(con, elsewhere, "Ostflanke")}
+    assert found == {"https://x.example/1", "https://x.example/2"}
