@@ -13,7 +13,7 @@ UI_DIR := .prefect-ui
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
 UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quick bench-quality bench-dedup ui ui-stop clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-quality bench-dedup bench-merge ui ui-stop clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -79,6 +79,9 @@ bench-quick: $(DEV_STAMP)  ## speed on the 126 corpus pages once, no scale run (
 
 bench-quality: $(DEV_STAMP)  ## extraction quality vs plain trafilatura on ../shared/corpora/fundus and fundus-world, per page and per rule family
 	$(BIN)/python -m bench.quality
+
+bench-merge: $(DEV_STAMP)  ## one lake's merge rate (the ceiling of many writers): embedded vs a throwaway PostgreSQL catalog
+	$(BIN)/python -m bench.merge --corpus $(CORPUS)
 
 bench-dedup: $(DEV_STAMP)  ## wire-copy grouping: pairwise precision/recall and time at 1,000 and 10,000 articles
 	$(BIN)/python -m bench.dedup --corpus $(CORPUS)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -22,6 +19,7 @@ os.environ["WIREHOUSE_RETRY_DELAY"] = "0"
 os.environ.pop("WIREHOUSE_WAREHOUSE", None)
 os.environ.pop("WIREHOUSE_SETTINGS", None)
 
+from bench.pgcluster import free_port
 from tasks.settings import apply_prefect_defaults
 
 apply_prefect_defaults()
@@ -73,15 +71,7 @@ def require_corpus(name: str) -> Path:
     return path
 
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -120,76 +110,21 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A throwaway PostgreSQL on 127.0.0.1 from the machine's own binaries; yields a conninfo string.
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL on 127.0.0.1 for the session (bench/pgcluster.py); yields a conninfo string."""
+    from bench.pgcluster import available, postgres_cluster
 
-    PostgreSQL refuses to run as root, so when we are root it runs as the ``postgres`` user, in a
-    folder that user owns. Stopped (and its folder removed) at the end of the session.
-    """
-    import getpass
-    import shutil
-    import subprocess
-
-    if not (PG_BIN / "initdb").is_file():
+    if not available():
         pytest.skip("PostgreSQL binaries are not installed")
-    folder = Path(tempfile.mkdtemp(prefix="wirehouse-pg-"))
-    data = folder / "data"
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    user = "postgres" if as_user else getpass.getuser()
-    port = free_port()
-    run = partial(subprocess.run, check=True, capture_output=True, timeout=120)
-    run([*as_user, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync"])
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
-    run(
-        [
-            *as_user,
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(folder / "log"),
-            "start",
-        ]
-    )
-    try:
-        yield f"host=127.0.0.1 port={port} user={user} dbname=postgres"
-    finally:
-        subprocess.run(
-            [*as_user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+    with postgres_cluster() as conninfo:
+        yield conninfo
 
 
 @pytest.fixture
-def postgres_catalog(postgres_server: str, tmp_path: Path) -> str:
+def postgres_catalog(postgres_server: str) -> str:
     """A fresh, empty PostgreSQL database for one lake's catalog; returns the warehouse address."""
-    import subprocess
     import uuid
 
-    name = f"lake_{uuid.uuid4().hex[:12]}"
-    settings = dict(part.split("=", 1) for part in postgres_server.split())
-    subprocess.run(
-        [
-            str(PG_BIN / "createdb"),
-            "-h",
-            settings["host"],
-            "-p",
-            settings["port"],
-            "-U",
-            settings["user"],
-            name,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return f"postgres:host={settings['host']} port={settings['port']} user={settings['user']} dbname={name}"
+    from bench.pgcluster import create_database
+
+    return create_database(postgres_server, f"lake_{uuid.uuid4().hex[:12]}")

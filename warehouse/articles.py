@@ -377,7 +377,7 @@ def store_articles(
     *,
     replace: bool = False,
     search_dir: Path | None = None,
-    merged_batch: str | None = None,
+    merged_batches: Sequence[tuple[str, int]] = (),
 ) -> int:
     """Store a batch of articles and their raw HTML in one transaction (idempotent by canonical URL).
 
@@ -389,7 +389,8 @@ def store_articles(
             retryable failures are written.
         search_dir: The search index to bring up to date with what was written (after the commit, so
             the index never finds an article the lake does not have).
-        merged_batch: The id of the staged batch this merges, recorded in the same transaction.
+        merged_batches: The staged batches this merges, as (id, articles), recorded in the same
+            transaction.
 
     Returns:
         Number of articles written (new ones and retried failures).
@@ -397,7 +398,7 @@ def store_articles(
     if not articles:
         return 0
     try:
-        kept = _store_articles(con, articles, run_id, replace=replace, merged_batch=merged_batch)
+        kept = _store_articles(con, articles, run_id, replace=replace, merged_batches=merged_batches)
     except duckdb.OutOfMemoryException as exc:
         raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
     if search_dir is not None:
@@ -411,7 +412,7 @@ def _store_articles(
     run_id: str | None,
     *,
     replace: bool,
-    merged_batch: str | None = None,
+    merged_batches: Sequence[tuple[str, int]] = (),
 ) -> list[Article]:
     """The body of :func:`store_articles`: one transaction, one batch at a time per process."""
     # One batch at a time per process: story assignment must see the previous batch's articles.
@@ -431,8 +432,9 @@ def _store_articles(
         execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
         execute_with(con, "quote_batch", quotes_table(kept), _DELETE_QUOTES, _INSERT_QUOTES)
         store_story_keys(con, keys, renamed)
-        if merged_batch is not None:
-            con.execute(_MARK_MERGED, [merged_batch, datetime.now(UTC), len(kept)])
+        now = datetime.now(UTC)
+        for batch_id, count in merged_batches:
+            con.execute(_MARK_MERGED, [batch_id, now, count])
     return kept
 
 

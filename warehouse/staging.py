@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 # and fold the same pending batches in turn.
 _MERGING = threading.Lock()
 
-# Pending batches read per round trip: each is merged in its own transaction.
+# Pending batches read per round: those of one run are merged in one transaction.
 _MERGE_ROUND = 16
 _QUOTES = pa.list_(
     pa.struct([("ordinal", pa.int32()), ("text", pa.string()), ("start", pa.int32()), ("end", pa.int32())])
@@ -189,43 +189,62 @@ def pending_batches(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _merge_pending(con: duckdb.DuckDBPyConnection, search_dir: Path | None) -> MergeResult:
-    """Fold every pending batch into the article store, one transaction per batch (the lock is held)."""
+    """Fold every pending batch into the article store (the lock is held).
+
+    The batches of one run that are pending together are merged in one transaction: a merger that
+    falls behind many writers catches up in fewer, larger transactions.
+    """
     batches = count = 0
     while True:
         pending = con.execute(_PENDING, [_MERGE_ROUND]).fetchall()
         if not pending:
             break
+        groups: dict[tuple[str | None, bool], list[tuple[str, bytes]]] = {}
         for batch_id, run_id, replace, payload in pending:
-            count += _merge_batch(con, batch_id, run_id, bool(replace), payload, search_dir)
-            batches += 1
+            groups.setdefault((run_id, bool(replace)), []).append((batch_id, payload))
+        for (run_id, replace), members in groups.items():
+            count += _merge_group(con, members, run_id, replace, search_dir)
+            batches += len(members)
     if batches:
         _drop_merged(con)
     return MergeResult(batches=batches, articles=count)
 
 
-def _merge_batch(
+def _merge_group(
     con: duckdb.DuckDBPyConnection,
-    batch_id: str,
+    members: list[tuple[str, bytes]],
     run_id: str | None,
     replace: bool,
-    payload: bytes,
     search_dir: Path | None,
 ) -> int:
-    """Merge one staged batch; return its number of articles."""
-    articles = decode_batch(payload)
+    """Merge staged batches of one run in one transaction; return their number of articles."""
+    ledger: list[tuple[str, int]] = []
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for batch_id, payload in members:
+        decoded = decode_batch(payload)
+        ledger.append((batch_id, len(decoded)))
+        for article in decoded:  # one row per URL: the first staged copy is the one merged
+            if article.url not in seen:
+                seen.add(article.url)
+                articles.append(article)
 
     def store(part: list[Article]) -> int:
-        # The whole batch and its merge record commit together; a batch that store_isolating had to
+        # The whole group and its ledger rows commit together; a group that store_isolating had to
         # split (a bad article) is recorded after its parts, below.
-        mark = batch_id if len(part) == len(articles) else None
-        return store_articles(con, part, run_id, replace=replace, search_dir=search_dir, merged_batch=mark)
+        whole = len(part) == len(articles)
+        return store_articles(
+            con, part, run_id, replace=replace, search_dir=search_dir, merged_batches=ledger if whole else ()
+        )
 
     stored = store_isolating(store, articles)
-    if stored is not articles:  # split: record it now (merging it again would change nothing)
-        row = con.execute(_IS_MERGED, [batch_id]).fetchone()
-        if not row or not row[0]:
-            con.execute(_MARK_MERGED, [batch_id, datetime.now(UTC), len(stored)])
-    return len(articles)
+    if stored is not articles:  # split: record the batches now (merging them again would change nothing)
+        now = datetime.now(UTC)
+        for batch_id, size in ledger:
+            row = con.execute(_IS_MERGED, [batch_id]).fetchone()
+            if not row or not row[0]:
+                con.execute(_MARK_MERGED, [batch_id, now, size])
+    return sum(size for _, size in ledger)
 
 
 def _drop_merged(con: duckdb.DuckDBPyConnection) -> None:

@@ -15,5 +15,5 @@ CREATE TABLE staged_batches (
 CREATE TABLE merged_batches (
     batch_id   VARCHAR NOT NULL,
     merged_at  TIMESTAMPTZ NOT NULL,
-    written    INTEGER NOT NULL          -- articles the merge wrote (new ones and retried failures)
+    articles   INTEGER NOT NULL          -- articles in the batch
 );
