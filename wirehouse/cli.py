@@ -555,11 +555,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     """`wirehouse stats`."""
     from tasks.export import STATS_COLUMNS
-    from warehouse.connection import open_warehouse
+    from warehouse.connection import is_shared, open_warehouse
     from warehouse.export import warehouse_stats
+    from warehouse.staging import pending_batches
 
-    with open_warehouse(_reading(args), read_only=True) as con:
+    path = _reading(args)
+    with open_warehouse(path, read_only=True) as con:
         stats = warehouse_stats(con, days=args.days)
+        pending = pending_batches(con) if is_shared(path) else 0
+    if pending:
+        _note(
+            f"{pending} staged batches are not merged yet (a run still going, or one that was killed);"
+            " the next ingest or maintenance run merges them"
+        )
     titles = {
         "feeds": "by feed",
         "languages": "by language (extracted)",

@@ -386,3 +386,22 @@ def test_query_as_of_a_snapshot_and_the_snapshot_list(filled, capsys):
     assert capsys.readouterr().out.splitlines()[1] == "2"
     assert main([*count, "--as-of", "999999"]) == 1
     assert capsys.readouterr().err.startswith("wirehouse: error:")
+
+
+def test_stats_on_a_shared_lake_says_when_batches_wait_to_be_merged(postgres_catalog, tmp_path, monkeypatch):
+    from warehouse.staging import merge_staged, stage_batch
+
+    monkeypatch.setenv("WIREHOUSE_DATA_PATH", str(tmp_path / "data") + os.sep)
+    with open_warehouse(postgres_catalog, migrate=True) as con:
+        stage_batch(con, [art(1)], "killed-run")
+    waiting = wirehouse("stats", "--warehouse", postgres_catalog)
+    merge_staged(postgres_catalog)
+    merged = wirehouse("stats", "--warehouse", postgres_catalog)
+    assert waiting.returncode == 0, waiting.stderr
+    assert "1 staged batches are not merged yet" in waiting.stderr
+    assert merged.returncode == 0 and "staged" not in merged.stderr
+
+
+def test_a_bad_shard_is_one_line(tmp_path):
+    result = wirehouse("ingest", "--shard", "2/2", "--warehouse", str(tmp_path / "news.sqlite"))
+    assert_one_line_error(result, "shard must be I/N")
