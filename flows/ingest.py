@@ -160,7 +160,7 @@ def _ingest(
         for future in in_flight:
             collect(future)
         if is_shared(path):  # what is still staged is merged before the run ends
-            merge_pending(path, settings.lock_timeout)
+            merge_pending(path, settings.lock_timeout, run_id)
         articles_seconds = time.monotonic() - articles_started
 
     fetches = [result.fetch for result in planned]

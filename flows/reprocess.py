@@ -65,5 +65,5 @@ def reprocess(
             for future in in_flight:
                 counts.update(future.result())
         if is_shared(path):  # what is still staged is merged before the run ends
-            merge_pending(path, settings.lock_timeout)
+            merge_pending(path, settings.lock_timeout, run_id)
     return dict(sorted(counts.items()))

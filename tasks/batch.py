@@ -11,7 +11,7 @@ from collections import Counter
 from concurrent.futures import Executor
 from pathlib import Path
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.cpu import process_in_pool
@@ -20,8 +20,8 @@ from tasks.pages import fetch_pages_now
 from tasks.records import FeedEntry
 from tasks.settings import Settings
 from warehouse.articles import error_row, store_isolating, stored_pages
-from warehouse.connection import WarehouseMemoryError, open_warehouse
-from warehouse.staging import merge_staged, save_batch
+from warehouse.connection import WarehouseBusyError, WarehouseMemoryError, open_warehouse
+from warehouse.staging import merge_staged, pending_batches, save_batch
 
 __all__ = ["error_row", "store_isolating"]  # re-exported: the isolating store lives in warehouse/
 
@@ -54,7 +54,8 @@ def run_batch(
     try:
         articles = save_batch(path, articles, run_id)
     except WarehouseMemoryError as exc:
-        # The transaction rolled back: nothing of the batch is stored, and the next run takes it again.
+        # An embedded lake's transaction rolled back: nothing of the batch is stored, and the next
+        # run takes it again. (A shared lake's batch was staged; its merge reports its own errors.)
         raise WarehouseMemoryError(
             f"the warehouse needed more than WIREHOUSE_WAREHOUSE_MEMORY_MB={settings.warehouse_memory_mb} "
             f"MiB; raise it (0: DuckDB's default): {exc}"
@@ -132,14 +133,27 @@ def reprocess_batch(
 
 
 @task(name="merge-staged", cache_policy=NO_CACHE)
-def merge_pending(path: Path, lock_timeout: float) -> int:
+def merge_pending(path: Path, lock_timeout: float, run_id: str | None = None) -> int:
     """Merge the batches still staged (a shared lake), so the run's articles are in the lake when it ends.
 
     Args:
         path: The warehouse.
         lock_timeout: Seconds to wait for another writer's merge.
+        run_id: The run; when the lock stays taken, the run is fine if none of its batches waits.
 
     Returns:
         Batches merged (0 on an embedded lake, which stores batches directly).
+
+    Raises:
+        WarehouseBusyError: The lock stayed taken and some of this run's batches are not merged.
     """
-    return merge_staged(path, wait=True, timeout=lock_timeout).batches
+    try:
+        return merge_staged(path, wait=True, timeout=lock_timeout).batches
+    except WarehouseBusyError:
+        with open_warehouse(path) as con:
+            waiting = pending_batches(con, run_id) if run_id else 1
+        if waiting:
+            raise
+        # Another writer's merge held the lock all along, and took this run's batches with it.
+        get_run_logger().info("another writer merged this run's batches")
+        return 0

@@ -57,6 +57,25 @@ def list_migrations(folder: Path = MIGRATIONS_DIR) -> list[tuple[int, str, Path]
     return [found[v] for v in sorted(found)]
 
 
+def needs_migration(con: Any, folder: Path = MIGRATIONS_DIR) -> bool:
+    """Tell whether :func:`migrate` has anything to do (a cheap read, no lock needed).
+
+    Args:
+        con: An open connection.
+        folder: Migration folder.
+
+    Returns:
+        True when a migration is pending, the views changed, or the ledgers do not exist yet.
+    """
+    try:
+        applied = {row[0] for row in con.execute(_APPLIED).fetchall()}
+        hashes = [row[0] for row in con.execute(_VIEWS_HASH).fetchall()]
+    except Exception:  # no ledger yet: a new lake
+        return True
+    digest = hashlib.sha256(VIEWS_FILE.read_text(encoding="utf-8").encode()).hexdigest()
+    return any(version not in applied for version, _, _ in list_migrations(folder)) or hashes != [digest]
+
+
 def migrate(con: Any, folder: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply pending migrations, each in its own transaction, then re-create the views.
 

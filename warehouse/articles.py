@@ -219,6 +219,17 @@ _BREAKDOWN_QUERIES = {
 _LOAD_LOCK = threading.Lock()
 
 
+# Errors that say nothing about the articles being stored (the warehouse's, not the batch's).
+_NOT_THE_ARTICLE = (
+    duckdb.TransactionException,
+    duckdb.IOException,
+    duckdb.HTTPException,
+    duckdb.ConnectionException,
+    duckdb.InterruptException,
+    duckdb.FatalException,
+)
+
+
 def error_row(article: Article, exc: BaseException) -> Article:
     """The row that stands in for an article that could not be stored: identity, status ``error``, why.
 
@@ -262,6 +273,11 @@ def store_isolating(store: Callable[[list[Article]], object], articles: list[Art
         return articles
     except WarehouseError:
         raise
+    except _NOT_THE_ARTICLE as exc:
+        # A conflict, a broken connection or disk: splitting would turn a passing failure into error
+        # rows for good articles. The batch fails as a whole and is taken again.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WarehouseError(f"storing a batch failed: {first}") from exc
     except Exception as exc:
         if len(articles) == 1:
             logger.warning("article %s could not be stored (%s); stored as an error", articles[0].url, exc)
@@ -378,6 +394,7 @@ def store_articles(
     replace: bool = False,
     search_dir: Path | None = None,
     merged_batches: Sequence[tuple[str, int]] = (),
+    before_commit: Callable[[], None] | None = None,
 ) -> int:
     """Store a batch of articles and their raw HTML in one transaction (idempotent by canonical URL).
 
@@ -391,6 +408,8 @@ def store_articles(
             the index never finds an article the lake does not have).
         merged_batches: The staged batches this merges, as (id, articles), recorded in the same
             transaction.
+        before_commit: Called last inside the transaction; raising rolls it back (a shared lake's
+            merge confirms it still holds the lock).
 
     Returns:
         Number of articles written (new ones and retried failures).
@@ -398,7 +417,9 @@ def store_articles(
     if not articles:
         return 0
     try:
-        kept = _store_articles(con, articles, run_id, replace=replace, merged_batches=merged_batches)
+        kept = _store_articles(
+            con, articles, run_id, replace=replace, merged_batches=merged_batches, before_commit=before_commit
+        )
     except duckdb.OutOfMemoryException as exc:
         raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
     if search_dir is not None:
@@ -413,6 +434,7 @@ def _store_articles(
     *,
     replace: bool,
     merged_batches: Sequence[tuple[str, int]] = (),
+    before_commit: Callable[[], None] | None = None,
 ) -> list[Article]:
     """The body of :func:`store_articles`: one transaction, one batch at a time per process."""
     # One batch at a time per process: story assignment must see the previous batch's articles.
@@ -435,6 +457,8 @@ def _store_articles(
         now = datetime.now(UTC)
         for batch_id, count in merged_batches:
             con.execute(_MARK_MERGED, [batch_id, now, count])
+        if before_commit is not None:
+            before_commit()
     return kept
 
 

@@ -52,8 +52,11 @@ _BUSY_TIMEOUT_MS = 10_000
 # health updates would otherwise leave a file each.
 _INLINING_ROW_LIMIT = 10
 _POSTGRES_PREFIXES = ("postgres:", "postgresql://", "postgres://")
-_HELD_LOCKS: dict[str, tuple[int, int]] = {}  # lock file -> (fd, depth): the run lock is re-entrant
-_HELD_LOCKS_GUARD = threading.Lock()
+# Lock file -> (fd, depth). The lock is re-entrant within a process, across its threads: a run's
+# batch threads write under the lock its flow took. Its first holder releases it only once every
+# nested hold (of any thread) has ended.
+_HELD_LOCKS: dict[str, tuple[int, int]] = {}
+_HELD_LOCKS_GUARD = threading.Condition()
 
 
 class WarehouseError(PermanentError):
@@ -368,6 +371,7 @@ def warehouse_lock(
             with _HELD_LOCKS_GUARD:
                 fd, depth = _HELD_LOCKS[lock_path]
                 _HELD_LOCKS[lock_path] = (fd, depth - 1)
+                _HELD_LOCKS_GUARD.notify_all()
         return
     if not lake.embedded:
         with _catalog_lock(lake, timeout, on_wait):
@@ -376,8 +380,7 @@ def warehouse_lock(
             try:
                 yield
             finally:
-                with _HELD_LOCKS_GUARD:
-                    del _HELD_LOCKS[lock_path]
+                _release_held(lock_path)
         return
     try:
         Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
@@ -408,11 +411,17 @@ def warehouse_lock(
         try:
             yield
         finally:
-            with _HELD_LOCKS_GUARD:
-                del _HELD_LOCKS[lock_path]
+            _release_held(lock_path)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _release_held(lock_path: str) -> None:
+    """Forget a held lock once every nested hold has ended (other threads may still be inside)."""
+    with _HELD_LOCKS_GUARD:
+        _HELD_LOCKS_GUARD.wait_for(lambda: _HELD_LOCKS[lock_path][1] <= 1)
+        del _HELD_LOCKS[lock_path]
 
 
 @contextmanager
@@ -432,8 +441,9 @@ def open_warehouse(
     """
     key, con = _acquire(path, read_only)
     try:
-        if migrate:
-            # A shared lake's writers may start together: one migrates, the others then find it done.
+        # A shared lake's writers may start together: one migrates, the others then find it done; a
+        # schema that is current needs no lock (commands that only read stay unblocked).
+        if migrate and warehouse.needs_migration(con):
             with write_lock(path):
                 warehouse.migrate(con)
         yield con
@@ -525,56 +535,130 @@ def _lock_connection(lake: Lake) -> duckdb.DuckDBPyConnection:
         return con.cursor()
 
 
-@contextmanager
-def _catalog_lock(lake: Lake, timeout: float, on_wait: Callable[[str], None] | None) -> Iterator[None]:
-    """Hold the run lock of a lake with a PostgreSQL catalog (a leased row there, renewed meanwhile)."""
-    stop = threading.Event()
-    renewer: threading.Thread | None = None
+@dataclass
+class _Lease:
+    """This process's hold on a PostgreSQL catalog's lock row."""
+
+    holder: str  # quoted SQL literal of our random holder id
+    take: str  # the statement that takes or renews the lease
+    lost: threading.Event
+
+
+_LEASES: dict[str, _Lease] = {}  # lock path -> the lease held
+
+
+def _forget_lock_connection(lake: Lake) -> None:
+    """Drop a lock connection that failed, so the next use attaches afresh."""
+    with _LOCK_CONNECTIONS_GUARD:
+        con = _LOCK_CONNECTIONS.pop(lake.catalog, None)
+    if con is not None:
+        with suppress(duckdb.Error):
+            con.close()
+
+
+def _acquire_lease(lake: Lake, timeout: float, on_wait: Callable[[str], None] | None) -> _Lease:
+    """Take the lock row (waiting up to ``timeout``); errors of the catalog database become one line."""
     holder = sql_string(uuid.uuid4().hex)
-    con: duckdb.DuckDBPyConnection | None = None
+    take = _PG_TRY_LOCK.format(holder=holder, lease=MERGE_LEASE_SECONDS)
+    deadline = time.monotonic() + timeout
+    told = False
     try:
         con = _lock_connection(lake)
-        take = _PG_TRY_LOCK.format(holder=holder, lease=MERGE_LEASE_SECONDS)
-        deadline = time.monotonic() + timeout
-        told = False
-        while True:
-            con.execute(_PG_EXECUTE, [_LOCKS_DB, take])
-            row = con.execute(_PG_QUERY, [_LOCKS_DB, _PG_HOLDER]).fetchone()
-            if row and sql_string(str(row[0])) == holder:
-                break
-            if time.monotonic() >= deadline:
-                raise WarehouseBusyError(
-                    f"warehouse {lake.name} is still in use by another ingest after {timeout:g} s; try again later"
-                )
-            if not told and on_wait:
-                on_wait(f"another ingest is using {lake.name}; waiting up to {timeout:g} s for it to finish")
-                told = True
-            time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+        try:
+            while True:
+                con.execute(_PG_EXECUTE, [_LOCKS_DB, take])
+                row = con.execute(_PG_QUERY, [_LOCKS_DB, _PG_HOLDER]).fetchone()
+                if row and sql_string(str(row[0])) == holder:
+                    return _Lease(holder, take, threading.Event())
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"warehouse {lake.name} is still in use by another ingest after {timeout:g} s;"
+                        " try again later"
+                    )
+                if not told and on_wait:
+                    on_wait(
+                        f"another ingest is using {lake.name}; waiting up to {timeout:g} s for it to finish"
+                    )
+                    told = True
+                time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        _forget_lock_connection(lake)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WarehouseError(f"cannot take the lock of warehouse {lake.name}: {first}") from exc
 
-        def renew() -> None:
-            assert con is not None
-            renewing = con.cursor()
+
+@contextmanager
+def _catalog_lock(lake: Lake, timeout: float, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    """Hold the lock of a lake with a PostgreSQL catalog (a leased row there, renewed meanwhile)."""
+    lease = _acquire_lease(lake, timeout, on_wait)
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            renewing = _lock_connection(lake)
             try:
                 while not stop.wait(_RENEW_EVERY):
-                    renewing.execute(_PG_EXECUTE, [_LOCKS_DB, take])
+                    renewing.execute(_PG_EXECUTE, [_LOCKS_DB, lease.take])
             finally:
                 renewing.close()
+        except duckdb.Error as exc:  # the lease may run out: merges check it before they commit
+            logger.warning("cannot renew the lock of warehouse %s: %s", lake.name, exc)
+            lease.lost.set()
+            _forget_lock_connection(lake)
 
-        renewer = threading.Thread(target=renew, name="wirehouse-lease", daemon=True)
-        renewer.start()
+    renewer = threading.Thread(target=renew, name="wirehouse-lease", daemon=True)
+    renewer.start()
+    _LEASES[str(lake.lock)] = lease
+    try:
         yield
-    except duckdb.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WarehouseError(f"cannot take the run lock of warehouse {lake.name}: {first}") from exc
     finally:
+        _LEASES.pop(str(lake.lock), None)
         stop.set()
-        if renewer is not None:
-            renewer.join()
-            if con is not None:
-                with suppress(duckdb.Error):
-                    con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_UNLOCK.format(holder=holder)])
-        if con is not None:
+        renewer.join()
+        try:
+            con = _lock_connection(lake)
+            try:
+                con.execute(_PG_EXECUTE, [_LOCKS_DB, _PG_UNLOCK.format(holder=lease.holder)])
+            finally:
+                con.close()
+        except duckdb.Error:  # the lease runs out by itself
+            _forget_lock_connection(lake)
+
+
+def confirm_lock(path: Path | str) -> None:
+    """Make sure this process still holds a shared lake's lock, and extend it: call before a merge commits.
+
+    A process that could not renew its lease (a network break, a stalled machine) may have lost the
+    lock to another writer; committing then could store a URL twice. An embedded lake's lock is a
+    kernel lock that cannot be lost.
+
+    Args:
+        path: The warehouse.
+
+    Raises:
+        WarehouseBusyError: The lock is not ours (any more).
+    """
+    lake = lake_of(path)
+    if lake.embedded:
+        return
+    lease = _LEASES.get(str(lake.lock))
+    if lease is None or lease.lost.is_set():
+        raise WarehouseBusyError(f"lost the lock of warehouse {lake.name}; the merge was not committed")
+    try:
+        con = _lock_connection(lake)
+        try:
+            con.execute(_PG_EXECUTE, [_LOCKS_DB, lease.take])
+            row = con.execute(_PG_QUERY, [_LOCKS_DB, _PG_HOLDER]).fetchone()
+        finally:
             con.close()
+    except duckdb.Error as exc:
+        _forget_lock_connection(lake)
+        raise WarehouseBusyError(f"cannot confirm the lock of warehouse {lake.name}: {exc}") from exc
+    if not row or sql_string(str(row[0])) != lease.holder:
+        lease.lost.set()
+        raise WarehouseBusyError(f"lost the lock of warehouse {lake.name}; the merge was not committed")
 
 
 @contextmanager

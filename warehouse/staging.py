@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -31,8 +32,11 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from tasks.records import Article, Quote
+from tasks.search import SearchError
 from warehouse.articles import ARTICLE_SCHEMA, store_articles, store_isolating
 from warehouse.connection import (
+    WarehouseMemoryError,
+    confirm_lock,
     is_shared,
     lake_of,
     open_warehouse,
@@ -41,6 +45,7 @@ from warehouse.connection import (
     write_lock,
 )
 from warehouse.search import catch_up_search_index
+from wirehouse.errors import WirehouseError
 
 logger = logging.getLogger(__name__)
 # One merge at a time in a process: its batch threads would otherwise all share the (re-entrant) lock
@@ -63,17 +68,29 @@ PAYLOAD_SCHEMA = pa.schema(
     ]
 )
 _ARTICLE_FIELDS = {f.name for f in fields(Article)}
+_UNREADABLE = -1  # merged_batches.articles of a staged batch that could not be read back
 
 _STAGE = "INSERT INTO staged_batches VALUES (?, ?, ?, ?, ?, ?)"
+# Attempts at staging a batch: an append fails only when a delete of merged batches committed
+# meanwhile (DuckLake 1.5.5), and then nothing was written and the next attempt succeeds.
+_STAGE_ATTEMPTS = 5
+# Pending batches staged up to a point in time: a merge takes what was pending when it began, so
+# writers that stage faster than one merger folds in can never keep it from finishing.
 _PENDING = """
 SELECT s.batch_id, s.run_id, s.replace_rows, s.payload FROM staged_batches s
 WHERE NOT EXISTS (SELECT 1 FROM merged_batches m WHERE m.batch_id = s.batch_id)
+  AND s.staged_at <= ?
 ORDER BY s.staged_at, s.batch_id
 LIMIT ?
+"""
+_LAST_PENDING = """
+SELECT max(s.staged_at) FROM staged_batches s
+WHERE NOT EXISTS (SELECT 1 FROM merged_batches m WHERE m.batch_id = s.batch_id)
 """
 _PENDING_COUNT = """
 SELECT count(*) FROM staged_batches s
 WHERE NOT EXISTS (SELECT 1 FROM merged_batches m WHERE m.batch_id = s.batch_id)
+  AND (CAST(? AS VARCHAR) IS NULL OR s.run_id = ?)
 """
 _MARK_MERGED = "INSERT INTO merged_batches VALUES (?, ?, ?)"
 _IS_MERGED = "SELECT count(*) FROM merged_batches WHERE batch_id = ?"
@@ -168,61 +185,74 @@ def stage_batch(
     if not articles:
         return None
     batch_id = uuid.uuid4().hex
-    con.execute(
-        _STAGE,
-        [
-            batch_id,
-            run_id,
-            replace,
-            [a.url for a in articles],
-            datetime.now(UTC),
-            encode_batch(articles),
-        ],
-    )
-    return batch_id
+    values: list[Any] = [batch_id, run_id, replace, [a.url for a in articles], None, encode_batch(articles)]
+    for attempt in range(1, _STAGE_ATTEMPTS + 1):
+        values[4] = datetime.now(UTC)
+        try:
+            con.execute(_STAGE, values)
+            return batch_id
+        except duckdb.TransactionException:
+            if attempt == _STAGE_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
 
 
-def pending_batches(con: duckdb.DuckDBPyConnection) -> int:
-    """Count staged batches not merged yet."""
-    row = con.execute(_PENDING_COUNT).fetchone()
+def pending_batches(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> int:
+    """Count staged batches not merged yet (of one run, or of every run)."""
+    row = con.execute(_PENDING_COUNT, [run_id, run_id]).fetchone()
     return int(row[0]) if row else 0
 
 
-def _merge_pending(con: duckdb.DuckDBPyConnection, search_dir: Path | None) -> MergeResult:
-    """Fold every pending batch into the article store (the lock is held).
+def _merge_pending(con: duckdb.DuckDBPyConnection, path: Path | str) -> MergeResult:
+    """Fold the batches pending now into the article store (the lock is held).
 
     The batches of one run that are pending together are merged in one transaction: a merger that
     falls behind many writers catches up in fewer, larger transactions.
     """
+    row = con.execute(_LAST_PENDING).fetchone()
+    until = row[0] if row else None
     batches = count = 0
-    while True:
-        pending = con.execute(_PENDING, [_MERGE_ROUND]).fetchall()
+    while until is not None:
+        pending = con.execute(_PENDING, [until, _MERGE_ROUND]).fetchall()
         if not pending:
             break
         groups: dict[tuple[str | None, bool], list[tuple[str, bytes]]] = {}
         for batch_id, run_id, replace, payload in pending:
             groups.setdefault((run_id, bool(replace)), []).append((batch_id, payload))
         for (run_id, replace), members in groups.items():
-            count += _merge_group(con, members, run_id, replace, search_dir)
+            try:
+                count += _merge_group(con, path, members, run_id, replace)
+            except WarehouseMemoryError:
+                if len(members) == 1:
+                    raise
+                # Too big to merge at once: one batch per transaction instead.
+                for member in members:
+                    count += _merge_group(con, path, [member], run_id, replace)
             batches += len(members)
-    if batches:
-        _drop_merged(con)
     return MergeResult(batches=batches, articles=count)
 
 
 def _merge_group(
     con: duckdb.DuckDBPyConnection,
+    path: Path | str,
     members: list[tuple[str, bytes]],
     run_id: str | None,
     replace: bool,
-    search_dir: Path | None,
 ) -> int:
     """Merge staged batches of one run in one transaction; return their number of articles."""
     ledger: list[tuple[str, int]] = []
     articles: list[Article] = []
     seen: set[str] = set()
     for batch_id, payload in members:
-        decoded = decode_batch(payload)
+        try:
+            decoded = decode_batch(payload)
+        except Exception as exc:  # written by another version, or damaged: set aside, not retried forever
+            logger.error(
+                "staged batch %s cannot be read and is set aside: %s: %s", batch_id, type(exc).__name__, exc
+            )
+            ledger.append((batch_id, _UNREADABLE))
+            continue
         ledger.append((batch_id, len(decoded)))
         for article in decoded:  # one row per URL: the first staged copy is the one merged
             if article.url not in seen:
@@ -231,20 +261,26 @@ def _merge_group(
 
     def store(part: list[Article]) -> int:
         # The whole group and its ledger rows commit together; a group that store_isolating had to
-        # split (a bad article) is recorded after its parts, below.
+        # split (a bad article) is recorded after its parts, below. Each commit first makes sure
+        # the lock is still ours: a lost lease must not let two mergers store one URL twice.
         whole = len(part) == len(articles)
         return store_articles(
-            con, part, run_id, replace=replace, search_dir=search_dir, merged_batches=ledger if whole else ()
+            con,
+            part,
+            run_id,
+            replace=replace,
+            merged_batches=ledger if whole else (),
+            before_commit=lambda: confirm_lock(path),
         )
 
-    stored = store_isolating(store, articles)
-    if stored is not articles:  # split: record the batches now (merging them again would change nothing)
+    stored = store_isolating(store, articles) if articles else articles
+    if not articles or stored is not articles:  # recorded now (merging them again would change nothing)
         now = datetime.now(UTC)
         for batch_id, size in ledger:
             row = con.execute(_IS_MERGED, [batch_id]).fetchone()
             if not row or not row[0]:
                 con.execute(_MARK_MERGED, [batch_id, now, size])
-    return sum(size for _, size in ledger)
+    return sum(size for _, size in ledger if size > 0)
 
 
 def _drop_merged(con: duckdb.DuckDBPyConnection) -> None:
@@ -258,12 +294,13 @@ def _drop_merged(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def merge_staged(path: Path | str, *, wait: bool = True, timeout: float = 600.0) -> MergeResult:
-    """Merge every pending staged batch of a shared lake (a no-op for an embedded one).
+    """Merge the staged batches of a shared lake that are pending now (a no-op for an embedded one).
 
     Args:
         path: The warehouse.
-        wait: Wait for the lake's lock (a run's last merge); False returns at once when another
-            writer holds it (that writer, or the run's last merge, takes the batches then).
+        wait: Wait for the lake's lock (a run's last merge, which also drops merged batches from
+            staging); False returns at once when another writer holds it (that writer, or the
+            run's last merge, takes the batches then).
         timeout: Seconds to wait for the lock.
 
     Returns:
@@ -271,7 +308,6 @@ def merge_staged(path: Path | str, *, wait: bool = True, timeout: float = 600.0)
     """
     if not is_shared(path):
         return MergeResult()
-    search_dir = lake_of(path).search_dir
     if not _MERGING.acquire(blocking=wait):
         return MergeResult(merged=False)  # this process is merging already; it takes these batches too
     try:
@@ -283,12 +319,23 @@ def merge_staged(path: Path | str, *, wait: bool = True, timeout: float = 600.0)
             con = stack.enter_context(open_warehouse(path))
             # The index is brought up to date from the lake's change feed rather than batch by
             # batch: that way it also takes what other machines merged into the lake.
-            result = _merge_pending(con, None)
-        with open_warehouse(path) as con:
-            catch_up_search_index(con, search_dir)
+            result = _merge_pending(con, path)
+            if wait and result.batches:
+                # Once per run, not per batch: each delete makes a concurrent append retry.
+                _drop_merged(con)
+        _catch_up_search(path)
         return result
     finally:
         _MERGING.release()
+
+
+def _catch_up_search(path: Path | str) -> None:
+    """Bring this machine's search index up to date; a busy or broken index must not fail the run."""
+    try:
+        with open_warehouse(path) as con:
+            catch_up_search_index(con, lake_of(path).search_dir)
+    except SearchError as exc:
+        logger.warning("search index not brought up to date this time: %s", exc)
 
 
 def save_batch(
@@ -315,17 +362,29 @@ def save_batch(
             )
     with open_warehouse(path) as con:
         stage_batch(con, articles, run_id, replace=replace)
-    merge_staged(path, wait=False)
+    try:
+        merge_staged(path, wait=False)
+    except WirehouseError as exc:
+        # The batch is staged, so it is safe: the run's last merge (or the next run's) takes it, and
+        # reports the error if it persists.
+        logger.warning("merging staged batches failed for now: %s", exc)
     return list(articles)
 
 
 def prune_merged(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop merged batches from staging and their ledger rows (maintenance, under the run lock)."""
+    """Drop merged batches from staging and their ledger rows (maintenance); best effort.
+
+    Another writer's append committed meanwhile makes the delete conflict; then it waits for the
+    next maintenance run (nothing depends on it but space).
+    """
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(_DROP_MERGED)
         con.execute(_PRUNE_LEDGER)
         con.execute("COMMIT")
+    except duckdb.TransactionException as exc:
+        rollback(con)
+        logger.info("merged batches stay staged until the next maintenance run: %s", str(exc).splitlines()[0])
     except BaseException:
         rollback(con)
         raise

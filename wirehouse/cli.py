@@ -195,12 +195,12 @@ def _read_feed_list(source: str) -> list[Any]:
 
 def cmd_feeds_import(args: argparse.Namespace) -> int:
     """`wirehouse feeds import FILE`."""
-    from warehouse.connection import open_warehouse
+    from warehouse.connection import open_warehouse, write_lock
     from warehouse.feeds import save_feeds
 
     feeds = _read_feed_list(args.file)
     path = _warehouse_path(args)
-    with open_warehouse(path, migrate=True) as con:
+    with write_lock(path), open_warehouse(path, migrate=True) as con:
         count = save_feeds(con, feeds, args.file)
     print(f"imported {count} feeds into {path}")
     return 0
@@ -210,7 +210,7 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
     """`wirehouse feeds add URL...`: find a site's feeds and sitemaps and store them (site as category)."""
     from tasks.discover import DiscoveryError, discover
     from tasks.http import HttpClient
-    from warehouse.connection import open_warehouse
+    from warehouse.connection import open_warehouse, write_lock
     from warehouse.feeds import save_feeds
 
     settings = load_settings(warehouse_path=getattr(args, "warehouse", None))
@@ -230,7 +230,10 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
     sys.stdout.write(format_rows(["url", "kind", "found_via", "title", "store", "note"], rows, args.format))
     keep = {url: [f.source() for f in fs if f.stored] for url, fs in found.items()}
     if not args.dry_run and any(keep.values()):
-        with open_warehouse(settings.warehouse_path, migrate=True) as con:
+        with (
+            write_lock(settings.warehouse_path),
+            open_warehouse(settings.warehouse_path, migrate=True) as con,
+        ):
             for url, sources in keep.items():
                 save_feeds(con, sources, url)
         _note(f"stored {sum(map(len, keep.values()))} sources in {settings.warehouse_path}")
@@ -313,7 +316,7 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
 
 def cmd_feeds_change(args: argparse.Namespace) -> int:
     """`wirehouse feeds reset|enable|disable URL… | --all`."""
-    from warehouse.connection import lake_of, open_warehouse
+    from warehouse.connection import lake_of, open_warehouse, write_lock
     from warehouse.feeds import change_feeds
 
     if bool(args.urls) == bool(args.all):
@@ -321,7 +324,7 @@ def cmd_feeds_change(args: argparse.Namespace) -> int:
     path = _warehouse_path(args)
     if not lake_of(path).exists():
         raise UserError(f"warehouse {path} does not exist (import feeds or run `wirehouse ingest` first)")
-    with open_warehouse(path, migrate=True) as con:
+    with write_lock(path), open_warehouse(path, migrate=True) as con:
         changed = change_feeds(con, args.feeds_command, None if args.all else args.urls)
     done = {"reset": "reset (due on the next run)", "enable": "enabled", "disable": "disabled"}
     print(f"{len(changed)} feeds {done[args.feeds_command]}")

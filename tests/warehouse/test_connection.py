@@ -89,17 +89,18 @@ def test_a_run_scope_locks_and_migrates_once_and_nested_scopes_share_it(warehous
     import warehouse
     from warehouse import connection
 
-    calls = []
-    real = warehouse.migrate
+    calls, checks = [], []
+    real, real_check = warehouse.migrate, warehouse.needs_migration
     monkeypatch.setattr(warehouse, "migrate", lambda con: calls.append(1) or real(con))
+    monkeypatch.setattr(warehouse, "needs_migration", lambda con: checks.append(1) or real_check(con))
     with connection.run_scope(warehouse_path, timeout=1) as outer:
         assert outer.run_id is None and calls == [1]
         with connection.run_scope(warehouse_path, timeout=0, run_id="r1", hold=True) as inner:
             assert inner.run_id == "r1"
             connection.ensure_schema(warehouse_path)  # the flow's prepare-warehouse task
-        assert calls == [1]
-    connection.ensure_schema(warehouse_path)  # outside any scope it migrates
-    assert calls == [1, 1]
+        assert calls == [1] and checks == [1]
+    connection.ensure_schema(warehouse_path)  # outside any scope it checks, and finds nothing to do
+    assert calls == [1] and checks == [1, 1]
 
 
 def test_only_the_warehouse_package_imports_duckdb():

@@ -163,12 +163,129 @@ def test_maintenance_drops_merged_batches_from_staging(shared):
 
 def test_a_staged_reprocessing_batch_replaces_what_is_stored(shared):
     save_batch(shared, [art(1)], "ingest-run")
-    merge_staged(shared)
-    save_batch(shared, [art(1, title="better title")], "reprocess-run", replace=True)
-    merge_staged(shared)
+    with open_warehouse(shared) as con:
+        stage_batch(con, [art(1, title="better title")], "reprocess-run", replace=True)
+        assert pending_batches(con) == 1
+    assert merge_staged(shared).batches == 1
     with open_warehouse(shared) as con:
         row = con.execute("select title, run_id from articles").fetchall()
     assert row == [("better title", "reprocess-run")]
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from tests.warehouse.test_articles import art
+    from warehouse.staging import merge_staged, save_batch
+
+    warehouse, first = sys.argv[1], int(sys.argv[2])
+    for batch in range(6):  # batches of 5 URLs; each writer's range overlaps the next writer's
+        start = first + batch * 5
+        save_batch(warehouse, [art(n) for n in range(start, start + 5)], f"writer-{first}")
+    merge_staged(warehouse)  # the run's last merge: waits for the lock, drops merged batches
+    print("done")
+    """
+)
+
+
+def test_writers_in_separate_processes_stage_and_merge_at_once(shared):
+    # Three processes write at once: their appends race each other's merges and drops of merged
+    # batches, and their merges race for the lock. Writer k stores URLs 15k .. 15k+29: 15 shared.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, shared, str(15 * k)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        for k in range(3)
+    ]
+    results = [w.communicate(timeout=600) for w in writers]
+    for writer, (out, err) in zip(writers, results, strict=True):
+        assert writer.returncode == 0 and out.split() == ["done"], err[-3000:]
+    with open_warehouse(shared) as con:
+        stored = urls(con)
+        assert pending_batches(con) == 0
+        ledger = con.execute("select count(*), count(distinct batch_id) from merged_batches").fetchone()
+    assert len(stored) == len(set(stored)) == 15 * 2 + 30  # no URL twice, none lost
+    assert ledger == (18, 18)  # every batch merged exactly once
+
+
+def test_threads_of_one_process_share_the_lock_and_the_first_holder_waits_for_the_others(shared):
+    import threading
+
+    from warehouse.connection import _LOCKS_DB, _PG_HOLDER, _PG_QUERY, _lock_connection, lake_of
+
+    def holder():
+        con = _lock_connection(lake_of(shared))
+        try:
+            row = con.execute(_PG_QUERY, [_LOCKS_DB, _PG_HOLDER]).fetchone()
+        finally:
+            con.close()
+        return row[0] if row else None
+
+    inside, leave = threading.Event(), threading.Event()
+    seen_while_inside = []
+
+    def second():
+        with write_lock(shared):
+            inside.set()
+            leave.wait(30)
+            seen_while_inside.append(holder())
+
+    with write_lock(shared):
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert inside.wait(30)
+        first_holder = holder()
+        threading.Timer(0.5, leave.set).start()
+    # The first holder's block has ended, but it released the lock only after the second thread left.
+    thread.join(30)
+    assert seen_while_inside == [first_holder] and first_holder is not None
+    assert holder() is None
+
+
+def test_a_merge_that_lost_its_lock_commits_nothing(shared):
+    from warehouse.connection import (
+        _LOCKS_DB,
+        _PG_EXECUTE,
+        WarehouseBusyError,
+        _lock_connection,
+        lake_of,
+    )
+
+    with open_warehouse(shared) as con:
+        stage_batch(con, [art(1)], "writer-a")
+    with write_lock(shared):
+        # Another machine took the lock: our lease ran out while this process stalled.
+        con = _lock_connection(lake_of(shared))
+        try:
+            con.execute(_PG_EXECUTE, [_LOCKS_DB, "UPDATE wirehouse_run_lock SET holder = 'another-machine'"])
+        finally:
+            con.close()
+        with pytest.raises(WarehouseBusyError, match="lost the lock"):
+            merge_staged(shared)
+    with open_warehouse(shared) as con:
+        assert urls(con) == [] and pending_batches(con) == 1  # rolled back; still waiting
+
+
+def test_a_staged_batch_that_cannot_be_read_is_set_aside_and_the_rest_merged(shared):
+    with open_warehouse(shared) as con:
+        con.execute(
+            "INSERT INTO staged_batches VALUES ('damaged', 'writer-x', false, ['https://x.example/0'],"
+            " now(), '\\x00\\x01'::BLOB)"
+        )
+        stage_batch(con, [art(1)], "writer-a")
+    assert merge_staged(shared).batches == 2
+    with open_warehouse(shared) as con:
+        assert urls(con) == ["https://x.example/1"]
+        assert pending_batches(con) == 0
+        assert con.execute("select articles from merged_batches where batch_id = 'damaged'").fetchone() == (
+            -1,
+        )
 
 
 def test_an_index_on_another_machine_catches_up_from_the_change_feed(shared, tmp_path):
