@@ -121,7 +121,8 @@ def test_every_task_run_is_recorded_and_artifacts_are_published(newsroom, wareho
             task_runs = client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[summary.run_id]))
             )
-            if len(task_runs) >= expected_tasks or time.monotonic() > deadline:
+            done = len(task_runs) >= expected_tasks and all(t.state.is_completed() for t in task_runs)
+            if done or time.monotonic() > deadline:  # states arrive after the runs themselves
                 break
             time.sleep(0.5)
         artifacts = client.read_artifacts(
