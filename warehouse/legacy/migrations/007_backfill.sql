@@ -1,10 +1,14 @@
 -- 007: archive backfill, in the single-file warehouse: the same statements as the lake's
 -- migrations/007_backfill.sql, so that the views fit both and an old file converts column for column.
 
+-- DuckDB refuses to alter a table that has an index: dropped, and created again after the change.
+DROP INDEX article_store_feed_guid;
+
 ALTER TABLE article_store ALTER COLUMN feed_url DROP NOT NULL;   -- NULL: no feed (an archive's page)
 ALTER TABLE article_store ADD COLUMN source_file VARCHAR;        -- the archive it was read from
 ALTER TABLE article_store ADD COLUMN source_record VARCHAR;      -- its WARC-Record-ID there
 ALTER TABLE article_store ADD COLUMN source_offset BIGINT;       -- byte offset of the record (gzip member)
+CREATE INDEX article_store_feed_guid ON article_store (feed_url, guid);
 
 CREATE TABLE archive_files (
     source_file  VARCHAR NOT NULL,     -- as given: path, http(s) or s3:// URL
