@@ -96,9 +96,11 @@ def read_archive(stream: IO[bytes]) -> Iterator[ArchiveItem]:
             if problem is not None:
                 yield problem
             if data is not None:
-                yield from _records(io.BytesIO(data), base=offset, fixed_offset=True)
+                arc = not data.startswith(b"WARC/")
+                yield from _records(io.BytesIO(data), base=offset, fixed_offset=True, arc=arc)
     else:
-        yield from _records(io.BufferedReader(_Prefixed(head, stream)), base=0, fixed_offset=False)
+        plain = io.BufferedReader(_Prefixed(head, stream))
+        yield from _records(plain, base=0, fixed_offset=False, arc=not head.startswith(b"WAR"))
 
 
 def gzip_members(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, bytes | None, ArchiveProblem | None]]:
@@ -254,28 +256,28 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def _records(stream: IO[bytes], *, base: int, fixed_offset: bool) -> Iterator[ArchiveItem]:
+def _records(stream: IO[bytes], *, base: int, fixed_offset: bool, arc: bool) -> Iterator[ArchiveItem]:
     """Parse the records of an uncompressed stream (one gzip member's, or a plain file)."""
     iterator = ArchiveIterator(stream, arc2warc=True, check_digests=False)
     try:
         for record in iterator:
-            offset = base if fixed_offset else base + int(iterator.get_record_offset())
+            # The stream's position when the record is handed out is where it starts (warcio's
+            # get_record_offset() would read the record to its end first, leaving no payload to read).
+            offset = base if fixed_offset else base + int(iterator.offset)
             if record.rec_type != "response":
                 continue
-            yield _item(record, offset)
+            yield _item(record, offset, arc)
     except (ArchiveLoadFailed, ValueError, OSError, zlib.error, EOFError) as exc:
         offset = base if fixed_offset else base + int(iterator.offset)
         yield ArchiveProblem(UNREADABLE, offset, f"not a WARC or ARC record: {_first_line(exc)}")
 
 
-def _item(record: Any, offset: int) -> ArchiveItem:
+def _item(record: Any, offset: int, arc: bool) -> ArchiveItem:
     """One response record as a page, or the problem that keeps it from being one."""
     headers = record.rec_headers
     url = (headers.get_header("WARC-Target-URI") or "").strip().strip("<>") or None
     # An ARC record has no id of its own (warcio invents a new one on every read): its offset says where it is.
-    record_id = (
-        None if str(getattr(record, "format", "")).startswith("arc") else headers.get_header("WARC-Record-ID")
-    )
+    record_id = None if arc else headers.get_header("WARC-Record-ID")
     if record.http_headers is None:
         return ArchiveProblem(UNREADABLE, offset, "response without HTTP headers", url, record_id)
     status = _status(record.http_headers.get_statuscode())

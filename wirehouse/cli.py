@@ -429,14 +429,14 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
     apply_prefect_defaults()
     for value in (args.since, args.until):
         parse_when(value)  # a bad date is one line, before any server starts
+    # So is a missing file or a glob that matches nothing.
+    expand_sources(args.sources)
     with ExitStack() as stack:
         temporary = None
         if needs_temporary_server():
             temporary = TemporaryServer()
             temporary.start()
             stack.callback(temporary.stop)
-        # Fail fast, before the run: a missing file or a glob that matches nothing is a one-line error.
-        expand_sources(args.sources)
         with run_scope(
             warehouse,
             timeout=settings.lock_timeout,
