@@ -256,9 +256,15 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+class _QuietIterator(ArchiveIterator):  # type: ignore[misc]
+    """warcio's iterator without its warnings on stderr: what is wrong becomes a problem, not output."""
+
+    INC_RECORD = ""
+
+
 def _records(stream: IO[bytes], *, base: int, fixed_offset: bool, arc: bool) -> Iterator[ArchiveItem]:
     """Parse the records of an uncompressed stream (one gzip member's, or a plain file)."""
-    iterator = ArchiveIterator(stream, arc2warc=True, check_digests=False)
+    iterator = _QuietIterator(stream, arc2warc=True, check_digests=False)
     try:
         for record in iterator:
             # The stream's position when the record is handed out is where it starts (warcio's
