@@ -30,6 +30,7 @@ from wirehouse.errors import PermanentError
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 READ_CHUNK = 1 << 20
+FEED_BYTES = 64 << 10  # compressed bytes given to zlib at a time
 # A record bigger than this once decompressed is no news page (Common Crawl cuts payloads at 1 MiB);
 # the cap also keeps a gzip bomb from filling memory.
 MAX_RECORD_BYTES = 64 << 20
@@ -205,10 +206,19 @@ def _inflate_member(window: _Window) -> tuple[bytes | None, ArchiveProblem | Non
     out: list[bytes] = []
     size = 0
     fed = window.index  # next byte of data to feed
-    while True:
+    while not inflater.eof:
+        if fed >= len(window.data):
+            before = window.index
+            if not window.read_more():
+                window.advance(len(window.data) - window.index)
+                # What was inflated is the start of a record: nothing to take from it.
+                return None, ArchiveProblem(TRUNCATED, start, "the file ends inside this gzip member")
+            fed -= before - window.index  # read_more may have moved the data
+            continue
+        # Fed in small pieces: zlib copies what follows the member's end (unused_data) on every call.
+        end = min(fed + FEED_BYTES, len(window.data))
+        pending = bytes(window.data[fed:end])
         try:
-            pending: bytes = bytes(memoryview(window.data)[fed:])
-            fed = len(window.data)
             while pending and not inflater.eof:
                 # max_length: however well it compresses, one step inflates a bounded amount.
                 piece = inflater.decompress(pending, READ_CHUNK)
@@ -220,15 +230,8 @@ def _inflate_member(window: _Window) -> tuple[bytes | None, ArchiveProblem | Non
                     out = []
         except zlib.error:
             return None
-        if inflater.eof:
-            window.advance(fed - len(inflater.unused_data) - window.index)
-            break
-        before = window.index
-        if not window.read_more():
-            window.advance(len(window.data) - window.index)
-            # What was inflated is the start of a record: nothing to take from it.
-            return None, ArchiveProblem(TRUNCATED, start, "the file ends inside this gzip member")
-        fed -= before - window.index  # read_more may have moved the data
+        fed = end
+    window.advance(fed - len(inflater.unused_data) - window.index)
     if size > MAX_RECORD_BYTES:
         return None, ArchiveProblem(TOO_LARGE, start, f"record larger than {MAX_RECORD_BYTES} bytes")
     return b"".join(out), None
