@@ -106,11 +106,49 @@ def best_of(reader: Callable[[Path], tuple[int, int]], path: Path, repeat: int) 
     return best, records, size
 
 
+def bench_backfill(path: Path, pages: int, tmp: Path) -> None:
+    """Run `wirehouse backfill` on the gzipped file into a fresh warehouse: pages/s, process and flow."""
+    import os
+    import subprocess
+
+    warehouse = tmp / "backfill.sqlite"
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "wirehouse.cli", "backfill", str(path), "--warehouse", str(warehouse)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PREFECT_HOME": str(tmp / "prefect-home")},
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        print(f"bench.warc: backfill failed: {result.stderr.strip()[-2000:]}", file=sys.stderr)
+        return
+    summary = [
+        line for line in result.stdout.splitlines() if line.startswith(("articles stored", "warehouse"))
+    ]
+    flow_seconds = float(summary[-1].rsplit("(", 1)[1].split()[0])
+    print(f"\nwirehouse backfill, local process pool: {pages:,} pages")
+    print(
+        f"  process wall {wall:6.1f} s  {pages / wall:6.1f} pages/s  (python start, temporary Prefect server or"
+    )
+    print("                                            PREFECT_API_URL's, flow)")
+    print(f"  in-flow      {flow_seconds:6.1f} s  {pages / flow_seconds:6.1f} pages/s")
+    print("  " + summary[0])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, action="append", help="corpus folder (repeatable)")
     parser.add_argument("--copies", type=int, default=20, help="records per corpus page (default 20)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per reader, best kept (default 3)")
+    parser.add_argument(
+        "--backfill",
+        type=int,
+        default=0,
+        metavar="COPIES",
+        help="also backfill a gzipped WARC of the pages, COPIES times each, into a fresh warehouse",
+    )
     args = parser.parse_args(argv)
     folders = args.corpus or DEFAULT_CORPORA
     missing = [str(f) for f in folders if not (f / "truth.jsonl").is_file()]
@@ -150,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         for kind in files:
             ratio = rates[("fastwarc", kind)] / rates[("warcio", kind)]
             print(f"fastwarc/warcio ({kind}): {ratio:.1f}x")
+        if args.backfill:
+            path = Path(tmp) / "backfill.warc.gz"
+            count = write_archive(path, pages, args.backfill, compress=True)
+            bench_backfill(path, count, Path(tmp))
     return 0
 
 
