@@ -7,14 +7,13 @@ import time
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tasks.backfill import Filters, backfill_file
+from tasks.backfill import Filters, backfill_file, loaded_archives
 from tasks.cpu import cpu_pool
 from tasks.load import parse_when, prepare_warehouse
 from tasks.records import ArchiveLoad, BackfillSummary
 from tasks.settings import load_settings
 from tasks.warc import expand_sources, split_list
-from warehouse.backfill import loaded_files
-from warehouse.connection import open_warehouse, run_scope
+from warehouse.connection import run_scope
 
 
 @flow(name="backfill", log_prints=False)
@@ -57,8 +56,7 @@ def backfill(
         memory_mb=settings.warehouse_memory_mb,
     ) as scope:
         prepare_warehouse(path)
-        with open_warehouse(path) as con:
-            loaded = loaded_files(con, filters.key())
+        loaded = loaded_archives(path, filters)
         logger.info("backfilling %d archive files into %s", len(files), path)
         with cpu_pool(settings.cpu_workers) as pool:
             for number, source in enumerate(files, start=1):

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from tasks.warc import (
     read_archive,
 )
 from warehouse.articles import known_urls, store_articles
-from warehouse.backfill import mark_loaded
+from warehouse.backfill import loaded_files, mark_loaded
 from warehouse.connection import lake_of, open_warehouse
 
 logger = logging.getLogger(__name__)
@@ -127,8 +127,8 @@ class _Tally:
     records: int = 0
     stored: int = 0
     skipped: int = 0
-    statuses: Counter[str] | None = None
-    problems: list[ArchiveProblem] | None = None
+    statuses: Counter[str] = field(default_factory=Counter)
+    problems: list[ArchiveProblem] = field(default_factory=list)
 
 
 def load_archive(
@@ -153,7 +153,7 @@ def load_archive(
         What was done; ``error`` is set (and the file not marked loaded) where it could not be read.
     """
     started = datetime.now(UTC)
-    tally = _Tally(statuses=Counter(), problems=[])
+    tally = _Tally()
     seen: set[str] = set()
     search_dir = lake_of(path).search_dir
     # Storing a batch overlaps extracting the next one (the workers need no help from this process);
@@ -184,7 +184,7 @@ def load_archive(
         finally:
             if storing is not None:  # let a running store finish (or fail) before the thread goes
                 storing.exception()
-    problems = tally.problems or []
+    problems = tally.problems
     load = _load(source, tally)
     if tally.records == 0 and problems:
         # Not one record could be read: no archive at all (or nothing of it survived); said as an error.
@@ -202,7 +202,6 @@ def _new_pages(
     tally: _Tally,
 ) -> list[tuple[Page, ArchiveRecord]]:
     """The batch's records worth extracting: wanted hosts, each URL once, not stored before."""
-    assert tally.problems is not None
     candidates: list[tuple[Page, ArchiveRecord]] = []
     for item in items:
         if isinstance(item, ArchiveProblem):
@@ -233,26 +232,40 @@ def _store(path: Path, articles: list[Article], run_id: str | None, search_dir: 
 
 
 def _count(stored: list[Article], tally: _Tally) -> None:
-    assert tally.statuses is not None
     tally.stored += len(stored)
     tally.statuses.update(article.extraction_status for article in stored)
 
 
 def _load(source: str, tally: _Tally, error: str | None = None) -> ArchiveLoad:
-    problems = tally.problems or []
+    problems = tally.problems
     return ArchiveLoad(
         source=source,
         records=tally.records,
         stored=tally.stored,
         skipped=tally.skipped,
         failed=len(problems),
-        articles_by_status=dict(sorted((tally.statuses or Counter()).items())),
+        articles_by_status=dict(sorted(tally.statuses.items())),
         problems_by_kind=dict(sorted(Counter(p.kind for p in problems).items())),
         error=error,
     )
 
 
 # --------------------------------------------------------------------------- Prefect task
+
+
+@task(name="loaded-archives", cache_policy=NO_CACHE)
+def loaded_archives(path: Path, filters: Filters) -> set[str]:
+    """The archive files an earlier backfill loaded with these filters (or none): skipped by this one.
+
+    Args:
+        path: The warehouse.
+        filters: This backfill's filters.
+
+    Returns:
+        Their sources, as recorded.
+    """
+    with open_warehouse(path) as con:
+        return loaded_files(con, filters.key())
 
 
 @task(name="backfill-file", task_run_name="backfill-file {number}", cache_policy=NO_CACHE)

@@ -583,6 +583,8 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
             raise ArchiveSourceError(f"cannot read {source}: {_first_line(exc)}") from exc
         try:
             yield body
+        except (BotoCoreError, ClientError) as exc:  # the connection broke off mid-way
+            raise ArchiveSourceError(f"reading {source} failed: {_first_line(exc)}") from exc
         finally:
             body.close()
         return
