@@ -8,12 +8,13 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from tasks.backfill import Filters, backfill_file, loaded_archives
+from tasks.batch import merge_pending
 from tasks.cpu import cpu_pool
 from tasks.load import parse_when, prepare_warehouse
 from tasks.records import ArchiveLoad, BackfillSummary
 from tasks.settings import load_settings
 from tasks.warc import expand_sources, split_list
-from warehouse.connection import run_scope
+from warehouse.connection import is_shared, run_scope
 
 
 @flow(name="backfill", log_prints=False)
@@ -66,6 +67,8 @@ def backfill(
                     continue
                 load = backfill_file(source, pool, path, filters, settings.batch_size, scope.run_id, number)
                 loads.append(load)
+            if is_shared(path):  # what is still staged is merged before the run ends
+                merge_pending(path, settings.lock_timeout)
     return BackfillSummary(
         run_id=scope.run_id, warehouse=str(path), files=tuple(loads), seconds=time.monotonic() - started
     )

@@ -19,7 +19,6 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
-from tasks.batch import store_isolating
 from tasks.cpu import process_in_pool
 from tasks.feeds import canonical_url
 from tasks.load import batched
@@ -36,9 +35,10 @@ from tasks.warc import (
     open_source,
     read_archive,
 )
-from warehouse.articles import known_urls, store_articles
+from warehouse.articles import known_urls
 from warehouse.backfill import loaded_files, mark_loaded
-from warehouse.connection import lake_of, open_warehouse
+from warehouse.connection import open_warehouse
+from warehouse.staging import save_batch
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,6 @@ def load_archive(
     started = datetime.now(UTC)
     tally = _Tally()
     seen: set[str] = set()
-    search_dir = lake_of(path).search_dir
     # Storing a batch overlaps extracting the next one (the workers need no help from this process);
     # one store at a time keeps the batches' order, and its errors surface at the next wait.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-store") as storer:
@@ -173,7 +172,7 @@ def load_archive(
                     tally.skipped += len(articles) - len(keep)
                     if storing is not None:
                         _count(storing.result(), tally)
-                    storing = storer.submit(_store, path, keep, run_id, search_dir) if keep else None
+                    storing = storer.submit(save_batch, path, keep, run_id) if keep else None
             if storing is not None:
                 _count(storing.result(), tally)
                 storing = None
@@ -222,13 +221,6 @@ def _new_pages(
         known = known_urls(con, [page.entry for page, _ in candidates])
     tally.skipped += sum(1 for page, _ in candidates if page.entry.url in known)
     return [(page, record) for page, record in candidates if page.entry.url not in known]
-
-
-def _store(path: Path, articles: list[Article], run_id: str | None, search_dir: Path) -> list[Article]:
-    with open_warehouse(path) as con:
-        return store_isolating(
-            lambda part: store_articles(con, part, run_id, search_dir=search_dir), articles
-        )
 
 
 def _count(stored: list[Article], tally: _Tally) -> None:

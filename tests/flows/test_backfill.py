@@ -273,3 +273,23 @@ def test_a_killed_backfill_rerun_stores_every_record_exactly_once(tmp_path):
     assert {r[0] for r in rows(path, "select url from articles")} == wanted
     assert rows(path, "select count(*), count(distinct source_file) from archive_files") == [(3, 3)]
     assert rows(path, "select count(*) from raw_pages") == [(expected,)]
+
+
+def test_backfill_into_a_shared_lake_stages_merges_and_skips_on_rerun(
+    postgres_catalog, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WIREHOUSE_DATA_PATH", str(tmp_path / "shared-data") + os.sep)
+    warc = write_warc(tmp_path / "shared.warc.gz", [story("lake.example", n) for n in range(5)])
+    (load,) = backfill(sources=[str(warc)], warehouse=postgres_catalog, batch_size=2).files
+    assert (load.stored, load.error) == (5, None)
+    con = connect(postgres_catalog, read_only=True)
+    try:
+        assert con.execute("select count(*), count(distinct url) from articles").fetchone() == (5, 5)
+        assert con.execute(
+            "select count(*) from staged_batches where batch_id not in (select batch_id from merged_batches)"
+        ).fetchone() == (0,)  # every staged batch merged before the run ended
+        assert con.execute("select source_file from archive_files").fetchall() == [(str(warc),)]
+    finally:
+        con.close()
+    (again,) = backfill(sources=[str(warc)], warehouse=postgres_catalog).files
+    assert again.already_loaded
