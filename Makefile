@@ -13,7 +13,7 @@ UI_DIR := .prefect-ui
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
 UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quick bench-quality bench-dedup bench-merge ui ui-stop clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-quality bench-dedup bench-merge bench-warc ui ui-stop clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,6 +85,9 @@ bench-merge: $(DEV_STAMP)  ## one lake's merge rate (the ceiling of many writers
 
 bench-dedup: $(DEV_STAMP)  ## wire-copy grouping: pairwise precision/recall and time at 1,000 and 10,000 articles
 	$(BIN)/python -m bench.dedup --corpus $(CORPUS)
+
+bench-warc: $(DEV_STAMP)  ## archive reading: warcio vs fastwarc (and wirehouse's reader) on WARC files of the corpus pages
+	$(BIN)/python -m bench.warc
 
 clean:  ## remove the virtualenv and caches (keeps the warehouse)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -165,6 +165,10 @@ class Article:
     # The raw HTML zlib-compressed where it was extracted (a worker process), so that the flow's own
     # process neither compresses it nor receives the uncompressed copy back; raw_html is then None.
     raw_html_zlib: bytes | None = field(default=None, repr=False)
+    # Backfilled from an archive (no feed: feed_url is empty, stored as NULL): the file and the record.
+    source_file: str | None = None
+    source_record: str | None = None
+    source_offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -181,3 +185,28 @@ class IngestSummary:
     failures_by_reason: dict[str, int]
     seconds: float
     phase_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArchiveLoad:
+    """What a backfill did with one archive file."""
+
+    source: str
+    records: int = 0  # response records read
+    stored: int = 0  # articles written
+    skipped: int = 0  # stored before, repeated in the file, or left out by the filters
+    failed: int = 0  # records that gave no page (problems)
+    articles_by_status: dict[str, int] = field(default_factory=dict)
+    problems_by_kind: dict[str, int] = field(default_factory=dict)
+    already_loaded: bool = False  # loaded by an earlier backfill with the same filters: not read again
+    error: str | None = None  # the file could not be opened or read at all
+
+
+@dataclass(frozen=True)
+class BackfillSummary:
+    """What one backfill run did, for the CLI summary."""
+
+    run_id: str | None
+    warehouse: str
+    files: tuple[ArchiveLoad, ...]
+    seconds: float

@@ -73,6 +73,9 @@ ARTICLE_SCHEMA = pa.schema(
         ("story_id", pa.string()),
         ("retryable", pa.bool_()),
         ("run_id", pa.string()),
+        ("source_file", pa.string()),
+        ("source_record", pa.string()),
+        ("source_offset", pa.int64()),
     ]
 )
 
@@ -302,6 +305,8 @@ def articles_table(articles: Sequence[Article], run_id: str | None) -> pa.Table:
     for article in articles:
         for name in ARTICLE_SCHEMA.names:
             value = run_id if name == "run_id" else getattr(article, name)
+            if name == "feed_url" and not value:
+                value = None  # a backfilled page has no feed
             columns[name].append(list(value) if isinstance(value, tuple) else value)
     return pa.table(columns, schema=ARTICLE_SCHEMA)
 

@@ -30,7 +30,16 @@ logger = logging.getLogger(__name__)
 
 # The tables that hold data, in the order they are copied (feed_fetch_log's fetch_id came from a
 # sequence, which DuckLake has not; it was never part of the public views).
-TABLES = ("feeds", "feed_fetch_log", "article_store", "raw_pages", "quotes", "story_keys")
+TABLES = (
+    "feeds",
+    "feed_fetch_log",
+    "article_store",
+    "raw_pages",
+    "quotes",
+    "story_keys",
+    "archive_files",
+    "archive_problems",
+)
 _OLD = "legacy"
 _COLUMNS = """
 SELECT column_name FROM duckdb_columns()

@@ -36,7 +36,10 @@ SELECT
     paywalled,
     story_id,
     run_id,
-    ingested_at
+    ingested_at,
+    source_file,
+    source_record,
+    source_offset
 FROM article_store;
 
 CREATE OR REPLACE VIEW feed_fetches AS
@@ -92,4 +95,17 @@ SELECT
     fetched_at,
     run_id
 FROM article_store
-WHERE extraction_status <> 'ok';
+WHERE extraction_status <> 'ok'
+UNION ALL
+-- Records of a backfilled archive that gave no page (not HTML, truncated, broken gzip, ...).
+SELECT
+    'archive',
+    coalesce(url, source_file),
+    NULL,
+    'read_archive',
+    problem,
+    message,
+    http_status,
+    occurred_at,
+    run_id
+FROM archive_problems;

@@ -411,6 +411,70 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
+    """Check the sources cheaply, then run the backfill flow.
+
+    Args:
+        args: The parsed ``backfill`` arguments.
+        warehouse: The warehouse.
+
+    Returns:
+        The flow's BackfillSummary.
+    """
+    from tasks.load import parse_when
+    from tasks.warc import expand_sources
+    from warehouse.connection import run_scope
+
+    settings = load_settings(warehouse_path=warehouse)
+    apply_prefect_defaults()
+    for value in (args.since, args.until):
+        parse_when(value)  # a bad date is one line, before any server starts
+    # So is a missing file or a glob that matches nothing.
+    expand_sources(args.sources)
+    with ExitStack() as stack:
+        temporary = None
+        if needs_temporary_server():
+            temporary = TemporaryServer()
+            temporary.start()
+            stack.callback(temporary.stop)
+        with run_scope(
+            warehouse,
+            timeout=settings.lock_timeout,
+            on_wait=_note,
+            hold=True,
+            memory_mb=settings.warehouse_memory_mb,
+        ):
+            from flows.backfill import backfill
+
+            with prefect_api(temporary):
+                state = backfill(
+                    sources=list(args.sources),
+                    warehouse=str(warehouse),
+                    host=args.host,
+                    lang=args.lang,
+                    since=args.since,
+                    until=args.until,
+                    batch_size=args.batch_size,
+                    return_state=True,
+                )
+            if not state.is_completed():
+                raise UserError(state.message or f"the backfill ended in state {state.name}")
+            return state.result()
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """`wirehouse backfill WARC...`."""
+    from tasks.backfill import summary_lines
+
+    summary = run_backfill(args, _warehouse_path(args))
+    print("\n".join(summary_lines(summary)))
+    failed = [load for load in summary.files if load.error]
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise UserError(f"{failed[0].error}{more}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """`wirehouse demo`: serve the bundled sample newsroom on loopback and ingest it."""
     from tasks.report import summary_lines
@@ -700,6 +764,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "dir", metavar="DIR", help="output folder (articles/, quotes.parquet, stories.parquet)"
     )
+
+    back = add(
+        "backfill",
+        "Load the HTML pages of WARC/ARC archives (paths, globs, http(s) or s3:// URLs).",
+        cmd_backfill,
+    )
+    back.add_argument("sources", nargs="+", metavar="WARC", help="archive file, glob or URL")
+    back.add_argument(
+        "--host", metavar="HOSTS", help="only these hosts: comma list of names (with subdomains) or globs"
+    )
+    back.add_argument("--lang", metavar="CODES", help="only these languages (comma list, e.g. de,fr)")
+    back.add_argument(
+        "--since", metavar="YYYY-MM-DD", help="only pages published since (else captured since)"
+    )
+    back.add_argument("--until", metavar="YYYY-MM-DD", help="only pages published before")
+    back.add_argument("--batch-size", type=int, metavar="N", help="records per batch (default 50)")
 
     again = add(
         "reprocess",

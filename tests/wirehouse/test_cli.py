@@ -50,7 +50,7 @@ def filled(warehouse_path):
 def test_help_explains_every_command():
     result = wirehouse("--help")
     assert result.returncode == 0
-    for command in ("ingest", "query", "feeds", "demo"):
+    for command in ("ingest", "query", "feeds", "demo", "backfill"):
         assert command in result.stdout
     assert wirehouse("feeds", "--help").returncode == 0
 
@@ -79,6 +79,10 @@ def test_help_explains_every_command():
             ["ingest", "--feeds", "{tmp}/ok.toml", "--warehouse", "{tmp}"],
             "is a directory, not the lake's catalog file",
         ),
+        (["backfill", "{tmp}/missing.warc.gz", "--warehouse", "{tmp}/w.sqlite"], "no such archive file"),
+        (["backfill", "{tmp}/*.arc.gz", "--warehouse", "{tmp}/w.sqlite"], "no archive file matches"),
+        (["backfill", "{tmp}", "--warehouse", "{tmp}/w.sqlite"], "is a folder: name its files"),
+        (["backfill", "{tmp}/ok.toml", "--since", "May", "--warehouse", "{tmp}/w.sqlite"], "not an ISO date"),
     ],
 )
 def test_user_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
