@@ -241,7 +241,7 @@ def child_prefill(spec: dict[str, Any]) -> dict[str, Any]:
     from warehouse.maintenance import upkeep
 
     with open(spec["articles"], "rb") as handle:
-        base = pickle.load(handle)  # noqa: S301 - our own file, written by the parent a moment ago
+        base = pickle.load(handle)  # our own file, written by the parent
     path = Path(spec["lake"])
     lake = lake_of(path)
     started = time.perf_counter()
@@ -261,7 +261,7 @@ def child_store(spec: dict[str, Any]) -> dict[str, Any]:
     from warehouse.connection import lake_of, open_warehouse, run_scope
 
     with open(spec["articles"], "rb") as handle:
-        base = pickle.load(handle)  # noqa: S301 - our own file
+        base = pickle.load(handle)  # our own file, written by the parent
     path = Path(spec["lake"])
     lake = lake_of(path)
     size, batches = spec["batch_size"], spec["batches"]
@@ -296,7 +296,9 @@ def child_store(spec: dict[str, Any]) -> dict[str, Any]:
         result["index_segments"] = _segments(lake.search_dir)
         result["hashes"] = {name: con.execute(sql).fetchone()[0] for name, sql in _HASHES.items()}
         reads: dict[str, list[float]] = defaultdict(list)
-        entries = [FeedEntry(feed_url=a.feed_url, url=a.url, link=a.link, guid=a.guid) for a in batch_list[-1]]
+        entries = [
+            FeedEntry(feed_url=a.feed_url, url=a.url, link=a.link, guid=a.guid) for a in batch_list[-1]
+        ]
         for _ in range(spec["read_repeats"]):
             for name, sql in _READS.items():
                 started = time.perf_counter()
@@ -415,7 +417,12 @@ def report(sides: dict[str, list[dict[str, Any]]]) -> str:
             f"read '{read}' median s: "
             + "; ".join(f"{n}: " + ", ".join(f"{r['reads'][read]:.4f}" for r in sides[n]) for n in names)
         )
-    stale = [f"{n} round {i + 1}" for n in names for i, r in enumerate(sides[n]) if r["index_docs"] != r["ok_articles"]]
+    stale = [
+        f"{n} round {i + 1}"
+        for n in names
+        for i, r in enumerate(sides[n])
+        if r["index_docs"] != r["ok_articles"]
+    ]
     lines.append(
         "search after the run: "
         + ("every stored article is in the index" if not stale else "STALE in " + ", ".join(stale))
@@ -488,7 +495,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     shutil.rmtree(run, ignore_errors=True)
                     copy_lake(prefilled, run / "news.sqlite")
                     result = run_child(
-                        trees[name], spec | {"mode": "store", "lake": str(run / "news.sqlite")}, work, run.name
+                        trees[name],
+                        spec | {"mode": "store", "lake": str(run / "news.sqlite")},
+                        work,
+                        run.name,
                     )
                     sides[name].append(result)
                     shutil.rmtree(run, ignore_errors=True)
