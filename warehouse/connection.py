@@ -787,6 +787,10 @@ def run_scope(
     for each merge and feed update (:func:`write_lock`), unless ``exclusive`` asks for the whole run
     (maintenance).
 
+    An exclusive scope holds the search index's writer too: batches add to it, leaving the scope commits
+    (see :func:`warehouse.search.deferred_commits`). A shared lake's runs, which merge at once, take the
+    writer for each batch instead.
+
     The CLI opens a scope before it starts a flow, and the flow opens its own: the inner scope shares
     the lock (re-entrant) and skips the migration the outer one did, so each run locks and migrates
     exactly once, wherever it was started from.
@@ -815,12 +819,18 @@ def run_scope(
                 pass
             with _HELD_LOCKS_GUARD:
                 _MIGRATED.add(key)
+        # Imported here: reading commands never open a scope, and need no tantivy.
+        from warehouse.search import deferred_commits
+
         try:
-            if hold:
-                with hold_warehouse(path, memory_mb):
+            with ExitStack() as index:
+                if whole_run:  # runs that merge at once must not keep the writer from each other
+                    index.enter_context(deferred_commits(lake_of(path).search_dir))
+                if hold:
+                    with hold_warehouse(path, memory_mb):
+                        yield RunScope(Path(path), run_id, whole_run)
+                else:
                     yield RunScope(Path(path), run_id, whole_run)
-            else:
-                yield RunScope(Path(path), run_id, whole_run)
         finally:
             if outer:
                 with _HELD_LOCKS_GUARD:

@@ -5,6 +5,13 @@ is written by the batch that stores the articles, so a run's articles are found 
 cost per batch grows with the batch, not with the warehouse (tantivy adds a segment and merges in the
 background). One field pair (title, text) per stemmer; languages without a tantivy stemmer share the
 unstemmed pair ``none``.
+
+Inside a run (:func:`deferred_commits`, entered by the run scope) one writer stays open: each batch only
+adds its documents, and the writer commits every ``COMMIT_SECONDS`` and when the run scope ends. A
+commit writes and syncs a segment and a tantivy writer dropped right after its commit abandons its
+merges, so committing (and waiting for the merges) once per batch cost the flow's process more than any
+statement of the batch (``python -m bench.store --ref main`` shows it by step). A run killed outright
+loses at most its last ``COMMIT_SECONDS`` from the index; the maintenance flow's check rebuilds it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +75,22 @@ _LATEST = datetime(2262, 1, 1, tzinfo=UTC)
 # One writer per index in a process; another process waits on tantivy's own lock file.
 _WRITE_LOCK = threading.Lock()
 _WRITER_WAIT = 120.0  # seconds to wait for another process's writer (a shared catalog's other ingest)
+# A run's held writer commits at least this often, so `wirehouse search` during a run lags by at most this
+# much, and so does the index after a run killed outright (until the maintenance flow's check rebuilds it).
+COMMIT_SECONDS = 30.0
+
+
+@dataclass
+class _HeldWriter:
+    """The writer a run keeps open on one index folder (see :func:`deferred_commits`)."""
+
+    depth: int  # nested run scopes using it
+    writer: Any = None  # opened by the first batch that needs it
+    pending: bool = False  # documents added or deleted since the last commit
+    committed_at: float = 0.0
+
+
+_HELD: dict[Path, _HeldWriter] = {}  # by absolute folder; guarded by _WRITE_LOCK
 
 _OK_ARTICLES = """
 SELECT url, title, text, language, coalesce(published_at, fetched_at)
@@ -139,34 +163,100 @@ def _document(url: str, title: str | None, text: str | None, language: str | Non
     )
 
 
-@contextmanager
-def _writer(folder: Path) -> Iterator[Any]:
-    with _WRITE_LOCK:
-        index = _open(folder, create=True)
-        deadline = time.monotonic() + _WRITER_WAIT
-        while True:
-            try:
-                writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
-                break
-            except ValueError as exc:  # tantivy's lock file: another process is writing
-                if time.monotonic() >= deadline:
-                    raise SearchError(
-                        f"the search index {folder} is being written by another process"
-                    ) from exc
-                time.sleep(0.1)
+def _new_writer(folder: Path) -> Any:
+    """Open the index and take its writer, waiting for another process's writer to finish."""
+    index = _open(folder, create=True)
+    deadline = time.monotonic() + _WRITER_WAIT
+    while True:
         try:
-            yield writer
+            return index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        except ValueError as exc:  # tantivy's lock file: another process is writing
+            if time.monotonic() >= deadline:
+                raise SearchError(f"the search index {folder} is being written by another process") from exc
+            time.sleep(0.1)
+
+
+def _commit(held: _HeldWriter) -> None:
+    held.writer.commit()
+    held.pending = False
+    held.committed_at = time.monotonic()
+
+
+@contextmanager
+def _writer(folder: Path, *, commit: bool = True) -> Iterator[Any]:
+    """A writer for one change: the run's held writer if there is one, else a writer of its own.
+
+    A writer of its own commits and waits for its merges at the end. The held writer commits when
+    ``commit`` is set or ``COMMIT_SECONDS`` have passed since its last commit, and merges in the
+    background meanwhile. On an error the uncommitted changes are rolled back (for a held writer:
+    all of them since its last commit; the writer is then closed).
+    """
+    with _WRITE_LOCK:
+        held = _HELD.get(folder.absolute())
+        if held is None:
+            writer = _new_writer(folder)
+            try:
+                yield writer
+            except BaseException:
+                writer.rollback()
+                raise
+            writer.commit()
+            writer.wait_merging_threads()
+            return
+        if held.writer is None:
+            held.writer = _new_writer(folder)
+            held.committed_at = time.monotonic()
+        try:
+            yield held.writer
         except BaseException:
+            writer, held.writer, held.pending = held.writer, None, False
             writer.rollback()
+            writer.wait_merging_threads()
             raise
-        writer.commit()
-        writer.wait_merging_threads()
+        held.pending = True
+        if commit or time.monotonic() - held.committed_at >= COMMIT_SECONDS:
+            _commit(held)
+
+
+@contextmanager
+def deferred_commits(folder: Path) -> Iterator[None]:
+    """Keep one index writer open for a run: batches add documents, commits come every ``COMMIT_SECONDS``.
+
+    Re-entrant (a flow's scope inside the CLI's): leaving any level commits what is pending, so what a
+    run stored is found when it ends; leaving the outermost also waits for the merges and closes the
+    writer, releasing tantivy's lock for the next run. Ends with a commit even when the block raised:
+    the articles the lake committed are in the index too.
+
+    Args:
+        folder: The index folder.
+
+    Yields:
+        Nothing; :func:`index_articles` on ``folder`` uses the held writer inside the block.
+    """
+    key = folder.absolute()
+    with _WRITE_LOCK:
+        held = _HELD.setdefault(key, _HeldWriter(depth=0))
+        held.depth += 1
+    try:
+        yield
+    finally:
+        with _WRITE_LOCK:
+            held.depth -= 1
+            try:
+                if held.writer is not None and held.pending:
+                    _commit(held)
+            finally:
+                if held.depth == 0:
+                    del _HELD[key]
+                    if held.writer is not None:
+                        held.writer.wait_merging_threads()
 
 
 def index_articles(folder: Path, articles: Sequence[Article]) -> int:
     """Bring the index up to date with stored articles: each replaces its URL's document (if any).
 
     Articles whose extraction did not succeed are removed from the index, as they are from search.
+    Inside :func:`deferred_commits` the change is committed with the run's next commit; otherwise now.
 
     Args:
         folder: The index folder.
@@ -177,17 +267,28 @@ def index_articles(folder: Path, articles: Sequence[Article]) -> int:
     """
     if not articles:
         return 0
-    added = 0
-    with _writer(folder) as writer:
-        for article in articles:
-            writer.delete_documents_by_term("url", article.url)
-            if article.extraction_status == "ok":
-                seen = article.published_at or article.fetched_at
-                writer.add_document(
-                    _document(article.url, article.title, article.text, article.language, seen)
-                )
-                added += 1
-    return added
+    # Documents are built before the writer is touched: a failure here leaves the held writer as it was.
+    documents = [
+        (
+            article.url,
+            _document(
+                article.url,
+                article.title,
+                article.text,
+                article.language,
+                article.published_at or article.fetched_at,
+            )
+            if article.extraction_status == "ok"
+            else None,
+        )
+        for article in articles
+    ]
+    with _writer(folder, commit=False) as writer:
+        for url, document in documents:
+            writer.delete_documents_by_term("url", url)
+            if document is not None:
+                writer.add_document(document)
+    return sum(1 for _, document in documents if document is not None)
 
 
 def build_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchIndexStats:

@@ -3,11 +3,13 @@
 from datetime import UTC, date, datetime
 
 import pytest
+import tantivy
 
+import warehouse.search
 from tasks.records import Article
 from tasks.search import SearchError
 from warehouse.articles import store_articles
-from warehouse.connection import lake_of, open_warehouse
+from warehouse.connection import lake_of, open_warehouse, run_scope
 from warehouse.search import build_search_index, search
 
 NOW = datetime(2024, 10, 28, 12, 0, tzinfo=UTC)
@@ -124,3 +126,58 @@ def test_search_without_index_or_with_bad_arguments(con, folder, tmp_path):
     assert search(con, folder, "'; DROP TABLE article_store; --") == []
     assert search(con, folder, "AND OR NOT") == []  # words, not the query language's operators
     assert con.execute("SELECT count(*) FROM article_store").fetchone()[0] == len(ARTICLES)
+
+
+def words(n):
+    return f"Bericht {n} " + " ".join(f"wort{n}x{i}" for i in range(30))
+
+
+def test_a_run_commits_its_batches_when_it_ends(warehouse_path, folder, monkeypatch):
+    # A run's batches wait for its next commit (at most COMMIT_SECONDS away); leaving the run commits.
+    monkeypatch.setattr(warehouse.search, "COMMIT_SECONDS", 3600.0)
+    with run_scope(warehouse_path, timeout=10), open_warehouse(warehouse_path) as con:
+        store_articles(con, ARTICLES[:3], "run-1", search_dir=folder)
+        store_articles(con, ARTICLES[3:], "run-1", search_dir=folder)
+        assert search(con, folder, "Soldaten") == []  # stored, not yet committed to the index
+    with open_warehouse(warehouse_path, read_only=True) as con:
+        assert len(search(con, folder, "Soldaten", lang="de")) == 2
+        assert len(search(con, folder, "soldats", lang="fr")) == 1
+    # The writer is closed with the run: another one (a rebuild, the next run) gets tantivy's lock at once.
+    monkeypatch.setattr(warehouse.search, "_WRITER_WAIT", 0.0)
+    with open_warehouse(warehouse_path, read_only=True) as con:
+        assert build_search_index(con, folder).rows == 6
+
+
+def test_a_run_commits_every_commit_seconds(warehouse_path, folder, monkeypatch):
+    monkeypatch.setattr(warehouse.search, "COMMIT_SECONDS", 0.0)
+    with run_scope(warehouse_path, timeout=10), open_warehouse(warehouse_path) as con:
+        store_articles(con, ARTICLES[:1], "run-1", search_dir=folder)
+        assert [h.url for h in search(con, folder, "Nordkorea")] == ["https://news.example/1"]
+
+
+def test_a_failing_run_still_commits_what_it_stored(warehouse_path, folder, monkeypatch):
+    monkeypatch.setattr(warehouse.search, "COMMIT_SECONDS", 3600.0)
+    with (
+        pytest.raises(RuntimeError, match="later step"),
+        run_scope(warehouse_path, timeout=10),
+        open_warehouse(warehouse_path) as con,
+    ):
+        store_articles(con, ARTICLES, "run-1", search_dir=folder)
+        raise RuntimeError("a later step failed")
+    with open_warehouse(warehouse_path, read_only=True) as con:
+        assert len(search(con, folder, "Nordkorea")) == 1
+
+
+def test_a_run_of_many_batches_keeps_merging_segments(warehouse_path, folder, monkeypatch):
+    # Every batch committed (the worst case): the held writer's merges run meanwhile and are not abandoned.
+    monkeypatch.setattr(warehouse.search, "COMMIT_SECONDS", 0.0)
+    batches = 24
+    with run_scope(warehouse_path, timeout=10), open_warehouse(warehouse_path) as con:
+        for n in range(batches):
+            store_articles(con, [art(100 + n, f"Titel {n}", words(n), "de")], "run-1", search_dir=folder)
+    index = tantivy.Index.open(str(folder))
+    index.reload()
+    assert index.searcher().num_docs == batches
+    assert index.searcher().num_segments < batches / 2
+    with open_warehouse(warehouse_path, read_only=True) as con:
+        assert [h.url for h in search(con, folder, "wort7x3")] == ["https://news.example/107"]
