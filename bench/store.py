@@ -47,15 +47,15 @@ _LABELS = [
     (r"^BEGIN", "sql: begin"),
     (r"^COMMIT", "sql: commit"),
     (r"^ROLLBACK", "sql: rollback"),
-    (r"MERGE INTO article_store", "sql: merge articles"),
-    (r"MERGE INTO raw_pages", "sql: merge raw pages"),
+    (r"^(MERGE|INSERT) INTO article_store", "sql: write articles"),
+    (r"^(MERGE|INSERT) INTO raw_pages", "sql: write raw pages"),
     (r"^DELETE FROM quotes", "sql: delete quotes"),
     (r"^INSERT INTO quotes", "sql: insert quotes"),
     (r"WITH hits", "sql: story candidates"),
     (r"^UPDATE article_store SET story_id", "sql: rename stories"),
     (r"^DELETE FROM story_keys", "sql: delete story keys"),
     (r"^INSERT INTO story_keys", "sql: insert story keys"),
-    (r"NOT EXISTS \(SELECT 1 FROM article_store", "sql: writable check"),
+    (r"NOT EXISTS \(SELECT 1 FROM article_store|FROM batch b LEFT JOIN article_store", "sql: writable check"),
 ]
 # Functions of warehouse.articles' namespace timed as a whole (their statements are inside).
 _FUNCTIONS = {

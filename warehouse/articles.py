@@ -162,10 +162,16 @@ _REPLACE_ARTICLES = (
     + "\nWHEN NOT MATCHED THEN INSERT BY NAME\n"
 )
 
-_WRITABLE = """
-SELECT b.url FROM batch b
-WHERE NOT EXISTS (SELECT 1 FROM article_store a WHERE a.url = b.url AND NOT a.retryable)
+# Per URL of a batch: is it stored already, and may it be written (new, or a retryable failure)?
+_STORED = """
+SELECT b.url, count(a.url) > 0, coalesce(bool_and(a.retryable), TRUE)
+FROM batch b LEFT JOIN article_store a ON a.url = b.url
+GROUP BY b.url
 """
+# A batch of articles none of which is stored yet (the usual ingest batch) is appended: the same rows
+# as the MERGEs would write, without their join against the whole table, and with nothing to delete.
+_APPEND_ARTICLES = "INSERT INTO article_store BY NAME (SELECT * FROM batch)"
+_APPEND_RAW = "INSERT INTO raw_pages BY NAME (SELECT * FROM raw_batch)"
 
 
 _INSERT_RAW = """
@@ -175,7 +181,7 @@ WHEN MATCHED THEN UPDATE SET fetched_at = b.fetched_at, charset = b.charset, com
 WHEN NOT MATCHED THEN INSERT BY NAME
 """
 # Quotes of a batch replace those stored for the same articles (a retried article gets new quotes).
-_DELETE_QUOTES = "DELETE FROM quotes WHERE article_url IN (SELECT DISTINCT article_url FROM quote_batch)"
+_DELETE_QUOTES = "DELETE FROM quotes WHERE list_contains(?, article_url)"
 
 
 _INSERT_QUOTES = "INSERT INTO quotes BY NAME (SELECT * FROM quote_batch)"
@@ -446,19 +452,27 @@ def _store_articles(
     with _LOAD_LOCK, transaction(con):
         con.register("batch", articles_table(articles, run_id))
         try:
-            # Only new articles and retryable failures are written; a settled article stays as it is,
-            # and so do its raw HTML and quotes.
-            writable = {row[0] for row in con.execute(_WRITABLE).fetchall()}
+            found = con.execute(_STORED).fetchall()
         finally:
             con.unregister("batch")
+        # Only new articles and retryable failures are written; a settled article stays as it is,
+        # and so do its raw HTML and quotes.
+        writable = {url for url, _, may_write in found if may_write}
         kept = list(articles) if replace else [a for a in articles if a.url in writable]
+        stored = {url for url, is_stored, _ in found if is_stored}
+        renewed = sorted({a.url for a in kept} & stored)  # rows replaced, with their quotes and keys
         kept, keys, renamed = assign_story_ids(con, kept)
-        execute_with(
-            con, "batch", articles_table(kept, run_id), _REPLACE_ARTICLES if replace else _INSERT_ARTICLES
-        )
-        execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
-        execute_with(con, "quote_batch", quotes_table(kept), _DELETE_QUOTES, _INSERT_QUOTES)
-        store_story_keys(con, keys, renamed)
+        if renewed:
+            execute_with(
+                con, "batch", articles_table(kept, run_id), _REPLACE_ARTICLES if replace else _INSERT_ARTICLES
+            )
+            execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
+            con.execute(_DELETE_QUOTES, [renewed])
+        else:
+            execute_with(con, "batch", articles_table(kept, run_id), _APPEND_ARTICLES)
+            execute_with(con, "raw_batch", raw_pages_table(kept), _APPEND_RAW)
+        execute_with(con, "quote_batch", quotes_table(kept), _INSERT_QUOTES)
+        store_story_keys(con, keys, renamed, renewed)
         now = datetime.now(UTC)
         for batch_id, count in merged_batches:
             con.execute(_MARK_MERGED, [batch_id, now, count])

@@ -32,7 +32,7 @@ _RENAME_STORIES = """
 UPDATE article_store SET story_id = r.new_story_id
 FROM story_renames r WHERE article_store.story_id = r.old_story_id
 """
-_DELETE_KEYS = "DELETE FROM story_keys WHERE url IN (SELECT url FROM key_batch)"
+_DELETE_KEYS = "DELETE FROM story_keys WHERE list_contains(?, url)"
 _INSERT_KEYS = "INSERT INTO story_keys BY NAME (SELECT * FROM key_batch)"
 
 
@@ -92,13 +92,19 @@ def renames_table(renamed: dict[str, str]) -> pa.Table:
     )
 
 
-def store_story_keys(con: duckdb.DuckDBPyConnection, keys: pa.Table, renamed: dict[str, str]) -> None:
-    """Rename merged stories and replace the band keys of a batch's articles (inside its transaction).
+def store_story_keys(
+    con: duckdb.DuckDBPyConnection, keys: pa.Table, renamed: dict[str, str], renewed: Sequence[str] = ()
+) -> None:
+    """Rename merged stories and store the band keys of a batch's articles (inside its transaction).
 
     Args:
         con: A connection inside the batch's transaction.
         keys: Band-key rows from :func:`assign_story_ids`.
         renamed: Old story_id to new story_id.
+        renewed: Stored articles the batch replaces: their old keys go first. A new article has none,
+            so a batch of new articles deletes nothing (a DELETE reads the whole table).
     """
     execute_with(con, "story_renames", renames_table(renamed), _RENAME_STORIES)
-    execute_with(con, "key_batch", keys, _DELETE_KEYS, _INSERT_KEYS)
+    if renewed:
+        con.execute(_DELETE_KEYS, [list(renewed)])
+    execute_with(con, "key_batch", keys, _INSERT_KEYS)

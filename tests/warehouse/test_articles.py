@@ -245,6 +245,21 @@ def test_replacing_keeps_the_fetch_bookkeeping(warehouse_path):
     assert row == ("better text", "r2", 1, False)
 
 
+def test_replacing_drops_quotes_and_band_keys_the_new_version_has_not(warehouse_path):
+    from tasks import wirecopy
+    from tasks.records import Quote
+
+    old = art(1, text=WIRE, fingerprint=wirecopy.fingerprint(WIRE), quotes=(Quote(1, "Wir bleiben", 10, 21),))
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [old, art(2, text=OTHER, fingerprint=wirecopy.fingerprint(OTHER))], "r1")
+        assert count(con, "quotes") == 1 and count(con, "story_keys") == 2 * wirecopy.BANDS
+        # re-processed: no quotes, no fingerprint any more; stored alongside a new article
+        store_articles(con, [art(1, text="short now"), art(3)], "r2", replace=True)
+        assert count(con, "quotes") == 0
+        assert con.execute("select distinct url from story_keys").fetchall() == [("https://x.example/2",)]
+        assert count(con) == 3 and count(con, "raw_pages") == 3
+
+
 def test_a_transient_failure_waits_its_pause_before_the_next_attempt(warehouse_path):
     from datetime import timedelta
 
