@@ -6,11 +6,12 @@ import math
 import time
 
 import pytest
+import tantivy
 
 from flows.ingest import ingest
 from tasks.feeds import parse_feed
 from tasks.settings import exported_settings
-from warehouse.connection import connect
+from warehouse.connection import connect, lake_of
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -45,6 +46,14 @@ def test_ingest_twice_stores_every_article_once_and_fetches_nothing_again(newsro
     assert stored == expected
     page_requests = [p for p in newsroom.log if p.split("?")[0].endswith(".html")]
     assert len(page_requests) == len(expected)
+    # Search is never stale: every article the run extracted is in the index when the run ends (its
+    # batches wait for the run's commit), and the run closed its writer (the next one takes it at once).
+    ok = {r[0] for r in rows(warehouse_path, "select url from articles where extraction_status = 'ok'")}
+    index = tantivy.Index.open(str(lake_of(warehouse_path).search_dir))
+    index.reload()
+    found = index.searcher().search(tantivy.Query.all_query(), limit=len(expected) + 1)
+    assert ok and {index.searcher().doc(a)["url"][0] for _, a in found.hits} == ok
+    index.writer(num_threads=1).rollback()
 
     newsroom.log.clear()
     second = ingest(warehouse=str(warehouse_path), batch_size=7)  # the stored feeds, not the OPML again
