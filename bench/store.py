@@ -66,7 +66,8 @@ _FUNCTIONS = {
 # Per row an md5 first: aggregating whole rows (raw HTML included) would need gigabytes at 10k articles.
 _HASH = "SELECT md5(string_agg(md5(CAST(t AS VARCHAR)), '' ORDER BY {order})) FROM {table} t"
 _HASHES = {
-    "article_store": _HASH.format(table="article_store", order="t.url"),
+    # ingested_at is the time of the insert, different in every run.
+    "article_store": _HASH.format(table="(SELECT * EXCLUDE (ingested_at) FROM article_store)", order="t.url"),
     "raw_pages": _HASH.format(table="raw_pages", order="t.url"),
     "quotes": _HASH.format(table="quotes", order="t.article_url, t.ordinal"),
     "story_keys": _HASH.format(table="story_keys", order="t.url, t.band_key"),
