@@ -369,17 +369,10 @@ def copy_lake(source: Path, target: Path) -> None:
         catalog.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'", [data])
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile (0 for no values)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), -(-int(fraction * len(ordered) * 1000) // 1000)))
-    return ordered[rank - 1]
-
-
 def summarise(results: Sequence[dict[str, Any]]) -> dict[str, tuple[float, float]]:
     """Per step: p50 and p95 seconds per batch over every batch of every round of one side."""
+    from bench.lake import percentile  # here: a child process runs this file without the bench package
+
     values: dict[str, list[float]] = defaultdict(list)
     for result in results:
         for row in result["batches"]:
@@ -468,6 +461,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         with ref_tree(args.ref) as tree:
             trees = {"this tree": PROJECT} | ({f"ref {args.ref}": tree} if tree else {})
+            for name, folder in trees.items():
+                commit = subprocess.run(
+                    ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                ).stdout.strip()
+                print(f"{name}: {commit or 'not a git checkout'}")
             articles = work / "articles.pickle"
             if not articles.exists():
                 started = time.perf_counter()
