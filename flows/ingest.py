@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from collections import deque
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from prefect import State, flow, get_run_logger, unmapped
+from prefect import State, flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.batch import ingest_batch, merge_pending
+from tasks.batch import BatchQueue, ingest_batch, merge_pending
 from tasks.cpu import cpu_pool
 from tasks.feeds import (
     failed_feed_result,
@@ -25,15 +27,14 @@ from tasks.feeds import (
 )
 from tasks.http import HttpClient
 from tasks.load import (
-    batched,
     import_feeds,
     list_feeds,
+    new_entries_of,
     parse_shard,
     prepare_warehouse,
     record_fetches,
-    select_new_entries,
 )
-from tasks.records import FeedResult, IngestSummary
+from tasks.records import FeedResult, FeedSource, IngestSummary
 from tasks.report import Progress, publish_report, summarize
 from tasks.settings import Settings, load_settings
 from warehouse.connection import is_shared, run_scope
@@ -95,7 +96,12 @@ def _ingest(
     logger = get_run_logger()
     path = settings.warehouse_path
     prepare_warehouse(path)
+    # The batches' own threads, apart from the feed fetches' (the flow's runner): a batch never waits
+    # for a feed thread, nor a feed for a batch. Entered first, so it is left last, as the flow's own
+    # runner was: on Ctrl-C the worker pool stops first and running batches end at once.
+    batch_threads: Any = ThreadPoolTaskRunner(max_workers=MAX_BATCHES_IN_FLIGHT)  # Any: see FEED_THREADS
     with (
+        batch_threads as batch_runner,
         HttpClient(settings) as client,
         cpu_pool(settings.cpu_workers) as pool,
         fetches_kept_on_interrupt(path, run_id) as settled,
@@ -117,51 +123,81 @@ def _ingest(
             retries=settings.feed_retries, retry_delay_seconds=settings.retry_delay
         )
         feeds_started = time.monotonic()
-        futures = fetch.map(unmapped(client), feed_list, unmapped(settings))
+        # Every finished task (feed or batch) puts itself here; the loop below reacts to whichever
+        # comes first, so new entries go into batches while other feeds are still being fetched.
+        done: queue.SimpleQueue[tuple[str, Any, PrefectFuture[Any]]] = queue.SimpleQueue()
+        for feed in feed_list:
+            future = fetch.submit(client, feed, settings)
+            future.add_done_callback(partial(_put, done, "feed", feed))
         progress = Progress(feeds_total=len(feed_list))
-        results: list[FeedResult] = []
-        settled.results, settled.progress = results, progress
-        for feed, future in zip(feed_list, futures, strict=True):
-            future.wait()
-            if future.state.is_completed():
-                results.append(future.result())
-            else:  # retries exhausted: the failure is recorded, the run goes on
-                results.append(
-                    failed_feed_result(
-                        feed,
-                        state_exception(future.state) or RuntimeError("task failed"),
-                        datetime.now(UTC),
-                    )
-                )
-            progress.feeds_done += 1
-            _report(logger, progress)
-
-        feeds_seconds = time.monotonic() - feeds_started
-        planned = select_new_entries(path, results, settings.max_new_per_feed)
-        settled.results = planned
-        articles_started = time.monotonic()
-        entries = [entry for result in planned for entry in result.entries]
-        progress.articles_total = len(entries)
-        if entries:
-            pool.warm()  # workers import while the first batch downloads; a run with nothing new starts none
+        settled.progress = progress
+        # Selected results in the order their entries are batched; batches are collected in the
+        # order they were started, so the stored entries are always a prefix (see fetches_kept_on_interrupt).
+        planned: list[FeedResult] = settled.results
+        taken: set[str] = set()
+        arrived: list[FeedResult] = []
+        waiting = BatchQueue(settings.batch_size, MAX_BATCHES_IN_FLIGHT)
+        batches: deque[PrefectFuture[Any]] = deque()
+        finished: set[PrefectFuture[Any]] = set()
         status_counts: list[dict[str, int]] = []
-        in_flight: deque[PrefectFuture[Any]] = deque()
+        feeds_left = len(feed_list)
+        feeds_seconds = 0.0
+        articles_started: float | None = None
+        number = 0
 
-        def collect(future: PrefectFuture[Any]) -> None:
-            counts: dict[str, int] = future.result()
-            status_counts.append(counts)
-            progress.articles_done += sum(counts.values())
+        while feeds_left or arrived or len(waiting) or batches:
+            kind, feed, future = done.get()
+            while True:  # everything that finished meanwhile, so selection takes arrivals in groups
+                if kind == "feed":
+                    arrived.append(_feed_result(feed, future))
+                    feeds_left -= 1
+                    progress.feeds_done += 1
+                    if not feeds_left:
+                        feeds_seconds = time.monotonic() - feeds_started
+                else:
+                    finished.add(future)
+                try:
+                    kind, feed, future = done.get_nowait()
+                except queue.Empty:
+                    break
+            while batches and batches[0] in finished:  # in start order: stored entries stay a prefix
+                head = batches.popleft()
+                finished.discard(head)
+                counts: dict[str, int] = head.result()
+                status_counts.append(counts)
+                progress.articles_done += sum(counts.values())
+            # Select when the queue runs short (one warehouse query per group, not per feed or entry).
+            if arrived and (len(waiting) < waiting.size or not feeds_left):
+                selected = new_entries_of(path, arrived, settings.max_new_per_feed, taken)
+                arrived = []
+                planned.extend(selected)
+                entries = [entry for result in selected for entry in result.entries]
+                if entries and articles_started is None:
+                    articles_started = time.monotonic()
+                    pool.warm()  # workers import while the first batch downloads; a run with nothing new starts none
+                progress.articles_total += len(entries)
+                waiting.add(entries)
+            more_coming = bool(feeds_left or arrived)
+            while (batch := waiting.take(len(batches) - len(finished), more_coming)) is not None:
+                number += 1
+                future = batch_runner.submit(
+                    ingest_batch,
+                    {
+                        "client": client,
+                        "pool": pool,
+                        "path": path,
+                        "entries": batch,
+                        "settings": settings,
+                        "run_id": run_id,
+                        "batch_no": number,
+                    },
+                )
+                future.add_done_callback(partial(_put, done, "batch", None))
+                batches.append(future)
             _report(logger, progress)
-
-        for number, batch in enumerate(batched(entries, settings.batch_size), start=1):
-            in_flight.append(ingest_batch.submit(client, pool, path, batch, settings, run_id, number))
-            if len(in_flight) >= MAX_BATCHES_IN_FLIGHT:
-                collect(in_flight.popleft())
-        for future in in_flight:
-            collect(future)
         if is_shared(path):  # what is still staged is merged before the run ends
             merge_pending(path, settings.lock_timeout, run_id)
-        articles_seconds = time.monotonic() - articles_started
+        articles_seconds = time.monotonic() - articles_started if articles_started is not None else 0.0
 
     fetches = [result.fetch for result in planned]
     record_fetches(path, fetches, run_id)
@@ -178,6 +214,21 @@ def _ingest(
         # A Failed state, not an exception: the run fails with one clear message and no traceback.
         return Failed(message=no_feed_fetched_message(fetches))
     return summary
+
+
+def _put(done: queue.SimpleQueue[Any], kind: str, feed: FeedSource | None, future: Any) -> None:
+    done.put((kind, feed, future))
+
+
+def _feed_result(feed: FeedSource, future: PrefectFuture[Any]) -> FeedResult:
+    """A feed task's result; when its retries are exhausted, the failure recorded (the run goes on)."""
+    future.wait()  # returns at once (the task is done); keeps the final state, so none is asked for
+    if future.state.is_completed():
+        result: FeedResult = future.result()
+        return result
+    return failed_feed_result(
+        feed, state_exception(future.state) or RuntimeError("task failed"), datetime.now(UTC)
+    )
 
 
 def _report(logger: Any, progress: Progress) -> None:

@@ -23,7 +23,10 @@ from warehouse.feeds import due_feeds, save_feeds, store_fetches, waiting_feeds
 
 
 def plan_new_entries(
-    results: Sequence[FeedResult], known_urls: set[str], max_new_per_feed: int
+    results: Sequence[FeedResult],
+    known_urls: set[str],
+    max_new_per_feed: int,
+    taken: set[str] | None = None,
 ) -> list[FeedResult]:
     """Keep only entries not yet stored, each URL once per run, at most ``max_new_per_feed`` per feed.
 
@@ -31,18 +34,21 @@ def plan_new_entries(
         results: Fetched feeds with all their entries.
         known_urls: Canonical URLs already in the warehouse (by URL or GUID).
         max_new_per_feed: Cap per feed; the rest wait for the next run.
+        taken: URLs this run has already taken from earlier results; the URLs taken here are added
+            to it, so that results planned group by group as they arrive take each URL once.
 
     Returns:
         The results with ``entries`` cut to the new ones, ``fetch.new_entries`` set and ``fetch.backlog``
         set where the cap left new entries for a later run.
     """
-    taken: set[str] = set(known_urls)
+    if taken is None:
+        taken = set()
     planned: list[FeedResult] = []
     for result in results:
         fresh: list[FeedEntry] = []
         left = False
         for entry in result.entries:
-            if entry.url in taken:
+            if entry.url in taken or entry.url in known_urls:
                 continue
             if len(fresh) >= max_new_per_feed:
                 left = True
@@ -200,6 +206,25 @@ def list_feeds(
     return feeds
 
 
+def new_entries_of(
+    path: Path, results: Sequence[FeedResult], max_new_per_feed: int, taken: set[str] | None = None
+) -> list[FeedResult]:
+    """Drop entries already stored (one warehouse query for all ``results``) or taken earlier this run.
+
+    Args:
+        path: The warehouse.
+        results: Fetched feeds: all of a run's, or the group that arrived since the last call.
+        max_new_per_feed: Cap on new entries per feed per run.
+        taken: URLs the run took from earlier groups; updated with the ones taken here.
+
+    Returns:
+        The results with only new entries.
+    """
+    with open_warehouse(path) as con:
+        known = known_urls(con, [e for r in results for e in r.entries])
+    return plan_new_entries(results, known, max_new_per_feed, taken)
+
+
 @task(name="select-new-entries", cache_policy=NO_CACHE)
 def select_new_entries(path: Path, results: list[FeedResult], max_new_per_feed: int) -> list[FeedResult]:
     """Drop entries already stored, so known URLs/GUIDs are never fetched again.
@@ -212,9 +237,7 @@ def select_new_entries(path: Path, results: list[FeedResult], max_new_per_feed: 
     Returns:
         The results with only new entries.
     """
-    with open_warehouse(path) as con:
-        known = known_urls(con, [e for r in results for e in r.entries])
-    return plan_new_entries(results, known, max_new_per_feed)
+    return new_entries_of(path, results, max_new_per_feed)
 
 
 @task(name="record-fetches", cache_policy=NO_CACHE)

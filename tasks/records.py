@@ -185,6 +185,7 @@ class IngestSummary:
     failures_by_reason: dict[str, int]
     seconds: float
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    batches: int = 0
 
 
 @dataclass(frozen=True)

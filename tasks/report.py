@@ -55,6 +55,7 @@ def summarize(
         failures_by_reason=dict(sorted(failures.items())),
         seconds=round(seconds, 2),
         phase_seconds={k: round(v, 2) for k, v in (phase_seconds or {}).items()},
+        batches=len(status_counts),
     )
 
 

@@ -23,16 +23,21 @@ PARAGRAPH = (
 class BulkNewsroom:
     """``feeds`` RSS feeds of ``items`` articles each on 127.0.0.1; pages wait ``page_delay`` seconds.
 
+    ``feed_delays`` makes single feeds slow: feed number i answers only after ``feed_delays[i]`` seconds.
+
     Attributes:
         base: The server's URL.
         opml: URL of the OPML list of every feed.
         pages_served: Article pages answered so far.
     """
 
-    def __init__(self, feeds: int, items: int, page_delay: float = 0.0) -> None:
+    def __init__(
+        self, feeds: int, items: int, page_delay: float = 0.0, feed_delays: dict[int, float] | None = None
+    ) -> None:
         self.feeds = feeds
         self.items = items
         self.page_delay = page_delay
+        self.feed_delays = feed_delays or {}
         self.pages_served = 0
         outer = self
 
@@ -74,6 +79,7 @@ class BulkNewsroom:
             )
         if match := re.fullmatch(r"/feed/(\d+)\.rss", path):
             feed = int(match.group(1))
+            time.sleep(self.feed_delays.get(feed, 0.0))
             items = "".join(
                 f"<item><title>Bericht {feed}-{j}</title><link>{self.base}/a/{feed}/{j}.html</link>"
                 f"<guid>{self.base}/a/{feed}/{j}.html</guid></item>"

@@ -11,6 +11,7 @@ import tantivy
 from flows.ingest import ingest
 from tasks.feeds import parse_feed
 from tasks.settings import exported_settings
+from tests.bulk_newsroom import BulkNewsroom
 from warehouse.connection import connect, lake_of
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -120,9 +121,10 @@ def test_every_task_run_is_recorded_and_artifacts_are_published(newsroom, wareho
     )
 
     summary = ingest(feeds=newsroom.opml, warehouse=str(warehouse_path), batch_size=5)
-    batches = math.ceil(summary.new_entries / 5)
-    # prepare, read-feed-list, import-feeds, list-feeds, one fetch per feed, select, one per batch, record, report
-    expected_tasks = 4 + summary.feeds + 1 + batches + 2
+    # Full batches of 5, plus partial ones sent while the worker pool would otherwise idle.
+    assert summary.batches >= math.ceil(summary.new_entries / 5)
+    # prepare, read-feed-list, import-feeds, list-feeds, one fetch per feed, one per batch, record, report
+    expected_tasks = 4 + summary.feeds + summary.batches + 2
     with get_client(sync_client=True) as client:
         # The server's task-run recorder writes in batches (every few seconds): wait for it, bounded.
         deadline = time.monotonic() + 60
@@ -193,3 +195,25 @@ def test_a_run_whose_feeds_are_all_blocked_names_the_reason_and_the_setting(
         "no feed could be fetched: 2 of 2 failed with blocked_address (127.0.0.1 "
     )
     assert "set WIREHOUSE_ALLOW_PRIVATE_HOSTS=127.0.0.1)" in state.message
+
+
+def test_batches_are_stored_while_a_slow_feed_is_still_being_fetched(warehouse_path):
+    slow = 3
+    room = BulkNewsroom(feeds=4, items=4, feed_delays={slow: 15.0})
+    settings = {"host_delay": 0.0, "host_concurrency": 4, "read_timeout": 60.0}
+    # A batch of 50 never fills before the slow feed answers: its first articles go in partial batches.
+    with room.running(), exported_settings(**settings):
+        summary = ingest(feeds=room.opml, warehouse=str(warehouse_path), batch_size=50)
+    assert summary.feeds_failed == 0 and summary.new_entries == 16
+    ((slow_answered,),) = rows(
+        warehouse_path,
+        "select finished_at from feed_fetches where feed_url = ?",
+        [f"{room.base}/feed/{slow}.rss"],
+    )
+    stored_before = rows(
+        warehouse_path,
+        "select feed_url, count(*) from articles where ingested_at < ? group by 1 order by 1",
+        [slow_answered],
+    )
+    # Every other feed's articles were stored before the slow feed's fetch ended; none of its own were.
+    assert stored_before == [(f"{room.base}/feed/{i}.rss", 4) for i in range(4) if i != slow]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.batch import run_batch
+from tasks.batch import KEEP_BUSY, BatchQueue, run_batch
 from tasks.http import HttpClient
 from tasks.records import FeedEntry
 from tasks.settings import Settings
@@ -111,3 +111,27 @@ def test_a_warehouse_error_is_not_split_but_raised(tmp_path):
     with pytest.raises(WarehouseMemoryError):
         store_isolating(store, [_article(n) for n in range(4)])
     assert calls == [4]
+
+
+def _entries(feed, count):
+    return [FeedEntry(feed_url=feed, url=f"{feed}/{n}", link=f"{feed}/{n}", guid=None) for n in range(count)]
+
+
+def test_a_batch_queue_fills_batches_across_feeds_and_never_exceeds_the_in_flight_bound():
+    waiting = BatchQueue(size=4, max_in_flight=3)
+    waiting.add(_entries("a", 3))
+    waiting.add(_entries("b", 3))
+    first = waiting.take(in_flight=KEEP_BUSY, more_coming=True)
+    assert [e.url for e in first] == ["a/0", "a/1", "a/2", "b/0"]  # entries of two feeds, in order
+    assert waiting.take(in_flight=3, more_coming=False) is None  # the bound holds, also at the end
+    assert len(waiting) == 2
+
+
+def test_a_partial_batch_waits_only_while_the_pool_is_busy_and_more_entries_are_coming():
+    waiting = BatchQueue(size=4, max_in_flight=4)
+    waiting.add(_entries("a", 2))
+    assert waiting.take(in_flight=KEEP_BUSY, more_coming=True) is None  # busy: wait for it to fill
+    assert len(waiting.take(in_flight=KEEP_BUSY - 1, more_coming=True)) == 2  # the pool would idle
+    waiting.add(_entries("b", 1))
+    assert [e.url for e in waiting.take(in_flight=3, more_coming=False)] == ["b/0"]  # nothing more comes
+    assert waiting.take(in_flight=0, more_coming=False) is None  # empty

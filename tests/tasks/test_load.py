@@ -62,3 +62,23 @@ def test_shards_split_the_feeds_stably_and_completely():
 
 
 GOLDEN_SHARDS = [3, 2, 0, 3, 2, 0, 0, 3]
+
+
+def test_planning_group_by_group_takes_each_url_once_as_planning_all_at_once_does():
+    f = FeedFetch(feed_url="a", started_at=NOW, finished_at=NOW, entries_seen=3)
+    results = [
+        FeedResult(f, (entry(1, "a"), entry(2, "a"), entry(3, "a"))),
+        FeedResult(replace(f, feed_url="b"), (entry(2, "b"), entry(4, "b"))),
+        FeedResult(replace(f, feed_url="c"), (entry(4, "c"), entry(1, "c"), entry(5, "c"))),
+    ]
+    known = {"https://x.example/1"}
+    at_once = plan_new_entries(results, known, max_new_per_feed=2)
+    taken: set[str] = set()
+    by_group = [
+        planned
+        for group in (results[:1], results[1:2], results[2:])
+        for planned in plan_new_entries(group, known, max_new_per_feed=2, taken=taken)
+    ]
+    assert by_group == at_once
+    assert [[e.url[-1] for e in r.entries] for r in by_group] == [["2", "3"], ["4"], ["5"]]
+    assert taken == {f"https://x.example/{n}" for n in (2, 3, 4, 5)}
