@@ -802,7 +802,9 @@ def report_lines(report: Report) -> list[str]:
         "",
         "ratios (pages/s):",
         f"  wirehouse/limit  {_ratio(first.pages_per_second, limit.pages / limit.seconds)} (process wall), "
-        f"{_ratio(first.flow_pages_per_second, limit.pages / limit.seconds)} (in-flow)",
+        f"{_ratio(first.flow_pages_per_second, limit.pages / limit.seconds)} (in-flow"
+        + (", Prefect server already running" if report.prefect == "server" else ", temporary server")
+        + f"; target {TARGET_RATIO}x in-flow)",
         f"  wirehouse/peer   {_ratio(first.pages_per_second, peer.pages / peer.seconds)} (process wall), "
         f"{_ratio(first.flow_pages_per_second, peer.pages / peer.seconds)} (in-flow)",
         f"  second run time  {second.seconds / first.seconds:.0%} of the first run",
@@ -957,6 +959,100 @@ def _ingest_once(
     return first, second
 
 
+# Where ingest must land against the limit, in-flow with the Prefect server already running (issue 15).
+TARGET_RATIO = 0.9
+
+
+def ratio_lines(pairs: Sequence[tuple[LimitResult, IngestRun]]) -> list[str]:
+    """One line per limit-then-ingest pair, then the median in-flow ratio against the target.
+
+    Args:
+        pairs: Each limit measurement with the ingest run right after it.
+
+    Returns:
+        Lines to print.
+    """
+    rows = []
+    flow_ratios = []
+    for number, (limit, run) in enumerate(pairs, start=1):
+        limit_rate = limit.pages / limit.seconds
+        flow_rate = run.flow_pages_per_second
+        if flow_rate is not None and run.returncode == 0 and run.rows_after == run.pages:
+            flow_ratios.append(flow_rate / limit_rate)
+        rows.append(
+            [
+                str(number),
+                f"{limit_rate:.1f}",
+                _seconds(run.flow_seconds),
+                _rate(run.pages, run.flow_seconds),
+                _ratio(flow_rate, limit_rate),
+                _ratio(run.pages_per_second, limit_rate),
+                f"{run.rows_after}/{run.pages}" + ("" if run.returncode == 0 else f" exit {run.returncode}"),
+                f"{run.load_after:.1f}",
+            ]
+        )
+    header = [
+        "pair",
+        "limit p/s",
+        "in-flow s",
+        "in-flow p/s",
+        "in-flow/limit",
+        "wall/limit",
+        "rows",
+        "load 1 min",
+    ]
+    lines = format_table(header, rows, left=0)
+    if flow_ratios:
+        flow_ratios.sort()
+        median = flow_ratios[len(flow_ratios) // 2]
+        verdict = "meets" if median >= TARGET_RATIO else "misses"
+        lines.append(
+            f"ingest vs the naive limit, in-flow, Prefect server already running: median {median:.2f}x of "
+            f"{len(flow_ratios)} pairs ({verdict} the {TARGET_RATIO}x target)"
+        )
+    return lines
+
+
+def measure_ratios(
+    corpus: Path, copies: int, pairs: int, scratch: Path, prefect_home: Path
+) -> list[tuple[LimitResult, IngestRun]]:
+    """Measure the limit and then a fresh K-copy ingest, ``pairs`` times, against one running server.
+
+    On a shared machine the load changes from minute to minute; a ratio of two measurements taken
+    right after each other, repeated, says more than one ratio of a long bench.
+
+    Args:
+        corpus: The corpus folder.
+        copies: Copies of every page.
+        pairs: How many limit-then-ingest pairs.
+        scratch: Work folder (warehouses and logs).
+        prefect_home: The bench's private Prefect home.
+
+    Returns:
+        The pairs, in order.
+    """
+    measured: list[tuple[LimitResult, IngestRun]] = []
+    with (
+        prefect_server(prefect_home, scratch / "prefect-server.log") as api_url,
+        serve_corpus(corpus, copies) as (base, opml, pages),
+    ):
+        env = wirehouse_env(prefect_home, len(pages), api_url)
+        for number in range(1, pairs + 1):
+            _progress(f"pair {number}: limit over {len(pages):,} pages ...")
+            limit = measure_limit(pages, base)
+            warehouse = scratch / f"ratio{number}.sqlite"
+            _progress(f"pair {number}: wirehouse ingest into a fresh lake ...")
+            arguments = ["ingest", "--feeds", opml, "--warehouse", str(warehouse)]
+            run = run_ingest(f"ratio{number}", arguments, env, scratch, len(pages))
+            run.rows_after, run.rows_ok = count_articles(warehouse)
+            _progress(
+                f"  limit {limit.pages / limit.seconds:.1f} pages/s, ingest in-flow "
+                f"{_seconds(run.flow_seconds)} s -> {_ratio(run.flow_pages_per_second, limit.pages / limit.seconds)}"
+            )
+            measured.append((limit, run))
+    return measured
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's command line."""
     parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__)
@@ -976,6 +1072,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="each ingest starts Prefect's temporary server (an ad-hoc run) instead of reporting to a "
         "`prefect server start` the bench runs (a scheduled deployment's setting; default)",
+    )
+    parser.add_argument(
+        "--ratios",
+        type=int,
+        metavar="N",
+        default=0,
+        help="only measure the limit and then the K-copy ingest, N times in turn, against one running Prefect "
+        "server, and print each in-flow ratio and their median (for a machine shared with other work)",
     )
     parser.add_argument(
         "--baseline-ref",
@@ -1022,6 +1126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         prefect_home = scratch / "prefect-home"
         _progress("creating a private Prefect database (not timed) ...")
         prepare_prefect_home(prefect_home, wirehouse_env(prefect_home, 0))
+        if args.ratios > 0:
+            pairs = measure_ratios(corpus, args.copies, args.ratios, scratch, prefect_home)
+            print(f"\n== limit then ingest, {args.ratios} times, {pairs[0][1].pages:,} pages each ==")
+            print("\n".join(ratio_lines(pairs)), flush=True)
+            print(f"\nreproduce: {command} --ratios {args.ratios}")
+            return 0 if all(run.returncode == 0 and run.rows_after == run.pages for _, run in pairs) else 1
 
         measured: dict[str, Any] = {}
 

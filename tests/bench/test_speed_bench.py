@@ -2,7 +2,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.speed import DEFAULT_CORPUS, format_table, main, subset_corpus, task_kinds, trafilatura_config
+from bench.speed import (
+    DEFAULT_CORPUS,
+    IngestRun,
+    LimitResult,
+    format_table,
+    main,
+    ratio_lines,
+    subset_corpus,
+    task_kinds,
+    trafilatura_config,
+)
 
 needs_corpus = pytest.mark.skipif(
     not (DEFAULT_CORPUS / "truth.jsonl").is_file(), reason="../shared/corpora absent"
@@ -85,3 +95,21 @@ def test_tiny_run_prints_every_row_and_the_row_counts_match(capsys):
     assert " 0 errors" in readers
     run1 = next(line for line in table.splitlines() if line.startswith("  run 1:"))
     assert "n/a" not in run1  # the task runs were counted in Prefect's database
+
+
+def test_ratio_lines_give_each_pair_and_the_median_against_the_target():
+    def run(flow_seconds, rows=100, returncode=0):
+        return IngestRun(
+            "r", 100, flow_seconds + 3.0, returncode, 0, "", flow_seconds=flow_seconds, rows_after=rows
+        )
+
+    limit = LimitResult(pages=100, seconds=2.0, with_text=100, workers=2)  # 50 pages/s
+    pairs = [(limit, run(2.5)), (limit, run(2.0)), (limit, run(4.0)), (limit, run(1.0, rows=90))]
+    lines = ratio_lines(pairs)
+    assert len(lines) == 2 + 4 + 1  # header, rule, one row per pair, the verdict
+    # 0.80x, 1.00x, 0.50x; the fourth stored too few rows and does not count
+    assert lines[-1] == (
+        "ingest vs the naive limit, in-flow, Prefect server already running: median 0.80x of 3 pairs "
+        "(misses the 0.9x target)"
+    )
+    assert "1.00x" in lines[3] and "90/100" in lines[5]
