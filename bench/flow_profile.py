@@ -16,6 +16,7 @@ import cProfile
 import io
 import os
 import pstats
+import re
 import resource
 import subprocess
 import sys
@@ -52,14 +53,64 @@ def _profile_threads() -> tuple[list[cProfile.Profile], Callable[[], None]]:
     return profiles, undo
 
 
+class ThreadCpu:
+    """Samples the CPU seconds of every thread of this process (Linux ``/proc``), keyed by thread name.
+
+    Threads end during the run (each batch runner's threads end with it), so the last sample of each
+    is kept; Python's thread names are read from :mod:`threading` at every sample. Threads that are
+    not Python's are DuckDB's own workers.
+    """
+
+    def __init__(self, every: float = 0.25) -> None:
+        """Start sampling in a daemon thread."""
+        self.every = every
+        self.seen: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._sample()
+        self._before = {tid: seconds for tid, (_name, seconds) in self.seen.items()}  # imports and such
+        self._thread = threading.Thread(target=self._run, name="thread-cpu-sampler", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended between listing and reading
+            tid = int(task.name)
+            seconds = (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
+            name = names.get(tid) or self.seen.get(tid, ("(not a Python thread)", 0.0))[0]
+            self.seen[tid] = (name, seconds)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling and return CPU seconds by thread kind (names without their numbers)."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        kinds: dict[str, float] = {}
+        for tid, (name, seconds) in self.seen.items():
+            seconds -= self._before.get(tid, 0.0)
+            kind = re.sub(r"[-_]?\d+(_\d+)?$", "", re.sub(r" \(.*\)$", "", name)) or name
+            kinds[kind] = kinds.get(kind, 0.0) + seconds
+        return dict(sorted(kinds.items(), key=lambda item: -item[1]))
+
+
 def child(opml: str, warehouse: str, top: int) -> int:
     """Run the ingest flow in this process (``top`` 0: unprofiled) and print its CPU time and profile."""
     from flows.ingest import ingest
 
     if top == 0:
+        sampler = ThreadCpu()
         started_cpu, started = time.process_time(), time.perf_counter()
         summary: Any = ingest(feeds=opml, warehouse=warehouse)
         cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
+        by_thread = sampler.stop()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool has ended: its workers count
         workers = usage.ru_utime + usage.ru_stime
         pages = max(1, summary.new_entries)
@@ -68,6 +119,10 @@ def child(opml: str, warehouse: str, top: int) -> int:
             f"process {cpu:.1f} s ({1000 * cpu / pages:.1f} ms/page), worker processes {workers:.1f} s "
             f"({1000 * workers / pages:.1f} ms/page); load avg 1 min {os.getloadavg()[0]:.1f}"
         )
+        print("  this process by thread (CPU s during the flow):")
+        for kind, seconds in by_thread.items():
+            if seconds >= 0.05:
+                print(f"    {seconds:7.2f}  {kind}")
         return 0
     profiles, undo = _profile_threads()
     main_profile = cProfile.Profile(time.thread_time)

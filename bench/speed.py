@@ -963,63 +963,76 @@ def _ingest_once(
 TARGET_RATIO = 0.9
 
 
-def ratio_lines(pairs: Sequence[tuple[LimitResult, IngestRun]]) -> list[str]:
+def ratio_lines(
+    pairs: Sequence[tuple[LimitResult, IngestRun, IngestRun | None]], ref: str | None = None
+) -> list[str]:
     """One line per limit-then-ingest pair, then the median in-flow ratio against the target.
 
     Args:
-        pairs: Each limit measurement with the ingest run right after it.
+        pairs: Each limit measurement with the ingest run right after it, and (with ``ref``) the
+            same ingest with the code at ``ref`` right after that.
+        ref: The other code's git ref, if it ran.
 
     Returns:
         Lines to print.
     """
     rows = []
-    flow_ratios = []
-    for number, (limit, run) in enumerate(pairs, start=1):
+    ratios: dict[str, list[float]] = {"this tree": [], f"code at {ref}": []}
+    for number, (limit, *runs) in enumerate(pairs, start=1):
         limit_rate = limit.pages / limit.seconds
-        flow_rate = run.flow_pages_per_second
-        if flow_rate is not None and run.returncode == 0 and run.rows_after == run.pages:
-            flow_ratios.append(flow_rate / limit_rate)
-        rows.append(
-            [
-                str(number),
-                f"{limit_rate:.1f}",
-                _seconds(run.flow_seconds),
-                _rate(run.pages, run.flow_seconds),
-                _ratio(flow_rate, limit_rate),
-                _ratio(run.pages_per_second, limit_rate),
-                f"{run.rows_after}/{run.pages}" + ("" if run.returncode == 0 else f" exit {run.returncode}"),
-                f"{run.load_after:.1f}",
-            ]
-        )
+        for label, run in zip(ratios, runs, strict=False):
+            if run is None:
+                continue
+            flow_rate = run.flow_pages_per_second
+            if flow_rate is not None and run.returncode == 0 and run.rows_after == run.pages:
+                ratios[label].append(flow_rate / limit_rate)
+            rows.append(
+                [
+                    str(number),
+                    label,
+                    f"{limit_rate:.1f}",
+                    _seconds(run.flow_seconds),
+                    _rate(run.pages, run.flow_seconds),
+                    _ratio(flow_rate, limit_rate),
+                    _ratio(run.pages_per_second, limit_rate),
+                    f"{run.rows_after}/{run.pages}"
+                    + ("" if run.returncode == 0 else f" exit {run.returncode}"),
+                    f"{run.load_after:.1f}",
+                ]
+            )
     header = [
         "pair",
+        "ingest",
         "limit p/s",
         "in-flow s",
         "in-flow p/s",
         "in-flow/limit",
         "wall/limit",
         "rows",
-        "load 1 min",
+        "load",
     ]
-    lines = format_table(header, rows, left=0)
-    if flow_ratios:
-        flow_ratios.sort()
-        median = flow_ratios[len(flow_ratios) // 2]
+    lines = format_table(header, rows, left=2)
+    for label, found in ratios.items():
+        if not found:
+            continue
+        found.sort()
+        median = found[len(found) // 2]
         verdict = "meets" if median >= TARGET_RATIO else "misses"
         lines.append(
-            f"ingest vs the naive limit, in-flow, Prefect server already running: median {median:.2f}x of "
-            f"{len(flow_ratios)} pairs ({verdict} the {TARGET_RATIO}x target)"
+            f"ingest ({label}) vs the naive limit, in-flow, Prefect server already running: median "
+            f"{median:.2f}x of {len(found)} pairs ({verdict} the {TARGET_RATIO}x target)"
         )
     return lines
 
 
 def measure_ratios(
-    corpus: Path, copies: int, pairs: int, scratch: Path, prefect_home: Path
-) -> list[tuple[LimitResult, IngestRun]]:
+    corpus: Path, copies: int, pairs: int, scratch: Path, prefect_home: Path, ref: str | None = None
+) -> list[tuple[LimitResult, IngestRun, IngestRun | None]]:
     """Measure the limit and then a fresh K-copy ingest, ``pairs`` times, against one running server.
 
     On a shared machine the load changes from minute to minute; a ratio of two measurements taken
-    right after each other, repeated, says more than one ratio of a long bench.
+    right after each other, repeated, says more than one ratio of a long bench. With ``ref``, the
+    same ingest with the code at that git ref follows each pair, under the same conditions.
 
     Args:
         corpus: The corpus folder.
@@ -1027,29 +1040,34 @@ def measure_ratios(
         pairs: How many limit-then-ingest pairs.
         scratch: Work folder (warehouses and logs).
         prefect_home: The bench's private Prefect home.
+        ref: Another version of the code to compare (a temporary git worktree, same venv).
 
     Returns:
         The pairs, in order.
     """
-    measured: list[tuple[LimitResult, IngestRun]] = []
-    with (
-        prefect_server(prefect_home, scratch / "prefect-server.log") as api_url,
-        serve_corpus(corpus, copies) as (base, opml, pages),
-    ):
+    measured: list[tuple[LimitResult, IngestRun, IngestRun | None]] = []
+    with contextlib.ExitStack() as stack:
+        api_url = stack.enter_context(prefect_server(prefect_home, scratch / "prefect-server.log"))
+        base, opml, pages = stack.enter_context(serve_corpus(corpus, copies))
+        tree = stack.enter_context(baseline_checkout(ref)) if ref else None
         env = wirehouse_env(prefect_home, len(pages), api_url)
+
+        def ingest(label: str, code: Path | None) -> IngestRun:
+            warehouse = scratch / f"{label}.sqlite"
+            arguments = ["ingest", "--feeds", opml, "--warehouse", str(warehouse)]
+            run_env = {**env, "PYTHONPATH": str(code)} if code else env
+            run = run_ingest(label, arguments, run_env, scratch, len(pages))
+            run.rows_after, run.rows_ok = count_articles(warehouse)
+            _progress(f"  {label}: in-flow {_seconds(run.flow_seconds)} s, {run.rows_after} rows")
+            return run
+
         for number in range(1, pairs + 1):
             _progress(f"pair {number}: limit over {len(pages):,} pages ...")
             limit = measure_limit(pages, base)
-            warehouse = scratch / f"ratio{number}.sqlite"
-            _progress(f"pair {number}: wirehouse ingest into a fresh lake ...")
-            arguments = ["ingest", "--feeds", opml, "--warehouse", str(warehouse)]
-            run = run_ingest(f"ratio{number}", arguments, env, scratch, len(pages))
-            run.rows_after, run.rows_ok = count_articles(warehouse)
-            _progress(
-                f"  limit {limit.pages / limit.seconds:.1f} pages/s, ingest in-flow "
-                f"{_seconds(run.flow_seconds)} s -> {_ratio(run.flow_pages_per_second, limit.pages / limit.seconds)}"
-            )
-            measured.append((limit, run))
+            _progress(f"  limit {limit.pages / limit.seconds:.1f} pages/s")
+            run = ingest(f"ratio{number}", None)
+            other = ingest(f"ratio{number}-ref", tree) if tree else None
+            measured.append((limit, run, other))
     return measured
 
 
@@ -1079,7 +1097,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         default=0,
         help="only measure the limit and then the K-copy ingest, N times in turn, against one running Prefect "
-        "server, and print each in-flow ratio and their median (for a machine shared with other work)",
+        "server, and print each in-flow ratio and their median (for a machine shared with other work); "
+        "with --baseline-ref REF, the code at REF ingests too after each pair",
     )
     parser.add_argument(
         "--baseline-ref",
@@ -1127,11 +1146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _progress("creating a private Prefect database (not timed) ...")
         prepare_prefect_home(prefect_home, wirehouse_env(prefect_home, 0))
         if args.ratios > 0:
-            pairs = measure_ratios(corpus, args.copies, args.ratios, scratch, prefect_home)
+            ref = args.baseline_ref or None  # only with --baseline-ref REF: no default here
+            pairs = measure_ratios(corpus, args.copies, args.ratios, scratch, prefect_home, ref)
             print(f"\n== limit then ingest, {args.ratios} times, {pairs[0][1].pages:,} pages each ==")
-            print("\n".join(ratio_lines(pairs)), flush=True)
+            print("\n".join(ratio_lines(pairs, ref)), flush=True)
             print(f"\nreproduce: {command} --ratios {args.ratios}")
-            return 0 if all(run.returncode == 0 and run.rows_after == run.pages for _, run in pairs) else 1
+            runs = [run for _, *both in pairs for run in both if run is not None]
+            return 0 if all(run.returncode == 0 and run.rows_after == run.pages for run in runs) else 1
 
         measured: dict[str, Any] = {}
 

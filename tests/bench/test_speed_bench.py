@@ -104,12 +104,28 @@ def test_ratio_lines_give_each_pair_and_the_median_against_the_target():
         )
 
     limit = LimitResult(pages=100, seconds=2.0, with_text=100, workers=2)  # 50 pages/s
-    pairs = [(limit, run(2.5)), (limit, run(2.0)), (limit, run(4.0)), (limit, run(1.0, rows=90))]
+    pairs = [
+        (limit, run(2.5), None),
+        (limit, run(2.0), None),
+        (limit, run(4.0), None),
+        (limit, run(1.0, rows=90), None),
+    ]
     lines = ratio_lines(pairs)
     assert len(lines) == 2 + 4 + 1  # header, rule, one row per pair, the verdict
     # 0.80x, 1.00x, 0.50x; the fourth stored too few rows and does not count
     assert lines[-1] == (
-        "ingest vs the naive limit, in-flow, Prefect server already running: median 0.80x of 3 pairs "
-        "(misses the 0.9x target)"
+        "ingest (this tree) vs the naive limit, in-flow, Prefect server already running: median 0.80x "
+        "of 3 pairs (misses the 0.9x target)"
     )
     assert "1.00x" in lines[3] and "90/100" in lines[5]
+
+
+def test_ratio_lines_compare_another_ref_under_the_same_conditions():
+    limit = LimitResult(pages=100, seconds=2.0, with_text=100, workers=2)
+    ours = IngestRun("a", 100, 3.0, 0, 0, "", flow_seconds=2.0, rows_after=100)
+    theirs = IngestRun("b", 100, 4.0, 0, 0, "", flow_seconds=2.5, rows_after=100)
+    lines = ratio_lines([(limit, ours, theirs)], "main")
+    assert len(lines) == 2 + 2 + 2
+    assert lines[-2].startswith("ingest (this tree) vs the naive limit") and "1.00x" in lines[-2]
+    assert lines[-1].startswith("ingest (code at main) vs the naive limit") and "0.80x" in lines[-1]
+    assert "meets" in lines[-2] and "misses" in lines[-1]
