@@ -97,7 +97,7 @@ def _ingest(
     prepare_warehouse(path)
     with (
         HttpClient(settings) as client,
-        cpu_pool(settings.cpu_workers) as pool,
+        cpu_pool(settings.cpu_workers, settings.dask_address) as pool,
         fetches_kept_on_interrupt(path, run_id) as settled,
     ):
         listed: list[str] | None = None
