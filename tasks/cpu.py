@@ -79,19 +79,28 @@ def process_page(page: Page) -> Article:
 class PageTimeoutError(Exception):
     """A page took longer than ``PAGE_SECONDS`` to extract and enrich."""
 
+    def __init__(self, message: str = f"extraction took longer than {PAGE_SECONDS:g} s") -> None:
+        """Default message: raised asynchronously in a thread, the error is made without arguments."""
+        super().__init__(message)
+
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Raise PageTimeoutError in this block after ``seconds`` (main thread only; elsewhere no limit).
+    """Raise PageTimeoutError in this block after ``seconds``.
+
+    In the main thread by SIGALRM; in another thread (a Dask worker's, or the flow's own tasks' when
+    the pool is broken) as an asynchronous exception. Both interrupt Python code only: a single call
+    into C (one libxml2 parse) finishes first.
 
     Args:
         seconds: The budget.
 
     Yields:
-        Nothing; the block runs under the alarm.
+        Nothing; the block runs under the limit.
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield  # signals reach only the main thread: the in-process fallback runs without a limit
+        with _thread_time_limit(seconds):
+            yield
         return
 
     def expire(_signum: int, _frame: object) -> None:
@@ -104,6 +113,34 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _thread_time_limit(seconds: float) -> Iterator[None]:
+    """:func:`time_limit` for a thread that is not the main one: signals reach only the main thread."""
+    import ctypes
+
+    target = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def expire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(PageTimeoutError))
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["done"] = True
+            timer.cancel()
+            if state["fired"]:  # fired as the block ended: drop the error before it surfaces elsewhere
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)
 
 
 @contextmanager
