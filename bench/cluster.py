@@ -129,15 +129,17 @@ def dask_cluster(
             client.wait_for_workers(workers, timeout=max(1.0, deadline - time.monotonic()))
         yield DaskCluster(address, scheduler, procs)
     finally:
-        for process in reversed(started):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        # Workers first: a worker whose scheduler is already gone waits for it instead of closing.
+        for group in (started[1:], started[:1]):
+            for process in group:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in group:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
 
 
 def corpus_pages(corpus: Path, count: int) -> list:  # list[Page]; tasks imported late, as in the flow
