@@ -448,8 +448,9 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
     apply_prefect_defaults()
     for value in (args.since, args.until):
         parse_when(value)  # a bad date is one line, before any server starts
-    # So is a missing file or a glob that matches nothing.
+    # So is a missing file or a glob that matches nothing, and a Dask scheduler that does not answer.
     expand_sources(args.sources)
+    _check_dask(settings.dask_address)
     with ExitStack() as stack:
         temporary = None
         if needs_temporary_server():
@@ -485,6 +486,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     """`wirehouse backfill WARC...`."""
     from tasks.backfill import summary_lines
 
+    _use_dask(args)
     summary = run_backfill(args, _warehouse_path(args))
     print("\n".join(summary_lines(summary)))
     failed = [load for load in summary.files if load.error]
@@ -802,6 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     back.add_argument("--until", metavar="YYYY-MM-DD", help="only pages published before")
     back.add_argument("--batch-size", type=int, metavar="N", help="records per batch (default 50)")
+    back.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 
     again = add(
         "reprocess",

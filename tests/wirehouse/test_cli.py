@@ -96,6 +96,10 @@ def test_help_explains_every_command():
             ],
             f"cannot reach the Dask scheduler at {NO_SCHEDULER}",
         ),
+        (
+            ["backfill", "{tmp}/ok.toml", "--warehouse", "{tmp}/w.sqlite", "--dask-address", NO_SCHEDULER],
+            f"cannot reach the Dask scheduler at {NO_SCHEDULER}",
+        ),
     ],
 )
 def test_user_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
