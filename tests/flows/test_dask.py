@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 
@@ -9,12 +10,14 @@ import pytest
 from distributed import Client, WorkerPlugin
 
 from bench.cluster import dask_cluster
-from bench.corpus_site import serve_corpus
+from bench.corpus_site import load_truth, serve_corpus
+from flows.backfill import backfill
 from flows.ingest import ingest
 from flows.reprocess import reprocess
 from tasks.cpu import CHUNK_PAGES
 from tests.conftest import require_corpus
 from tests.loadsite import newsroom
+from tests.warcfiles import Capture, write_warc
 from warehouse.connection import connect
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -83,6 +86,28 @@ def test_corpus_pages_extracted_on_dask_equal_a_local_run(cluster, tmp_path, mon
     assert [row[:2] for row in remote] == [row[:2] for row in local]  # content hash for content hash
     assert remote == local
     assert sum(jobs_done(cluster.address)) >= len(pages) / CHUNK_PAGES
+
+
+@pytest.mark.corpus
+def test_a_backfill_of_corpus_warcs_on_dask_equals_a_local_one(cluster, tmp_path, monkeypatch):
+    corpus = require_corpus("fundus")
+    captures = [
+        Capture(row["url"], gzip.decompress((corpus / row["file"]).read_bytes()))
+        for row in load_truth(corpus)
+    ]
+    half = len(captures) // 2
+    files = [
+        str(write_warc(tmp_path / "crawl-1.warc.gz", captures[:half])),
+        str(write_warc(tmp_path / "crawl-2.warc.gz", captures[half:])),
+    ]
+    backfill(sources=files, warehouse=str(tmp_path / "local.sqlite"))
+    monkeypatch.setenv("WIREHOUSE_DASK_ADDRESS", cluster.address)
+    backfill(sources=files, warehouse=str(tmp_path / "dask.sqlite"))
+    local, remote = stored(tmp_path / "local.sqlite"), stored(tmp_path / "dask.sqlite")
+    assert len(remote) == len({c.url for c in captures}) > 100
+    assert [row[:2] for row in remote] == [row[:2] for row in local]  # content hash for content hash
+    assert remote == local
+    assert sum(jobs_done(cluster.address)) >= len(remote) / CHUNK_PAGES
 
 
 class Slow(WorkerPlugin):
