@@ -80,7 +80,7 @@ bench-quick: $(DEV_STAMP)  ## speed on the 126 corpus pages once, no scale run (
 bench-store: $(DEV_STAMP)  ## per-batch store cost by step on a 10k-article lake, this tree against main (~5 min)
 	$(BIN)/python -m bench.store --corpus $(CORPUS) --ref main
 
-bench-cluster: $(DEV_STAMP)  ## CPU stage pages/s: local 2-process pool vs a 2-worker Dask cluster on this machine (~3 min)
+bench-cluster: $(DEV_STAMP)  ## CPU stage pages/s: local 2-process pool vs a 2-worker Dask cluster on this machine (~5 min)
 	$(BIN)/python -m bench.cluster --corpus $(CORPUS)
 
 bench-quality: $(DEV_STAMP)  ## extraction quality vs plain trafilatura on ../shared/corpora/fundus and fundus-world, per page and per rule family
