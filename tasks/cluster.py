@@ -200,8 +200,8 @@ class DaskPool(Executor):
         A worker that dies has its jobs recomputed by the scheduler on another worker. The scheduler
         gives up on a job once ``distributed.scheduler.allowed-failures`` + 1 workers died while they
         held it, which also hits the jobs that only waited beside a poisonous one: such a chunk is tried
-        again page by page, and only a page the cluster gives up on alone becomes an error row. One
-        poisonous page never ends a run.
+        again page by page, one page at a time, and only a page the cluster gives up on alone becomes
+        an error row. One poisonous page never ends a run.
 
         Args:
             pages: Fetched pages.
@@ -220,11 +220,9 @@ class DaskPool(Executor):
                 articles.extend(_lost(chunk, done))
             else:
                 logger.warning("the Dask cluster gave up on %d pages; trying them one by one", len(chunk))
-                singles = [
-                    self.client.submit(process_packed_pages, pack_pages([p]), pure=False) for p in chunk
-                ]
-                for page, single in zip(chunk, singles, strict=True):
-                    alone = _result(single)
+                # One after the other: a page that kills its worker must not take its neighbours along.
+                for page in chunk:
+                    alone = _result(self.client.submit(process_packed_pages, pack_pages([page]), pure=False))
                     articles.extend(alone if isinstance(alone, list) else _lost([page], alone))
         return articles
 
