@@ -13,7 +13,7 @@ UI_DIR := .prefect-ui
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
 UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-quality bench-dedup bench-merge bench-warc ui ui-stop clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-cluster bench-quality bench-dedup bench-merge bench-warc ui ui-stop clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -79,6 +79,9 @@ bench-quick: $(DEV_STAMP)  ## speed on the 126 corpus pages once, no scale run (
 
 bench-store: $(DEV_STAMP)  ## per-batch store cost by step on a 10k-article lake, this tree against main (~5 min)
 	$(BIN)/python -m bench.store --corpus $(CORPUS) --ref main
+
+bench-cluster: $(DEV_STAMP)  ## CPU stage pages/s: local 2-process pool vs a 2-worker Dask cluster on this machine (~5 min)
+	$(BIN)/python -m bench.cluster --corpus $(CORPUS)
 
 bench-quality: $(DEV_STAMP)  ## extraction quality vs plain trafilatura on ../shared/corpora/fundus and fundus-world, per page and per rule family
 	$(BIN)/python -m bench.quality

@@ -59,7 +59,7 @@ def backfill(
         prepare_warehouse(path)
         loaded = loaded_archives(path, filters)
         logger.info("backfilling %d archive files into %s", len(files), path)
-        with cpu_pool(settings.cpu_workers) as pool:
+        with cpu_pool(settings.cpu_workers, settings.dask_address) as pool:
             for number, source in enumerate(files, start=1):
                 if source in loaded:
                     logger.info("%s was loaded before: skipped", source)

@@ -103,7 +103,7 @@ def _ingest(
     with (
         batch_threads as batch_runner,
         HttpClient(settings) as client,
-        cpu_pool(settings.cpu_workers) as pool,
+        cpu_pool(settings.cpu_workers, settings.dask_address) as pool,
         fetches_kept_on_interrupt(path, run_id) as settled,
     ):
         listed: list[str] | None = None

@@ -56,7 +56,7 @@ def reprocess(
         prepare_warehouse(path)
         urls = select_stored_pages(path, since, until, feed_url, status)
         logger.info("re-processing %d stored pages in %s", len(urls), path)
-        with cpu_pool(settings.cpu_workers) as pool:
+        with cpu_pool(settings.cpu_workers, settings.dask_address) as pool:
             in_flight: deque[PrefectFuture[Any]] = deque()
             for number, batch in enumerate(batched(urls, settings.batch_size), start=1):
                 in_flight.append(reprocess_batch.submit(pool, path, batch, run_id, number))

@@ -13,9 +13,12 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from tasks.records import Article, Page
+
+if TYPE_CHECKING:
+    from tasks.cluster import DaskPool
 
 logger = logging.getLogger(__name__)
 # A page that takes this long is hostile or pathological (typical pages take tens of milliseconds):
@@ -76,19 +79,28 @@ def process_page(page: Page) -> Article:
 class PageTimeoutError(Exception):
     """A page took longer than ``PAGE_SECONDS`` to extract and enrich."""
 
+    def __init__(self, message: str = f"extraction took longer than {PAGE_SECONDS:g} s") -> None:
+        """Default message: raised asynchronously in a thread, the error is made without arguments."""
+        super().__init__(message)
+
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Raise PageTimeoutError in this block after ``seconds`` (main thread only; elsewhere no limit).
+    """Raise PageTimeoutError in this block after ``seconds``.
+
+    In the main thread by SIGALRM; in another thread (a Dask worker's, or the flow's own tasks' when
+    the pool is broken) as an asynchronous exception. Both interrupt Python code only: a single call
+    into C (one libxml2 parse) finishes first.
 
     Args:
         seconds: The budget.
 
     Yields:
-        Nothing; the block runs under the alarm.
+        Nothing; the block runs under the limit.
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield  # signals reach only the main thread: the in-process fallback runs without a limit
+        with _thread_time_limit(seconds):
+            yield
         return
 
     def expire(_signum: int, _frame: object) -> None:
@@ -101,6 +113,34 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _thread_time_limit(seconds: float) -> Iterator[None]:
+    """:func:`time_limit` for a thread that is not the main one: signals reach only the main thread."""
+    import ctypes
+
+    target = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def expire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(PageTimeoutError))
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["done"] = True
+            timer.cancel()
+            if state["fired"]:  # fired as the block ended: drop the error before it surfaces elsewhere
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)
 
 
 @contextmanager
@@ -193,18 +233,43 @@ class LazyProcessPool(Executor):
             self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
+@runtime_checkable
+class BatchProcessor(Protocol):
+    """An executor that processes whole batches itself (the Dask cluster: pages travel compressed)."""
+
+    def process(self, pages: list[Page]) -> list[Article]:
+        """Extract and enrich ``pages``; one article per page, in order."""
+        ...  # pragma: no cover
+
+    def warm(self) -> None:
+        """Prepare the workers before the first batch."""
+        ...  # pragma: no cover
+
+
 @contextmanager
-def cpu_pool(workers: int) -> Iterator[LazyProcessPool]:
-    """A pool of worker processes for the run (spawned: forking a process with Prefect's threads is unsafe).
+def cpu_pool(workers: int, dask_address: str = "") -> Iterator[LazyProcessPool | DaskPool]:
+    """The run's CPU stage: local worker processes, or the Dask cluster at ``dask_address``.
+
+    Local workers are spawned (forking a process with Prefect's threads is unsafe).
 
     Args:
-        workers: Number of processes (0: one per core).
+        workers: Number of local processes (0: one per core).
+        dask_address: A running Dask scheduler (``tcp://host:8786``); empty for the local pool.
 
     Yields:
-        The pool; no process starts before the first job or :meth:`LazyProcessPool.warm`; it is shut
-        down when the block ends.
+        The pool; no local process starts before the first job or :meth:`LazyProcessPool.warm`; it is
+        shut down (or the cluster disconnected) when the block ends.
+
+    Raises:
+        tasks.cluster.DaskSchedulerError: The scheduler cannot be reached.
     """
-    pool = LazyProcessPool(worker_count(workers))
+    pool: LazyProcessPool | DaskPool
+    if dask_address:
+        from tasks.cluster import DaskPool
+
+        pool = DaskPool(dask_address)
+    else:
+        pool = LazyProcessPool(worker_count(workers))
     try:
         yield pool
     except KeyboardInterrupt:
@@ -229,6 +294,8 @@ def process_in_pool(pool: Executor, pages: list[Page]) -> list[Article]:
     Returns:
         The enriched articles, in order.
     """
+    if isinstance(pool, BatchProcessor):
+        return pool.process(pages)
     # Small chunks, so that every worker takes part in every batch (no core idles on a batch's tail).
     chunks = [pages[i : i + CHUNK_PAGES] for i in range(0, len(pages), CHUNK_PAGES)]
     try:

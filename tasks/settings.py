@@ -70,6 +70,9 @@ class Settings:
     # A lake with a PostgreSQL catalog: the data folder (shared by the machines) or s3:// prefix; only
     # needed when the catalog is created, which remembers it. Embedded lakes keep theirs beside the catalog.
     data_path: str = ""
+    # A running Dask scheduler (tcp://host:8786) to send the extraction and enrichment of batches to;
+    # empty: the local process pool of cpu_workers processes.
+    dask_address: str = ""
 
 
 _FIELD_TYPES: dict[str, type] = {
@@ -94,6 +97,7 @@ _FIELD_TYPES: dict[str, type] = {
     "lock_timeout": float,
     "warehouse_memory_mb": int,
     "data_path": str,
+    "dask_address": str,
 }
 
 

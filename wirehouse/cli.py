@@ -28,6 +28,7 @@ WIRE_QUERY = (
     "SELECT dateline_place, agencies, title FROM articles WHERE len(agencies) > 0 ORDER BY published_at"
 )
 MAX_CELL = 60
+DASK_HELP = "a running Dask scheduler (tcp://host:8786) to extract and enrich on (or WIREHOUSE_DASK_ADDRESS)"
 DEMO_SEARCH = "Nato Ostflanke"
 
 
@@ -360,12 +361,13 @@ def run_ingest(
             temporary = TemporaryServer()
             temporary.start()
             stack.callback(temporary.stop)
-        # Fail fast, before the run: an unusable warehouse, shard or feed list is a one-line error.
+        # Fail fast, before the run: an unusable warehouse, shard, feed list or cluster is a one-line error.
         from tasks.load import parse_shard
 
         parse_shard(shard)
         if feeds:
             _read_feed_list(feeds)
+        _check_dask(settings.dask_address)
         # The run lock is taken here already, so that a second ingest waits before doing anything at all.
         # The scope holds the lake attached for the flow, which would otherwise load the extensions and
         # attach it a second time.
@@ -398,6 +400,22 @@ def run_ingest(
             return state.result()
 
 
+def _check_dask(address: str) -> None:
+    """Fail before a run whose Dask scheduler (``WIREHOUSE_DASK_ADDRESS``) does not answer."""
+    if address:
+        from tasks.cluster import check_scheduler
+
+        check_scheduler(address)
+
+
+def _use_dask(args: argparse.Namespace) -> None:
+    """Hand ``--dask-address`` to the flows this process starts (they read their settings themselves)."""
+    if getattr(args, "dask_address", None):
+        from tasks.settings import export_settings
+
+        export_settings(dask_address=args.dask_address)
+
+
 def _note(message: str) -> None:
     print(f"wirehouse: {message}", file=sys.stderr, flush=True)
 
@@ -406,6 +424,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """`wirehouse ingest`."""
     from tasks.report import summary_lines
 
+    _use_dask(args)
     summary = run_ingest(args.feeds, _warehouse_path(args), args.batch_size, args.shard)
     print("\n".join(summary_lines(summary)))
     return 0
@@ -429,8 +448,9 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
     apply_prefect_defaults()
     for value in (args.since, args.until):
         parse_when(value)  # a bad date is one line, before any server starts
-    # So is a missing file or a glob that matches nothing.
+    # So is a missing file or a glob that matches nothing, and a Dask scheduler that does not answer.
     expand_sources(args.sources)
+    _check_dask(settings.dask_address)
     with ExitStack() as stack:
         temporary = None
         if needs_temporary_server():
@@ -466,6 +486,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     """`wirehouse backfill WARC...`."""
     from tasks.backfill import summary_lines
 
+    _use_dask(args)
     summary = run_backfill(args, _warehouse_path(args))
     print("\n".join(summary_lines(summary)))
     failed = [load for load in summary.files if load.error]
@@ -547,6 +568,8 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     path = _warehouse_path(args)
     if not lake_of(path).exists():
         raise UserError(f"warehouse {path} does not exist (run `wirehouse ingest` first)")
+    _use_dask(args)
+    _check_dask(load_settings(warehouse_path=path).dask_address)
     apply_prefect_defaults()
     from flows.reprocess import reprocess
 
@@ -688,6 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="I/N",
         help="take only part I of N of the feeds (a stable hash of each feed URL), for N workers on one lake",
     )
+    ingest.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 
     query = add("query", "Run one SQL statement read-only against the warehouse.", cmd_query)
     query.add_argument("sql", nargs="?", help='e.g. "select language, count(*) from articles group by 1"')
@@ -780,6 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     back.add_argument("--until", metavar="YYYY-MM-DD", help="only pages published before")
     back.add_argument("--batch-size", type=int, metavar="N", help="records per batch (default 50)")
+    back.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 
     again = add(
         "reprocess",
@@ -790,6 +815,7 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--until", type=_since, metavar="YYYY-MM-DD", help="only articles published before")
     again.add_argument("--feed", metavar="URL", help="only articles of this feed")
     again.add_argument("--status", metavar="STATUS", help="only this extraction_status (e.g. no_text)")
+    again.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 
     stats = add("stats", "Article counts by feed, by language and by day.", cmd_stats)
     stats.add_argument(

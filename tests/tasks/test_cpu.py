@@ -102,3 +102,69 @@ def test_workers_run_at_a_lower_priority_than_the_flow():
     with cpu_pool(1) as pool:
         worker = pool.submit(os.nice, 0).result()
     assert worker == min(19, os.nice(0) + WORKER_NICENESS)
+
+
+def _in_a_thread(fn):
+    import threading
+
+    outcome: list[object] = []
+    thread = threading.Thread(target=lambda: outcome.append(_outcome(fn)))
+    thread.start()
+    thread.join(timeout=60)
+    return outcome[0]
+
+
+def _outcome(fn):
+    try:
+        return fn()
+    except Exception as exc:
+        return exc
+
+
+def test_the_page_time_limit_holds_outside_the_main_thread_too():
+    # A Dask worker runs its jobs in threads, where SIGALRM cannot reach.
+    import time
+
+    from tasks.cpu import PageTimeoutError, time_limit
+
+    def endless() -> str:
+        with time_limit(0.2):
+            end = time.monotonic() + 20  # bounded, so that a missing limit fails the test, not hangs it
+            while time.monotonic() < end:
+                time.sleep(0.01)
+        return "no limit"
+
+    started = time.monotonic()
+    error = _in_a_thread(endless)
+    assert isinstance(error, PageTimeoutError) and "longer than" in str(error)
+    assert time.monotonic() - started < 10
+
+    def in_time() -> str:
+        with time_limit(0.2):
+            pass
+        time.sleep(0.5)  # past the budget: nothing may surface after the block ended
+        return "done"
+
+    assert _in_a_thread(in_time) == "done"
+
+
+def test_a_slow_page_in_a_thread_is_stored_as_an_error(monkeypatch):
+    import time
+
+    import tasks.cpu
+    import tasks.extract
+
+    monkeypatch.setattr(tasks.cpu, "PAGE_SECONDS", 0.2)
+    original = tasks.extract.extract_article
+
+    def slow(page):
+        end = time.monotonic() + 5
+        while time.monotonic() < end:  # Python work: a single long call into C would finish first
+            pass
+        return original(page)
+
+    monkeypatch.setattr(tasks.extract, "extract_article", slow)
+    started = time.monotonic()
+    article = _in_a_thread(lambda: tasks.cpu.process_page(_page(1)))
+    assert article.extraction_status == "error" and "PageTimeoutError" in article.extraction_error
+    assert time.monotonic() - started < 4

@@ -18,6 +18,7 @@ from warehouse.connection import open_warehouse
 from wirehouse.cli import format_rows, main
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+NO_SCHEDULER = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
 
 
 def wirehouse(*args, cwd=None, env=None, timeout=300):
@@ -83,6 +84,22 @@ def test_help_explains_every_command():
         (["backfill", "{tmp}/*.arc.gz", "--warehouse", "{tmp}/w.sqlite"], "no archive file matches"),
         (["backfill", "{tmp}", "--warehouse", "{tmp}/w.sqlite"], "is a folder: name its files"),
         (["backfill", "{tmp}/ok.toml", "--since", "May", "--warehouse", "{tmp}/w.sqlite"], "not an ISO date"),
+        (
+            [
+                "ingest",
+                "--feeds",
+                "{tmp}/ok.toml",
+                "--warehouse",
+                "{tmp}/w.sqlite",
+                "--dask-address",
+                NO_SCHEDULER,
+            ],
+            f"cannot reach the Dask scheduler at {NO_SCHEDULER}",
+        ),
+        (
+            ["backfill", "{tmp}/ok.toml", "--warehouse", "{tmp}/w.sqlite", "--dask-address", NO_SCHEDULER],
+            f"cannot reach the Dask scheduler at {NO_SCHEDULER}",
+        ),
     ],
 )
 def test_user_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
@@ -94,6 +111,11 @@ def test_user_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
     duckdb.connect(str(tmp_path / "raw.duckdb")).close()  # a DuckDB file without wirehouse's tables
     result = wirehouse(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert_one_line_error(result, fragment)
+
+
+def test_reprocess_names_a_dask_scheduler_it_cannot_reach(filled):
+    result = wirehouse("reprocess", "--warehouse", str(filled), env={"WIREHOUSE_DASK_ADDRESS": NO_SCHEDULER})
+    assert_one_line_error(result, f"cannot reach the Dask scheduler at {NO_SCHEDULER}")
 
 
 def test_sql_errors_and_writes_are_refused_in_one_line(filled):
