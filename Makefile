@@ -74,7 +74,7 @@ check: lint typecheck test  ## everything CI cares about
 bench: $(DEV_STAMP)  ## speed (vs the limit, the peer and the pre-lake baseline), Dask vs local pool, archive readers, a lake's merge rate (~20 min)
 	$(BIN)/python -m bench.speed --corpus $(CORPUS)
 	$(BIN)/python -m bench.cluster --corpus $(CORPUS)
-	$(BIN)/python -m bench.warc
+	$(BIN)/python -m bench.warc --backfill 4
 	$(BIN)/python -m bench.merge --corpus $(CORPUS)
 
 bench-quick: $(DEV_STAMP)  ## speed on the 126 corpus pages once, no scale run (~2 min)

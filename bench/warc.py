@@ -21,6 +21,8 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from bench.cluster import WORKERS
+
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 DEFAULT_CORPORA = [SHARED / "fundus", SHARED / "fundus-world"]
 
@@ -106,15 +108,29 @@ def best_of(reader: Callable[[Path], tuple[int, int]], path: Path, repeat: int) 
     return best, records, size
 
 
-def bench_backfill(path: Path, pages: int, tmp: Path) -> None:
-    """Run `wirehouse backfill` on the gzipped file into a fresh warehouse: pages/s, process and flow."""
+def bench_backfill(path: Path, pages: int, tmp: Path, dask_address: str | None = None) -> float | None:
+    """Run `wirehouse backfill` on the gzipped file into a fresh warehouse: pages/s, process and flow.
+
+    Args:
+        path: The archive.
+        pages: Its records.
+        tmp: Scratch folder.
+        dask_address: Extract on this Dask cluster instead of the local process pool.
+
+    Returns:
+        In-flow pages/s; None when the backfill failed.
+    """
     import os
     import subprocess
 
-    warehouse = tmp / "backfill.sqlite"
+    label = "dask" if dask_address else "local"
+    warehouse = tmp / f"backfill-{label}.sqlite"
+    command = [sys.executable, "-m", "wirehouse.cli", "backfill", str(path), "--warehouse", str(warehouse)]
+    if dask_address:
+        command += ["--dask-address", dask_address]
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "wirehouse.cli", "backfill", str(path), "--warehouse", str(warehouse)],
+        command,
         capture_output=True,
         text=True,
         env={**os.environ, "PREFECT_HOME": str(tmp / "prefect-home")},
@@ -123,18 +139,35 @@ def bench_backfill(path: Path, pages: int, tmp: Path) -> None:
     wall = time.perf_counter() - started
     if result.returncode != 0:
         print(f"bench.warc: backfill failed: {result.stderr.strip()[-2000:]}", file=sys.stderr)
-        return
+        return None
     summary = [
         line for line in result.stdout.splitlines() if line.startswith(("articles stored", "warehouse"))
     ]
     flow_seconds = float(summary[-1].rsplit("(", 1)[1].split()[0])
-    print(f"\nwirehouse backfill, local process pool: {pages:,} pages")
+    where = f"a {WORKERS}-worker Dask cluster on this machine" if dask_address else "local process pool"
+    print(f"\nwirehouse backfill, {where}: {pages:,} pages")
     print(
         f"  process wall {wall:6.1f} s  {pages / wall:6.1f} pages/s  (python start, temporary Prefect server or"
     )
     print("                                            PREFECT_API_URL's, flow)")
     print(f"  in-flow      {flow_seconds:6.1f} s  {pages / flow_seconds:6.1f} pages/s")
     print("  " + summary[0])
+    return pages / flow_seconds
+
+
+def bench_backfill_both(path: Path, pages: int, tmp: Path) -> None:
+    """Backfill with the local pool, then on a 2-worker Dask cluster on the same cores; print the overhead."""
+    from bench.cluster import dask_cluster
+    from tasks.cpu import WORKER_NICENESS
+
+    local = bench_backfill(path, pages, tmp)
+    # The cluster's workers get the local workers' lower priority, so both sides run on the same terms.
+    with dask_cluster(tmp / "dask", WORKERS, niceness=WORKER_NICENESS) as cluster:
+        dask = bench_backfill(path, pages, tmp, cluster.address)
+    if local and dask:
+        overhead = 1 - dask / local
+        verdict = "ok" if overhead <= 0.15 else "over the 15% target"
+        print(f"\nbackfill cluster overhead: {overhead:.1%} of the local pool's in-flow pages/s ({verdict})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         metavar="COPIES",
-        help="also backfill a gzipped WARC of the pages, COPIES times each, into a fresh warehouse",
+        help=(
+            "also backfill a gzipped WARC of the pages, COPIES times each, into a fresh warehouse: with"
+            " the local process pool, then on a 2-worker Dask cluster on the same cores"
+        ),
     )
     args = parser.parse_args(argv)
     folders = args.corpus or DEFAULT_CORPORA
@@ -191,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.backfill:
             path = Path(tmp) / "backfill.warc.gz"
             count = write_archive(path, pages, args.backfill, compress=True)
-            bench_backfill(path, count, Path(tmp))
+            bench_backfill_both(path, count, Path(tmp))
     return 0
 
 
