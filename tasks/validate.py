@@ -225,6 +225,12 @@ def validate_article(article: Article) -> Article:
         paragraph_count=_clean_count(article.paragraph_count),
         quotes=_clean_quotes(article.quotes, text) if text == article.text else (),
         charset=clean_text(article.charset, 64, one_line=True),
+        # An archive's record: its file name and WARC-Record-ID come from the file, like any web value.
+        source_file=clean_text(article.source_file, MAX_DESCRIPTION, one_line=True),
+        source_record=clean_text(article.source_record, MAX_SHORT, one_line=True),
+        source_offset=article.source_offset
+        if article.source_offset is None or article.source_offset >= 0
+        else None,
     )
 
 

@@ -189,3 +189,18 @@ def test_every_article_field_is_covered_by_validation():
 def test_huge_text_is_capped():
     article = validate_article(make_article("w " * MAX_TEXT))
     assert len(article.text or "") <= MAX_TEXT
+
+
+def test_an_archive_records_source_is_cleaned_and_a_negative_offset_dropped():
+    from tests.factories import make_article
+
+    article = validate_article(
+        make_article(
+            "Text", source_file="crawl\x00/a.warc.gz", source_record="<urn:uuid:1>", source_offset=-5
+        )
+    )
+    assert (article.source_file, article.source_record, article.source_offset) == (
+        "crawl/a.warc.gz",
+        "<urn:uuid:1>",
+        None,
+    )
