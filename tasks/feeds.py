@@ -638,6 +638,9 @@ def settled_fetches(results: Sequence[FeedResult], entries_stored: int) -> list[
     return settled
 
 
+_RECORD_ATTEMPTS = 5
+
+
 class SettledSoFar:
     """What an interrupted run has done: its feed results in entry order, and its progress."""
 
@@ -665,8 +668,18 @@ def fetches_kept_on_interrupt(path: Path, run_id: str | None) -> Iterator[Settle
         yield settled
     except KeyboardInterrupt:
         stored = settled.progress.articles_done if settled.progress else 0
-        # A plain call, not a task run: the run is being interrupted.
-        record_fetches.fn(path, settled_fetches(settled.results, stored), run_id)
+        fetches = settled_fetches(settled.results, stored)
+        # A plain call, not a task run: the run is being interrupted. Batches still running in other
+        # threads commit meanwhile, and a commit that meets one of theirs can fail; a new attempt
+        # starts after it. Within the interrupt watchdog's time; a fetch record that never lands only
+        # means the feed is fetched again (its articles are known by URL).
+        for attempt in range(_RECORD_ATTEMPTS):
+            try:
+                record_fetches.fn(path, fetches, run_id)
+                break
+            except Exception as exc:  # any failure: the interrupt must still end the run cleanly
+                logger.debug("recording fetches on interrupt failed (attempt %d): %s", attempt + 1, exc)
+                time.sleep(0.1)
         raise
 
 
