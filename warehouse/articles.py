@@ -16,7 +16,7 @@ from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
 from tasks.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse.connection import WarehouseError, WarehouseMemoryError, execute_with, transaction
-from warehouse.search import index_articles
+from warehouse.search import index_articles, index_gap
 from warehouse.stories import assign_story_ids, store_story_keys
 
 # A page whose fetch failed transiently is tried again on later runs, this many times in all.
@@ -226,6 +226,10 @@ _BREAKDOWN_QUERIES = {
 }
 
 _LOAD_LOCK = threading.Lock()
+# Read right after a batch's commit, under _LOAD_LOCK: no other article change can come in between (one
+# writer per embedded lake, batches one at a time), so this snapshot is the batch's, or a later one
+# that changed no article.
+_CURRENT_SNAPSHOT = "SELECT id FROM news.current_snapshot()"
 
 
 # Errors that say nothing about the articles being stored (the warehouse's, not the batch's).
@@ -427,14 +431,27 @@ def store_articles(
     """
     if not articles:
         return 0
-    try:
-        kept = _store_articles(
-            con, articles, run_id, replace=replace, merged_batches=merged_batches, before_commit=before_commit
-        )
-    except duckdb.OutOfMemoryException as exc:
-        raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
-    if search_dir is not None:
-        index_articles(search_dir, kept)
+    # One batch at a time per process: story assignment must see the previous batch's articles, and
+    # the index learns the batches in the order the lake committed them (so its mark never skips one).
+    with _LOAD_LOCK:
+        try:
+            kept = _store_articles(
+                con,
+                articles,
+                run_id,
+                replace=replace,
+                merged_batches=merged_batches,
+                before_commit=before_commit,
+            )
+        except duckdb.OutOfMemoryException as exc:
+            raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
+        if search_dir is not None:
+            try:
+                row = con.execute(_CURRENT_SNAPSHOT).fetchone()
+                index_articles(search_dir, kept, int(row[0]) if row else None)
+            except BaseException:
+                index_gap(search_dir)  # stored but maybe not indexed: the next catch-up takes it
+                raise
     return len(kept)
 
 
@@ -447,9 +464,8 @@ def _store_articles(
     merged_batches: Sequence[tuple[str, int]] = (),
     before_commit: Callable[[], None] | None = None,
 ) -> list[Article]:
-    """The body of :func:`store_articles`: one transaction, one batch at a time per process."""
-    # One batch at a time per process: story assignment must see the previous batch's articles.
-    with _LOAD_LOCK, transaction(con):
+    """The body of :func:`store_articles`: one transaction (the caller holds ``_LOAD_LOCK``)."""
+    with transaction(con):
         con.register("batch", articles_table(articles, run_id))
         try:
             found = con.execute(_STORED).fetchall()

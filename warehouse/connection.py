@@ -822,6 +822,9 @@ def run_scope(
         # Imported here: reading commands never open a scope, and need no tantivy.
         from warehouse.search import deferred_commits
 
+        if outer and whole_run:
+            _catch_up_search(path)
+
         try:
             with ExitStack() as index:
                 if whole_run:  # runs that merge at once must not keep the writer from each other
@@ -835,6 +838,25 @@ def run_scope(
             if outer:
                 with _HELD_LOCKS_GUARD:
                     _MIGRATED.discard(key)
+
+
+def _catch_up_search(path: Path | str) -> None:
+    """Index what earlier runs stored but did not get into the index (a run killed outright).
+
+    Before the run's held writer opens, which continues from the mark this leaves. A busy or broken
+    index must not stop the run: it stays behind, and `wirehouse stats` says by how much.
+    """
+    from tasks.search import SearchError
+    from warehouse.search import catch_up_search_index
+
+    try:
+        with open_warehouse(path) as con:
+            caught = catch_up_search_index(con, lake_of(path).search_dir)
+    except SearchError as exc:
+        logger.warning("search index not brought up to date: %s", exc)
+        return
+    if caught:
+        logger.info("search index caught up with %d article changes stored before this run", caught)
 
 
 def parse_as_of(value: str) -> int | datetime:

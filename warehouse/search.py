@@ -10,8 +10,13 @@ Inside a run (:func:`deferred_commits`, entered by the run scope) one writer sta
 adds its documents, and the writer commits every ``COMMIT_SECONDS`` and when the run scope ends. A
 commit writes and syncs a segment and a tantivy writer dropped right after its commit abandons its
 merges, so committing (and waiting for the merges) once per batch cost the flow's process more than any
-statement of the batch (``python -m bench.store --ref main`` shows it by step). A run killed outright
-loses at most its last ``COMMIT_SECONDS`` from the index; the maintenance flow's check rebuilds it.
+statement of the batch (``python -m bench.store --ref main`` shows it by step).
+
+The index knows how far it is: a mark file beside it holds the lake snapshot through which every
+article change is in the index's last commit. It is written only after that commit, so a process
+killed at any moment leaves a mark that lags, never one that runs ahead. Every run scope and every
+``wirehouse search`` catches the index up from the mark with DuckLake's change feed
+(:func:`catch_up_search_index`); its cost follows what changed since, not the warehouse.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ _LATEST = datetime(2262, 1, 1, tzinfo=UTC)
 _WRITE_LOCK = threading.Lock()
 _WRITER_WAIT = 120.0  # seconds to wait for another process's writer (a shared catalog's other ingest)
 # A run's held writer commits at least this often, so `wirehouse search` during a run lags by at most this
-# much, and so does the index after a run killed outright (until the maintenance flow's check rebuilds it).
+# much; what a run killed outright had not committed is caught up by the next run or search.
 COMMIT_SECONDS = 30.0
 
 
@@ -84,10 +89,15 @@ COMMIT_SECONDS = 30.0
 class _HeldWriter:
     """The writer a run keeps open on one index folder (see :func:`deferred_commits`)."""
 
+    folder: Path
     depth: int  # nested run scopes using it
     writer: Any = None  # opened by the first batch that needs it
     pending: bool = False  # documents added or deleted since the last commit
     committed_at: float = 0.0
+    # The lake snapshot through which every article change is in the writer (committed or not); None
+    # once a change may be missing (an index update that failed, a batch stored without its snapshot):
+    # the mark then stays where it was, and the next catch-up takes the rest.
+    through: int | None = None
 
 
 _HELD: dict[Path, _HeldWriter] = {}  # by absolute folder; guarded by _WRITE_LOCK
@@ -163,10 +173,10 @@ def _document(url: str, title: str | None, text: str | None, language: str | Non
     )
 
 
-def _new_writer(folder: Path) -> Any:
-    """Open the index and take its writer, waiting for another process's writer to finish."""
+def _new_writer(folder: Path, wait: float = _WRITER_WAIT) -> Any:
+    """Open the index and take its writer, waiting up to ``wait`` seconds for another process's writer."""
     index = _open(folder, create=True)
-    deadline = time.monotonic() + _WRITER_WAIT
+    deadline = time.monotonic() + wait
     while True:
         try:
             return index.writer(heap_size=_WRITER_HEAP, num_threads=1)
@@ -180,10 +190,12 @@ def _commit(held: _HeldWriter) -> None:
     held.writer.commit()
     held.pending = False
     held.committed_at = time.monotonic()
+    if held.through is not None:  # after the commit: a kill in between leaves the mark behind, not ahead
+        _write_mark(held.folder, held.through)
 
 
 @contextmanager
-def _writer(folder: Path, *, commit: bool = True) -> Iterator[Any]:
+def _writer(folder: Path, *, commit: bool = True, wait: float = _WRITER_WAIT) -> Iterator[Any]:
     """A writer for one change: the run's held writer if there is one, else a writer of its own.
 
     A writer of its own commits and waits for its merges at the end. The held writer commits when
@@ -194,7 +206,7 @@ def _writer(folder: Path, *, commit: bool = True) -> Iterator[Any]:
     with _WRITE_LOCK:
         held = _HELD.get(folder.absolute())
         if held is None:
-            writer = _new_writer(folder)
+            writer = _new_writer(folder, wait)
             try:
                 yield writer
             except BaseException:
@@ -210,6 +222,7 @@ def _writer(folder: Path, *, commit: bool = True) -> Iterator[Any]:
             yield held.writer
         except BaseException:
             writer, held.writer, held.pending = held.writer, None, False
+            held.through = None  # the rollback dropped documents of batches the lake has stored
             writer.rollback()
             writer.wait_merging_threads()
             raise
@@ -235,7 +248,10 @@ def deferred_commits(folder: Path) -> Iterator[None]:
     """
     key = folder.absolute()
     with _WRITE_LOCK:
-        held = _HELD.setdefault(key, _HeldWriter(depth=0))
+        held = _HELD.get(key)
+        if held is None:
+            # The run scope caught the index up just before: batches continue from its mark.
+            held = _HELD[key] = _HeldWriter(folder=key, depth=0, through=_read_mark(key))
         held.depth += 1
     try:
         yield
@@ -252,7 +268,7 @@ def deferred_commits(folder: Path) -> Iterator[None]:
                         held.writer.wait_merging_threads()
 
 
-def index_articles(folder: Path, articles: Sequence[Article]) -> int:
+def index_articles(folder: Path, articles: Sequence[Article], snapshot: int | None = None) -> int:
     """Bring the index up to date with stored articles: each replaces its URL's document (if any).
 
     Articles whose extraction did not succeed are removed from the index, as they are from search.
@@ -261,11 +277,16 @@ def index_articles(folder: Path, articles: Sequence[Article]) -> int:
     Args:
         folder: The index folder.
         articles: Articles just stored.
+        snapshot: The lake snapshot that stored them, when the caller knows that no other article
+            change came between it and the previous call's (one writer, batches in commit order):
+            the run's next commit then marks the index caught up through it.
 
     Returns:
         Documents added.
     """
     if not articles:
+        with _WRITE_LOCK:
+            _advance(folder, snapshot)
         return 0
     # Documents are built before the writer is touched: a failure here leaves the held writer as it was.
     documents = [
@@ -288,7 +309,27 @@ def index_articles(folder: Path, articles: Sequence[Article]) -> int:
             writer.delete_documents_by_term("url", url)
             if document is not None:
                 writer.add_document(document)
+        _advance(folder, snapshot)
     return sum(1 for _, document in documents if document is not None)
+
+
+def index_gap(folder: Path) -> None:
+    """Note that stored articles may be missing from the run's held writer: its mark stops advancing."""
+    with _WRITE_LOCK:
+        held = _HELD.get(folder.absolute())
+        if held is not None:
+            held.through = None
+
+
+def _advance(folder: Path, snapshot: int | None) -> None:
+    """Record in the run's held writer that the lake's article changes through ``snapshot`` are in it."""
+    held = _HELD.get(folder.absolute())
+    if held is None or held.through is None:
+        return  # no run holds the writer (its own commit leaves the mark behind), or a change is missing
+    if snapshot is None:
+        held.through = None  # a batch whose snapshot is unknown: nothing later may be marked either
+    else:
+        held.through = max(held.through, snapshot)
 
 
 def build_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchIndexStats:
@@ -302,15 +343,21 @@ def build_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchIn
         Documents indexed, per stemmer, and the seconds it took.
     """
     started = time.perf_counter()
-    counts: Counter[str] = Counter()
     with _writer(folder) as writer:
-        writer.delete_all_documents()
-        cursor = con.execute(_OK_ARTICLES)
-        while rows := cursor.fetchmany(1000):
-            for url, title, text, language, seen in rows:
-                writer.add_document(_document(url, title, text, language, seen))
-                counts[index_stemmer(language)] += 1
+        counts = _fill(con, writer)
     return SearchIndexStats(sum(counts.values()), dict(sorted(counts.items())), time.perf_counter() - started)
+
+
+def _fill(con: duckdb.DuckDBPyConnection, writer: Any) -> Counter[str]:
+    """Replace everything in the index with every extracted article; documents per stemmer."""
+    counts: Counter[str] = Counter()
+    writer.delete_all_documents()
+    cursor = con.execute(_OK_ARTICLES)
+    while rows := cursor.fetchmany(1000):
+        for url, title, text, language, seen in rows:
+            writer.add_document(_document(url, title, text, language, seen))
+            counts[index_stemmer(language)] += 1
+    return counts
 
 
 def search(
@@ -394,7 +441,7 @@ def search(
 
 
 def sync_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchIndexStats:
-    """Rebuild the index if it does not hold as many documents as there are extracted articles.
+    """Catch the index up, then rebuild it if it still does not hold exactly the extracted articles.
 
     Args:
         con: A connection (read-only is fine).
@@ -404,27 +451,39 @@ def sync_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchInd
         Documents in the index; ``by_stemmer`` is filled only when it was rebuilt.
     """
     started = time.perf_counter()
+    current = _current(con)
+    catch_up_search_index(con, folder)
     row = con.execute(_OK_COUNT).fetchone()
     wanted = int(row[0]) if row else 0
-    if folder.is_dir() and tantivy.Index.exists(str(folder)):
-        index = _open(folder, create=False)
-        index.reload()
-        if index.searcher().num_docs == wanted:
-            return SearchIndexStats(wanted, {}, time.perf_counter() - started)
-    return build_search_index(con, folder)
+    index = _open(folder, create=False)
+    index.reload()
+    if index.searcher().num_docs == wanted:
+        return SearchIndexStats(wanted, {}, time.perf_counter() - started)
+    stats = build_search_index(con, folder)  # a document too many or too few: the index was damaged
+    _write_mark(folder, current)
+    return stats
 
 
-# ----------------------------------------------------------------------------- shared lakes
-# On a shared lake (PostgreSQL catalog) other machines merge articles too, and each machine may have
-# its own index. An index remembers the lake snapshot it has caught up with, and catches up from
-# DuckLake's change feed: its cost grows with what changed since, not with the warehouse.
+# ----------------------------------------------------------------------------- catching up
+# The index remembers the lake snapshot it has caught up with (the mark), and catches up from DuckLake's
+# change feed: on a shared lake that takes what other machines merged; on any lake, what a run killed
+# outright had stored but not committed to the index. Its cost grows with what changed since.
 _MARK_FILE = "wirehouse-snapshot"
 _CURRENT_SNAPSHOT = "SELECT id FROM news.current_snapshot()"
+# Deletes too: a URL whose last change in the range is a delete leaves the index. An update's pre- and
+# post-image share a snapshot; the post-image is read after it.
 _CHANGES = """
-SELECT url, title, text, language, coalesce(published_at, fetched_at), extraction_status
+SELECT url, title, text, language, coalesce(published_at, fetched_at), extraction_status, change_type
 FROM news.table_changes('article_store', ?, ?)
-WHERE change_type IN ('insert', 'update_postimage')
-ORDER BY snapshot_id, rowid
+WHERE change_type IN ('insert', 'update_postimage', 'delete')
+ORDER BY snapshot_id, change_type = 'delete' DESC, rowid
+"""
+_CHANGED_URLS = """
+SELECT url, arg_max(extraction_status = 'ok' AND change_type <> 'delete',
+                    (snapshot_id, change_type <> 'delete'))
+FROM news.table_changes('article_store', ?, ?)
+WHERE change_type IN ('insert', 'update_postimage', 'delete')
+GROUP BY url
 """
 
 
@@ -441,22 +500,34 @@ def _write_mark(folder: Path, snapshot: int) -> None:
     temporary.replace(folder / _MARK_FILE)  # atomic: a reader never sees half a number
 
 
-def catch_up_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
-    """Bring an index up to date with every article any writer merged since it last caught up.
+def _exists(folder: Path) -> bool:
+    return folder.is_dir() and tantivy.Index.exists(str(folder))
+
+
+def _current(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute(_CURRENT_SNAPSHOT).fetchone()
+    return int(row[0]) if row else 0
+
+
+def catch_up_search_index(con: duckdb.DuckDBPyConnection, folder: Path, *, wait: float = _WRITER_WAIT) -> int:
+    """Bring an index up to date with every article change since it last caught up.
 
     The first time (or when the snapshots it would read from have expired) the index is rebuilt.
 
     Args:
         con: A connection to the lake (read-only is fine).
         folder: The index folder.
+        wait: Seconds to wait for another process's writer (0: fail at once when it is busy).
 
     Returns:
         Articles (re-)indexed or removed.
+
+    Raises:
+        SearchError: The index cannot be written (busy, read-only, damaged).
     """
-    row = con.execute(_CURRENT_SNAPSHOT).fetchone()
-    current = int(row[0]) if row else 0
+    current = _current(con)
     mark = _read_mark(folder)
-    exists = folder.is_dir() and tantivy.Index.exists(str(folder))
+    exists = _exists(folder)
     if mark is not None and exists and mark >= current:
         return 0
     rows: list[tuple[Any, ...]] | None = None
@@ -466,13 +537,59 @@ def catch_up_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
         except duckdb.Error:  # the snapshots since the mark expired: rebuild instead
             rows = None
     if rows is None:
-        stats = build_search_index(con, folder)  # reads a snapshot at least as new as `current`
+        with _writer(folder, wait=wait) as writer:
+            counts = _fill(con, writer)  # reads a snapshot at least as new as `current`
+            _caught_up(folder, current)
         _write_mark(folder, current)
-        return stats.rows
-    with _writer(folder) as writer:
-        for url, title, text, language, seen, status in rows:
+        return sum(counts.values())
+    with _writer(folder, wait=wait) as writer:
+        for url, title, text, language, seen, status, change in rows:
             writer.delete_documents_by_term("url", url)
-            if status == "ok":
+            if status == "ok" and change != "delete":
                 writer.add_document(_document(url, title, text, language, seen))
+        _caught_up(folder, current)
     _write_mark(folder, current)
     return len(rows)
+
+
+def _caught_up(folder: Path, snapshot: int) -> None:
+    """Inside the writer: a run's held writer now holds every change through ``snapshot``."""
+    held = _HELD.get(folder.absolute())
+    if held is not None and held.writer is not None:
+        held.through = max(held.through or snapshot, snapshot)
+
+
+def search_lag(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
+    """Count the extracted articles the index does not hold yet (0 when it is up to date).
+
+    Args:
+        con: A connection to the lake (read-only is fine).
+        folder: The index folder.
+
+    Returns:
+        Stored, extracted articles that a search cannot find yet.
+    """
+    current = _current(con)
+    mark = _read_mark(folder)
+    if not _exists(folder):
+        row = con.execute(_OK_COUNT).fetchone()
+        return int(row[0]) if row else 0
+    index = _open(folder, create=False)
+    index.reload()
+    searcher = index.searcher()
+    if mark is None:
+        row = con.execute(_OK_COUNT).fetchone()
+        return max(0, (int(row[0]) if row else 0) - int(searcher.num_docs))
+    if mark >= current:
+        return 0
+    try:
+        changed = con.execute(_CHANGED_URLS, [mark + 1, current]).fetchall()
+    except duckdb.Error:  # the snapshots since the mark expired: compare counts instead
+        row = con.execute(_OK_COUNT).fetchone()
+        return max(0, (int(row[0]) if row else 0) - int(searcher.num_docs))
+    schema = index.schema
+    return sum(
+        1
+        for url, findable in changed
+        if findable and searcher.search(tantivy.Query.term_query(schema, "url", url), 1).count == 0
+    )

@@ -10,7 +10,8 @@ import sys
 import time
 
 from tasks.feeds import parse_feed
-from warehouse.connection import connect
+from warehouse.connection import connect, lake_of
+from warehouse.search import search, search_lag
 
 CONTENT = (
     "select url, feed_url, title, text, language, extraction_status, word_count from articles order by url"
@@ -114,3 +115,38 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(newsroom
     # same rows, same values, no duplicates (url is the key)
     assert attributed(content, listed) == attributed(expected, listed)
     assert unaccounted == []  # no feed fetch claims articles that were not stored
+    assert story_groups(killed) == story_groups(clean)
+    # Search is not stale, with no maintenance run in between: the clean run caught the index up with
+    # what the killed runs stored (their held writers never committed), and each article is found by
+    # its own title.
+    assert_all_findable(killed)
+
+
+def story_groups(path):
+    """The wire-copy groups of more than one article, as sets of URLs."""
+    con = connect(path, read_only=True)
+    try:
+        rows = con.execute(
+            "select list(url order by url) from articles where story_id is not null"
+            " group by story_id having count(*) > 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return sorted(tuple(r[0]) for r in rows)
+
+
+def assert_all_findable(path):
+    """Every extracted article is in the search index, and a search for its title finds it."""
+    folder = lake_of(path).search_dir
+    con = connect(path, read_only=True)
+    try:
+        assert search_lag(con, folder) == 0
+        titled = con.execute(
+            "select url, title from articles where extraction_status = 'ok' and title is not null order by url"
+        ).fetchall()
+        missing = [
+            url for url, title in titled if url not in {h.url for h in search(con, folder, title, limit=100)}
+        ]
+    finally:
+        con.close()
+    assert titled and missing == []
