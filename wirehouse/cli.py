@@ -35,6 +35,14 @@ DEMO_SEARCH = "Nato Ostflanke"
 class UserError(PermanentError):
     """An error the user can fix; printed as one line."""
 
+    exit_code = 1
+
+
+class RefusedError(UserError):
+    """Refused because going on would destroy something of the user's (exit 2, like a usage error)."""
+
+    exit_code = 2
+
 
 # --------------------------------------------------------------------------- output
 
@@ -626,15 +634,18 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """`wirehouse export`."""
-    from tasks.export import ExportError
+    from tasks.export import ExportError, ExportRefusedError, check_export_target
     from warehouse.connection import open_warehouse
     from warehouse.export import export_parquet
 
-    with open_warehouse(_reading(args), read_only=True) as con:
-        try:
+    try:
+        check_export_target(Path(args.dir))  # before the warehouse is opened: nothing is read for nothing
+        with open_warehouse(_reading(args), read_only=True) as con:
             stats = export_parquet(con, Path(args.dir))
-        except ExportError as exc:
-            raise UserError(str(exc)) from exc
+    except ExportRefusedError as exc:
+        raise RefusedError(str(exc)) from exc
+    except ExportError as exc:
+        raise UserError(str(exc)) from exc
     _note(
         f"exported {stats.articles} articles, {stats.quotes} quotes, {stats.stories} stories "
         f"to {stats.out_dir} ({stats.files} files, {stats.bytes / 1e6:.1f} MB, {stats.seconds:.1f} s)"
@@ -869,7 +880,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if interrupt.interrupted():  # an error on the way out of an interrupted run
             interrupt.exit_interrupted()
         print(f"wirehouse: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code if isinstance(exc, UserError) else 1
     except KeyboardInterrupt:
         interrupt.exit_interrupted()
     except DatabaseError as exc:  # e.g. a warehouse that no ingest has created the tables of yet

@@ -431,3 +431,57 @@ def test_stats_on_a_shared_lake_says_when_batches_wait_to_be_merged(postgres_cat
 def test_a_bad_shard_is_one_line(tmp_path):
     result = wirehouse("ingest", "--shard", "2/2", "--warehouse", str(tmp_path / "news.sqlite"))
     assert_one_line_error(result, "shard must be I/N")
+
+
+@pytest.mark.parametrize("mine", [["quotes.parquet"], ["notes.txt", "photo.jpg"]])
+def test_export_refuses_a_folder_of_the_users_files_in_one_line_and_exit_2(filled, tmp_path, mine):
+    out = tmp_path / "mine"
+    out.mkdir()
+    for name in mine:
+        (out / name).write_text("mine")
+    result = wirehouse("export", "--format", "parquet", str(out), "--warehouse", str(filled))
+    assert_one_line_error(result, "holds no earlier wirehouse export")
+    assert result.returncode == 2
+    assert sorted(p.name for p in out.iterdir()) == sorted(mine)
+    assert all((out / name).read_text() == "mine" for name in mine)
+
+
+def test_an_export_killed_midway_never_looks_complete(filled, tmp_path):
+    import signal
+    import time
+
+    import duckdb
+
+    out = tmp_path / "export"
+    command = [sys.executable, "-m", "wirehouse.cli", "export", str(out), "--warehouse", str(filled)]
+    started = time.monotonic()
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=120)
+    whole = time.monotonic() - started
+
+    def check_complete() -> None:
+        marker = json.loads((out / "_wirehouse_export.json").read_text())
+        glob = str(out / "articles" / "**" / "*.parquet")
+        rows = duckdb.sql("select count(*) from read_parquet(?)", params=[glob]).fetchone()
+        assert rows == (marker["articles"],) == (2,)
+        assert (out / "quotes.parquet").is_file() and (out / "stories.parquet").is_file()
+
+    # Killed at points through the run (most of a short export is start-up, so many points late in it):
+    # the folder is the earlier export or the new one, whole, never a mix or a part (or, killed between
+    # the two renames of the swap, absent, with the earlier export in a hidden folder beside it).
+    for fraction in (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(whole * fraction)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        if not out.exists():
+            continue
+        assert sorted(p.name for p in out.iterdir()) == [
+            "_wirehouse_export.json",
+            "articles",
+            "quotes.parquet",
+            "stories.parquet",
+        ]
+        check_complete()
+    # What a kill leaves beside the folder is hidden and never stops the next export.
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=120)
+    check_complete()
