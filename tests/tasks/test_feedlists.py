@@ -1,4 +1,4 @@
-"""Feed lists out: OPML and TOML written, read back by the readers in tasks/feeds.py."""
+"""Feed lists: OPML, TOML and URL lists read in; OPML and TOML written and read back."""
 
 from pathlib import Path
 
