@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -74,11 +75,12 @@ def parse_opml(data: bytes) -> list[FeedSource]:
     return _validated(feeds)
 
 
-def parse_feed_toml(text: str) -> list[FeedSource]:
+def parse_feed_toml(text: str, name: str = "feed list") -> list[FeedSource]:
     """Read feeds from TOML: ``[[feed]]`` tables (url, title, category, html_url) or ``feeds = [urls]``.
 
     Args:
         text: The TOML document.
+        name: Where it came from, for messages.
 
     Returns:
         Feeds in document order, without duplicates.
@@ -86,7 +88,12 @@ def parse_feed_toml(text: str) -> list[FeedSource]:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise FeedListError(f"not valid TOML: {exc}") from exc
+        # tomllib puts the position at the end of its message ("(at line 3, column 5)").
+        message = str(exc)
+        position = _TOML_POSITION.search(message)
+        where = f"{name} line {position.group(1)}" if position and position.group(1) else name
+        reason = message[: position.start()] if position else message
+        raise FeedListError(f"{where}: not valid TOML: {reason}") from exc
     items = doc.get("feed", doc.get("feeds", []))
     if not isinstance(items, list):
         raise FeedListError("TOML feed list needs [[feed]] tables or feeds = [...]")
@@ -116,41 +123,160 @@ def _listed_kind(value: object) -> str | None:
     return kind if kind in SITEMAP_KINDS else None
 
 
-def parse_feed_list(data: bytes, name: str = "feed list") -> list[FeedSource]:
-    """Read a feed list in any supported format (OPML, TOML, one URL per line), detected from content.
+# A TOML line opens a table or sets a key; a key is never a URL (no ':', '/' or '?' before the '=').
+_TOML_LINE = re.compile(r"\[|[^\s:/?=#\[][^:/?=]*=")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)$|\s*\(at end of document\)$")
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+_FEED_ROOTS = {"rss": "RSS", "feed": "Atom", "RDF": "RDF"}
+_JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+
+def sniff_feed_list(data: bytes) -> str:
+    """Tell what a feed list file is from its content: ``xml``, ``json``, ``toml`` or ``urls``.
+
+    XML is an OPML list or a single feed (RSS, Atom, RDF) and JSON a JSON Feed; a text file is TOML
+    when its first line that is not blank or a comment opens a table or sets a key, else a URL list.
+
+    Args:
+        data: The file's bytes.
+
+    Returns:
+        The format's name.
+    """
+    text = data.decode("utf-8-sig", errors="replace").lstrip()
+    if text.startswith("<"):
+        return "xml"
+    if text.startswith("{"):  # TOML cannot start with an inline table
+        return "json"
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return "toml" if _TOML_LINE.match(line) else "urls"
+    return "urls"
+
+
+def parse_feed_list(data: bytes, name: str = "feed list", url: str | None = None) -> list[FeedSource]:
+    """Read a feed list in any supported format (OPML, TOML, one URL per line, a single feed), by content.
 
     Args:
         data: The file's bytes.
         name: Where it came from, for messages.
+        url: The URL it was downloaded from: a single feed is subscribed to by it.
 
     Returns:
         The feeds it lists (at least one).
     """
+    kind = sniff_feed_list(data)
     text = data.decode("utf-8-sig", errors="replace")
-    stripped = text.lstrip()
-    if stripped.startswith("<"):
-        feeds = parse_opml(data)
+    if kind == "xml":
+        feeds = _parse_xml_list(data, name, url)
+    elif kind == "json":
+        feeds = [_json_feed_source(text, name, url)]
+    elif kind == "toml":
+        feeds = parse_feed_toml(text, name)
     else:
-        lines = [
-            (number, line.strip())
-            for number, line in enumerate(text.splitlines(), start=1)
-            if line.strip() and not line.strip().startswith("#")
-        ]
-        # One token per line, none a TOML key or table: a URL list, whatever its schemes (TOML needs `=`).
-        if lines and all(re.fullmatch(r"[^\s=\[]\S*", line) for _, line in lines):
-            for number, line in lines:
-                parts = urlsplit(line)
-                if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-                    raise FeedListError(
-                        f"{name} line {number}: {line[:100]!r} is not an http(s) URL "
-                        "(a feed list names only http:// and https:// feeds)"
-                    )
-            feeds = _validated([FeedSource(url=line) for _, line in lines])
-        else:
-            feeds = parse_feed_toml(text)
+        feeds = _parse_url_list(text, name)
     if not feeds:
         raise FeedListError(f"{name} lists no feeds")
     return feeds
+
+
+def _parse_url_list(text: str, name: str) -> list[FeedSource]:
+    feeds = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        # A '#' after whitespace starts a comment; one inside a URL is its fragment.
+        line = re.split(r"\s#", raw, maxsplit=1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        shown = line[:100]
+        if len(line.split()) > 1:
+            raise FeedListError(
+                f"{name} line {number}: not a URL: {shown!r} (expected one URL per line; # starts a comment)"
+            )
+        parts = urlsplit(line)
+        if not parts.scheme or "." in parts.scheme:
+            raise FeedListError(
+                f"{name} line {number}: not a URL: {shown!r} (expected one http:// or https:// URL per line)"
+            )
+        if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+            raise FeedListError(
+                f"{name} line {number}: {shown!r} is not an http(s) URL "
+                "(a feed list names only http:// and https:// feeds)"
+            )
+        feeds.append(FeedSource(url=line))
+    return _validated(feeds)
+
+
+def _parse_xml_list(data: bytes, name: str, url: str | None) -> list[FeedSource]:
+    try:
+        return parse_opml(data)
+    except FeedListError:
+        root = _xml_root(data)
+        if root is None or root.tag.lower() == "opml":
+            raise
+    local = etree.QName(root).localname
+    if local not in _FEED_ROOTS:
+        raise FeedListError(
+            f"{name}: not an OPML document or a feed (root element is <{local}>; expected <opml>, "
+            "<rss>, Atom <feed> or <rdf:RDF>)"
+        )
+    what = _FEED_ROOTS[local]
+    if local == "rss":
+        channel = root.find("channel")
+        title = channel.findtext("title") if channel is not None else None
+        links = channel.findall(f"{_ATOM}link") if channel is not None else []
+        home = channel.findtext("link") if channel is not None else None
+    elif local == "feed":
+        title, links = root.findtext(f"{_ATOM}title"), root.findall(f"{_ATOM}link")
+        home = next((a.get("href") for a in links if a.get("rel", "alternate") == "alternate"), None)
+    else:
+        channel = root.find("{http://purl.org/rss/1.0/}channel")
+        title = channel.findtext("{http://purl.org/rss/1.0/}title") if channel is not None else None
+        links = []
+        home = channel.findtext("{http://purl.org/rss/1.0/}link") if channel is not None else None
+        if channel is not None and channel.get(f"{_RDF}about") and url is None:
+            url = channel.get(f"{_RDF}about")  # RSS 1.0 names its channel by the feed's URL
+    self_link = next((a.get("href") for a in links if a.get("rel") == "self" and a.get("href")), None)
+    return [_single_feed(what, url or self_link, title, home, name)]
+
+
+def _xml_root(data: bytes) -> Any:
+    if re.search(rb"<!ENTITY", data[:65536], re.IGNORECASE):
+        return None  # refused like in an OPML list, for the same reasons
+    try:
+        return etree.fromstring(data, parser=_safe_xml_parser())
+    except etree.XMLSyntaxError:
+        return None
+
+
+def _json_feed_source(text: str, name: str, url: str | None) -> FeedSource:
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise FeedListError(f"{name}: not valid JSON: {exc}") from exc
+    if not (isinstance(doc, dict) and str(doc.get("version", "")).startswith(_JSON_FEED_VERSION)):
+        raise FeedListError(
+            f'{name}: JSON that is not a JSON Feed (expected "version": "{_JSON_FEED_VERSION}1.1")'
+        )
+
+    def text_of(key: str) -> str | None:
+        value = doc.get(key)
+        return value if isinstance(value, str) else None
+
+    return _single_feed(
+        "JSON Feed", url or text_of("feed_url"), text_of("title"), text_of("home_page_url"), name
+    )
+
+
+def _single_feed(what: str, url: str | None, title: str | None, home: str | None, name: str) -> FeedSource:
+    if not url:
+        raise FeedListError(
+            f'{name} is a single feed ({what}) that names no URL of its own (no rel="self" link);'
+            " give the feed's URL instead of the file"
+        )
+    feeds = _validated([FeedSource(url=url.strip(), title=(title or "").strip() or None, html_url=home)])
+    return feeds[0]
 
 
 def _validated(feeds: list[FeedSource]) -> list[FeedSource]:

@@ -626,7 +626,7 @@ def is_transient(error: BaseException | None) -> bool:
 
 
 def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -> list[FeedSource]:
-    """Read a feed list from a local path or an http(s) URL.
+    """Read a feed list (or a single feed, subscribed to by its URL) from a local path or an http(s) URL.
 
     Args:
         source: A file path or URL.
@@ -643,7 +643,7 @@ def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -
             raise FeedListError(f"cannot download feed list {source}: {exc}") from exc
         if response.status != 200:
             raise FeedListError(f"cannot download feed list {source}: HTTP {response.status}")
-        return parse_feed_list(response.body, source)
+        return parse_feed_list(response.body, source, url=source)
     path = Path(source)
     try:
         data = path.read_bytes()

@@ -714,7 +714,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = add("ingest", "Fetch feeds and load their new articles into the warehouse.", cmd_ingest)
     ingest.add_argument(
-        "--feeds", metavar="PATH_OR_URL", help="OPML/TOML feed list to import and ingest first"
+        "--feeds",
+        metavar="PATH_OR_URL",
+        help="OPML/TOML feed list (or URL list, or a single feed) to import and ingest first",
     )
     ingest.add_argument("--batch-size", type=int, metavar="N", help="articles per batch (default 50)")
     ingest.add_argument(
@@ -749,7 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.set_defaults(func=lambda _args: _usage(feeds))
     imp = add(
         "import",
-        "Import feeds from an OPML, TOML or URL-list file (path or URL).",
+        "Import feeds from an OPML, TOML or URL-list file, or a single feed (path or URL).",
         cmd_feeds_import,
         feeds_sub,
     )

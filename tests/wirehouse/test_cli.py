@@ -485,3 +485,15 @@ def test_an_export_killed_midway_never_looks_complete(filled, tmp_path):
     # What a kill leaves beside the folder is hidden and never stops the next export.
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=120)
     check_complete()
+
+
+def test_feeds_import_takes_a_single_feed_and_names_a_bad_url_list_line(newsroom, tmp_path, capsys):
+    path = str(tmp_path / "w.sqlite")
+    feed = f"{newsroom.base}/feeds/inland.rss"
+    assert main(["feeds", "import", feed, "--warehouse", path]) == 0
+    assert "imported 1 feeds" in capsys.readouterr().out
+    assert main(["feeds", "list", "--warehouse", path, "--format", "json"]) == 0
+    assert [row["feed_url"] for row in json.loads(capsys.readouterr().out)] == [feed]
+    (tmp_path / "feeds.txt").write_text("https://a.example/rss\n\nwww.example.org/rss\n")
+    result = wirehouse("ingest", "--feeds", str(tmp_path / "feeds.txt"), "--warehouse", path)
+    assert_one_line_error(result, "feeds.txt line 3: not a URL: 'www.example.org/rss'")
