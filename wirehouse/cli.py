@@ -236,7 +236,10 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
         for fs in found.values()
         for f in fs
     ]
-    sys.stdout.write(format_rows(["url", "kind", "found_via", "title", "store", "note"], rows, args.format))
+    if rows:  # nothing found: only the error below, no empty table before it
+        sys.stdout.write(
+            format_rows(["url", "kind", "found_via", "title", "store", "note"], rows, args.format)
+        )
     keep = {url: [f.source() for f in fs if f.stored] for url, fs in found.items()}
     if not args.dry_run and any(keep.values()):
         with (
@@ -571,8 +574,14 @@ def _days(value: str) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     """`wirehouse reprocess`."""
+    from tasks.records import EXTRACTION_STATUSES
     from warehouse.connection import lake_of
 
+    if args.status is not None and args.status not in EXTRACTION_STATUSES:
+        # Said before anything starts: an unknown status would match nothing, without a word.
+        raise UserError(
+            f"unknown --status {args.status!r}; the extraction statuses are {', '.join(EXTRACTION_STATUSES)}"
+        )
     path = _warehouse_path(args)
     if not lake_of(path).exists():
         raise UserError(f"warehouse {path} does not exist (run `wirehouse ingest` first)")
@@ -827,7 +836,11 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--since", type=_since, metavar="YYYY-MM-DD", help="only articles published since")
     again.add_argument("--until", type=_since, metavar="YYYY-MM-DD", help="only articles published before")
     again.add_argument("--feed", metavar="URL", help="only articles of this feed")
-    again.add_argument("--status", metavar="STATUS", help="only this extraction_status (e.g. no_text)")
+    again.add_argument(
+        "--status",
+        metavar="STATUS",
+        help="only this extraction_status (ok, fetch_failed, http_error, not_html, login_page, no_text, error)",
+    )
     again.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 
     stats = add("stats", "Article counts by feed, by language and by day.", cmd_stats)

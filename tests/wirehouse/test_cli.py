@@ -497,3 +497,27 @@ def test_feeds_import_takes_a_single_feed_and_names_a_bad_url_list_line(newsroom
     (tmp_path / "feeds.txt").write_text("https://a.example/rss\n\nwww.example.org/rss\n")
     result = wirehouse("ingest", "--feeds", str(tmp_path / "feeds.txt"), "--warehouse", path)
     assert_one_line_error(result, "feeds.txt line 3: not a URL: 'www.example.org/rss'")
+
+
+def test_reprocess_refuses_an_unknown_status_listing_the_valid_ones(filled):
+    result = wirehouse("reprocess", "--status", "bogus", "--warehouse", str(filled))
+    assert_one_line_error(
+        result,
+        "unknown --status 'bogus'; the extraction statuses are ok, fetch_failed, http_error, not_html,"
+        " login_page, no_text, error",
+    )
+
+
+def test_feeds_add_that_finds_nothing_prints_only_the_error(tmp_path):
+    for fmt in ("table", "csv"):
+        result = wirehouse(
+            "feeds",
+            "add",
+            f"http://127.0.0.1:{free_port()}/",
+            "--format",
+            fmt,
+            "--warehouse",
+            str(tmp_path / "w.sqlite"),
+        )
+        assert_one_line_error(result, "127.0.0.1")
+        assert result.stdout == ""
