@@ -122,24 +122,25 @@ def _reading(args: argparse.Namespace) -> Path:
 
 
 def run_query(sql: str, warehouse: Path, fmt: str, as_of: str | None = None) -> str:
-    """Run one SQL statement read-only against the warehouse and render the result.
+    """Run SQL read-only against the warehouse and render each statement's result.
 
     Args:
-        sql: The statement.
+        sql: One statement, or several separated by ``;`` (each result is printed, in order).
         warehouse: The warehouse.
         fmt: Output format.
         as_of: A snapshot version or ISO time to read the lake as it was then.
 
     Returns:
-        Rendered result.
+        Rendered results: tables and CSV separated by a blank line, JSON one array per line.
     """
-    from warehouse.connection import QueryError, parse_as_of, read_query
+    from warehouse.connection import QueryError, parse_as_of, read_queries
 
     try:
-        columns, rows = read_query(warehouse, sql, parse_as_of(as_of) if as_of else None)
+        results = read_queries(warehouse, sql, parse_as_of(as_of) if as_of else None)
     except QueryError as exc:
         raise UserError(f"SQL error: {exc}") from exc
-    return format_rows(columns, rows, fmt) if columns else ""
+    rendered = [format_rows(columns, rows, fmt) for columns, rows in results if columns]
+    return ("" if fmt == "json" else "\n").join(rendered)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -735,7 +736,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 
-    query = add("query", "Run one SQL statement read-only against the warehouse.", cmd_query)
+    query = add(
+        "query",
+        "Run SQL read-only against the warehouse (several statements: each result is printed).",
+        cmd_query,
+    )
     query.add_argument("sql", nargs="?", help='e.g. "select language, count(*) from articles group by 1"')
     query.add_argument("-f", "--file", metavar="FILE", help="read the SQL from a file")
     query.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")

@@ -521,3 +521,20 @@ def test_feeds_add_that_finds_nothing_prints_only_the_error(tmp_path):
         )
         assert_one_line_error(result, "127.0.0.1")
         assert result.stdout == ""
+
+
+def test_a_query_of_several_statements_prints_each_result(filled, capsys):
+    sql = "select 1 as one; select count(*) as n from articles;\n-- the languages\nselect language from articles order by 1"
+    assert main(["query", sql, "--warehouse", str(filled)]) == 0
+    assert capsys.readouterr().out == (
+        "one\n---\n1\n(1 row)\n\nn\n-\n2\n(1 row)\n\nlanguage\n--------\nde\nfr\n(2 rows)\n"
+    )
+    assert main(["query", sql, "--warehouse", str(filled), "--format", "json"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        [{"one": 1}],
+        [{"n": 2}],
+        [{"language": "de"}, {"language": "fr"}],
+    ]
+    result = wirehouse("query", "select 1; select nope from articles", "--warehouse", str(filled))
+    assert_one_line_error(result, "SQL error: statement 2 of 2: Binder Error")
+    assert result.stdout == ""
