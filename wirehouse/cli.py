@@ -162,15 +162,18 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     """`wirehouse snapshots`."""
+    from dataclasses import astuple, fields
+
     from warehouse.connection import connect
-    from warehouse.maintenance import list_snapshots
+    from warehouse.maintenance import SnapshotSummary, snapshot_history
 
     con = connect(_warehouse_path(args), read_only=True)
     try:
-        rows = list_snapshots(con, args.limit)
+        history = snapshot_history(con, args.limit)
     finally:
         con.close()
-    sys.stdout.write(format_rows(["version", "time", "changes"], rows, args.format))
+    columns = [f.name for f in fields(SnapshotSummary)]
+    sys.stdout.write(format_rows(columns, [astuple(s) for s in history], args.format))
     return 0
 
 

@@ -538,3 +538,18 @@ def test_a_query_of_several_statements_prints_each_result(filled, capsys):
     result = wirehouse("query", "select 1; select nope from articles", "--warehouse", str(filled))
     assert_one_line_error(result, "SQL error: statement 2 of 2: Binder Error")
     assert result.stdout == ""
+
+
+def test_snapshots_speak_of_articles_not_of_ducklake_internals(filled, capsys):
+    assert main(["snapshots", "--warehouse", str(filled), "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == [
+        "version",
+        "time",
+        "articles_added",
+        "articles_changed",
+        "articles_removed",
+        "changes",
+    ]
+    assert out.splitlines()[2].split()[3:] == ["2", "0", "0", "articles,", "raw", "pages"]
+    assert "inlined" not in out and "tables_" not in out
