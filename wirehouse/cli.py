@@ -19,6 +19,7 @@ from wirehouse.demo import DEMO_PORT
 from wirehouse.errors import PermanentError, WirehouseError
 from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
 from wirehouse.tables import MAX_CELL as MAX_CELL
+from wirehouse.tables import Layout, select_columns
 from wirehouse.tables import format_rows as format_rows
 
 EXAMPLE_QUERY = "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
@@ -56,6 +57,29 @@ def _warehouse_path(args: argparse.Namespace) -> Path:
 def _reading(args: argparse.Namespace) -> Path:
     """The warehouse of a reading command (readers never wait for an ingest: the lake's snapshots)."""
     return _warehouse_path(args)
+
+
+# The columns of the wide tables by importance: the last give way first when a terminal is too narrow.
+FEEDS_PRIORITY = ("feed_url", "state", "articles", "last_status", "last_fetch", "title", "kind", "failures")
+SEARCH_PRIORITY = ("score", "title", "source", "published_at", "language", "snippet", "url")
+
+
+def _write_table(
+    args: argparse.Namespace, columns: Sequence[str], rows: Sequence[Sequence[Any]], priority: Sequence[str]
+) -> None:
+    """Print a table as ``--columns``, ``--wide`` and the terminal's width have it."""
+    import shutil
+
+    if args.columns:
+        wanted = [name.strip() for name in args.columns.split(",") if name.strip()]
+        try:
+            columns, rows = select_columns(columns, rows, wanted)
+        except ValueError as exc:
+            raise UserError(f"--columns: {exc}") from exc
+    # Only a terminal is fitted: a pipe or a file gets every column, as before.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    layout = Layout(width=width, wide=args.wide, priority=priority)
+    sys.stdout.write(format_rows(columns, rows, args.format, layout))
 
 
 def run_query(sql: str, warehouse: Path, fmt: str, as_of: str | None = None) -> str:
@@ -263,7 +287,7 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
         "last_error",
         "articles",
     ]
-    sys.stdout.write(format_rows(columns, rows, args.format))
+    _write_table(args, columns, rows, FEEDS_PRIORITY)
     return 0
 
 
@@ -578,7 +602,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     rows = [
         (round(h.score, 2), h.published_at, h.language, h.source, h.title, h.url, h.snippet) for h in hits
     ]
-    sys.stdout.write(format_rows(columns, rows, args.format))
+    _write_table(args, columns, rows, SEARCH_PRIORITY)
     return 0
 
 
@@ -712,6 +736,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", metavar="PATH_OR_URL")
     lst = add("list", "List stored feeds with their last fetch.", cmd_feeds_list, feeds_sub)
     lst.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_table_options(lst)
     for name, what in (
         ("reset", "Forget feeds' failures and back-off: they are fetched on the next run."),
         ("enable", "Take retired feeds (410 Gone, moved, disabled) back into the runs."),
@@ -749,6 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rebuild", action="store_true", help="rebuild the search index first (needs write access)"
     )
     search.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_table_options(search)
 
     export = add("export", "Export articles (Hive-partitioned), quotes and stories as Parquet.", cmd_export)
     export.add_argument("--format", choices=["parquet"], default="parquet", help="file format")
@@ -813,6 +839,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=lambda _args: _usage(parser))
     return parser
+
+
+def _add_table_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column and every cell in full (a terminal's table is fitted)",
+    )
+    command.add_argument("--columns", metavar="A,B", help="only these columns, in this order")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

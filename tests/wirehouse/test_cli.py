@@ -553,3 +553,70 @@ def test_snapshots_speak_of_articles_not_of_ducklake_internals(filled, capsys):
     ]
     assert out.splitlines()[2].split()[3:] == ["2", "0", "0", "articles,", "raw", "pages"]
     assert "inlined" not in out and "tables_" not in out
+
+
+def in_terminal(args, columns):
+    """Run wirehouse with its stdout on a real pseudo-terminal this many columns wide."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wirehouse.cli", *args],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other side closed: the process is done
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0, process.stderr.read() if process.stderr else ""
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_feeds_list_fits_the_terminal_and_wide_or_columns_show_what_is_asked(tmp_path):
+    path = str(tmp_path / "w.sqlite")
+    long = "https://www.example.org/" + "nachrichten/" * 4 + "rss.xml"
+    (tmp_path / "feeds.txt").write_text(f"{long}\nhttps://b.example/rss\n")
+    assert main(["feeds", "import", str(tmp_path / "feeds.txt"), "--warehouse", path]) == 0
+    fitted = in_terminal(["feeds", "list", "--warehouse", path], 100).splitlines()
+    assert max(map(len, fitted)) <= 100 and fitted[0].startswith("feed_url")
+    assert "hidden" in fitted[-1] and "--wide shows all" in fitted[-1]
+    wide = in_terminal(["feeds", "list", "--warehouse", path, "--wide"], 100).splitlines()
+    assert max(map(len, wide)) > 100 and len(wide[0].split()) == 12 and long in wide[2] + wide[3]
+    chosen = in_terminal(["feeds", "list", "--warehouse", path, "--columns", "state,feed_url"], 100)
+    assert chosen.splitlines()[0].split() == ["state", "feed_url"] and long[:59] + "…" in chosen
+    # A pipe gets every column, as before.
+    piped = wirehouse("feeds", "list", "--warehouse", path)
+    assert piped.returncode == 0 and len(piped.stdout.splitlines()[0].split()) == 12
+    assert_one_line_error(
+        wirehouse("feeds", "list", "--warehouse", path, "--columns", "url"),
+        "--columns: no column 'url'; the columns are feed_url, title,",
+    )
+
+
+def test_search_fits_the_terminal_and_takes_columns(warehouse_path, capsys):
+    from tests.warehouse.test_articles import OTHER, WIRE
+
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1, text=WIRE, language="de"), art(2, text=OTHER, language="de")], "r")
+    path = str(warehouse_path)
+    assert main(["search", "--rebuild", "--warehouse", path]) == 0
+    words = "Munitionsvorräte Verteidigungsminister"
+    assert main(["search", words, "--columns", "url,title", "--format", "json", "--warehouse", path]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"url": "https://x.example/1", "title": "T1"}]
+    fitted = in_terminal(["search", words, "--warehouse", path], 80).splitlines()
+    assert max(map(len, fitted)) <= 80 and fitted[0].split()[:2] == ["score", "published_at"]
