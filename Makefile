@@ -15,8 +15,10 @@ UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
 .PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-cluster bench-quality bench-dedup bench-merge bench-warc ui ui-stop clean help
 
+# Two passes over the targets so that the descriptions line up after the longest name (a tab did not).
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { name[++n] = $$1; text[n] = $$2; if (length($$1) > w) w = length($$1) } \
+		END { for (i = 1; i <= n; i++) printf "%-" w "s  %s\n", name[i], text[i] }' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=python3.11 or similar)"; exit 1; }

@@ -1,4 +1,4 @@
-"""Feeds: feed lists (OPML, TOML, URL lists), feed documents (RSS, Atom, RDF, JSON Feed), sitemap sources."""
+"""Feeds: feed documents (RSS, Atom, RDF, JSON Feed), sitemap sources, fetching; feed lists are tasks.feedlists."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import time
-import tomllib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,10 @@ from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.runtime import task_run
 
+from tasks.feedlists import FeedListError as FeedListError
+from tasks.feedlists import parse_feed_list as parse_feed_list
+from tasks.feedlists import parse_feed_toml as parse_feed_toml
+from tasks.feedlists import parse_opml as parse_opml
 from tasks.health import BACKOFF_BASE as BACKOFF_BASE
 from tasks.health import BACKOFF_CAP as BACKOFF_CAP
 from tasks.health import BLOCKED_ADDRESS
@@ -55,10 +58,6 @@ feedparser.SANITIZE_HTML = True
 feedparser.RESOLVE_RELATIVE_URIS = True
 
 
-class FeedListError(PermanentError, ValueError):
-    """A feed list (OPML/TOML/URL list) that cannot be read."""
-
-
 class NotAFeedError(PermanentError, ValueError):
     """A document that is neither a feed nor something feedparser can make sense of."""
 
@@ -88,152 +87,6 @@ def canonical_url(link: str, base: str | None = None) -> str:
         normalized = link
     parts = urlsplit(normalized)
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
-
-
-# --------------------------------------------------------------------------- feed lists
-
-
-def _safe_xml_parser() -> etree.XMLParser:
-    # No entity expansion, no network, no DTD loading: OPML and feeds come from strangers.
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
-    )
-
-
-def parse_opml(data: bytes) -> list[FeedSource]:
-    """Read the feeds of an OPML document; nested outlines become a ``a/b`` category.
-
-    Args:
-        data: The OPML document.
-
-    Returns:
-        Feeds in document order, without duplicates.
-    """
-    if re.search(rb"<!ENTITY", data[:65536], re.IGNORECASE):
-        # OPML never needs entity declarations; refusing them stops billion-laughs and XXE outright.
-        raise FeedListError("OPML with <!ENTITY> declarations is refused")
-    try:
-        root = etree.fromstring(data, parser=_safe_xml_parser())
-    except etree.XMLSyntaxError as exc:
-        raise FeedListError(f"not well-formed OPML: {exc}") from exc
-    if root.tag.lower() != "opml":
-        raise FeedListError(f"not an OPML document (root element is <{root.tag}>)")
-    body = root.find("body")
-    if body is None:
-        raise FeedListError("OPML has no <body>")
-    feeds: list[FeedSource] = []
-
-    def walk(element: Any, path: tuple[str, ...]) -> None:
-        for outline in element.iterchildren("outline"):
-            attrs = {k.lower(): v.strip() for k, v in outline.attrib.items()}
-            label = attrs.get("title") or attrs.get("text")
-            if attrs.get("xmlurl"):
-                feeds.append(
-                    FeedSource(
-                        url=attrs["xmlurl"],
-                        # A label that only repeats the URL (what writers put where there is no title) is none.
-                        title=label if label and label != attrs["xmlurl"] else None,
-                        html_url=attrs.get("htmlurl") or None,
-                        category="/".join(path) or None,
-                        kind=_listed_kind(attrs.get("type")),
-                    )
-                )
-            walk(outline, (*path, label) if label and not attrs.get("xmlurl") else path)
-
-    walk(body, ())
-    return _validated(feeds)
-
-
-def parse_feed_toml(text: str) -> list[FeedSource]:
-    """Read feeds from TOML: ``[[feed]]`` tables (url, title, category, html_url) or ``feeds = [urls]``.
-
-    Args:
-        text: The TOML document.
-
-    Returns:
-        Feeds in document order, without duplicates.
-    """
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise FeedListError(f"not valid TOML: {exc}") from exc
-    items = doc.get("feed", doc.get("feeds", []))
-    if not isinstance(items, list):
-        raise FeedListError("TOML feed list needs [[feed]] tables or feeds = [...]")
-    feeds: list[FeedSource] = []
-    for item in items:
-        if isinstance(item, str):
-            feeds.append(FeedSource(url=item))
-        elif isinstance(item, Mapping) and isinstance(item.get("url"), str):
-            feeds.append(
-                FeedSource(
-                    url=item["url"],
-                    title=item.get("title"),
-                    html_url=item.get("html_url"),
-                    category=item.get("category"),
-                    kind=_listed_kind(item.get("kind")),
-                )
-            )
-        else:
-            raise FeedListError(f"feed entry without a url: {item!r}")
-    return _validated(feeds)
-
-
-def _listed_kind(value: object) -> str | None:
-    # Only sitemap kinds are taken from a list: readers write type="rss" for Atom feeds too, and a
-    # feed's own kind is found out on its first fetch anyway.
-    kind = value.strip().lower() if isinstance(value, str) else None
-    return kind if kind in SITEMAP_KINDS else None
-
-
-def parse_feed_list(data: bytes, name: str = "feed list") -> list[FeedSource]:
-    """Read a feed list in any supported format (OPML, TOML, one URL per line), detected from content.
-
-    Args:
-        data: The file's bytes.
-        name: Where it came from, for messages.
-
-    Returns:
-        The feeds it lists (at least one).
-    """
-    text = data.decode("utf-8-sig", errors="replace")
-    stripped = text.lstrip()
-    if stripped.startswith("<"):
-        feeds = parse_opml(data)
-    else:
-        lines = [
-            (number, line.strip())
-            for number, line in enumerate(text.splitlines(), start=1)
-            if line.strip() and not line.strip().startswith("#")
-        ]
-        # One token per line, none a TOML key or table: a URL list, whatever its schemes (TOML needs `=`).
-        if lines and all(re.fullmatch(r"[^\s=\[]\S*", line) for _, line in lines):
-            for number, line in lines:
-                parts = urlsplit(line)
-                if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-                    raise FeedListError(
-                        f"{name} line {number}: {line[:100]!r} is not an http(s) URL "
-                        "(a feed list names only http:// and https:// feeds)"
-                    )
-            feeds = _validated([FeedSource(url=line) for _, line in lines])
-        else:
-            feeds = parse_feed_toml(text)
-    if not feeds:
-        raise FeedListError(f"{name} lists no feeds")
-    return feeds
-
-
-def _validated(feeds: list[FeedSource]) -> list[FeedSource]:
-    seen: set[str] = set()
-    out: list[FeedSource] = []
-    for feed in feeds:
-        parts = urlsplit(feed.url)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise FeedListError(f"feed URL is not http(s): {feed.url!r}")
-        if feed.url not in seen:
-            seen.add(feed.url)
-            out.append(feed)
-    return out
 
 
 # --------------------------------------------------------------------------- feed documents
@@ -773,7 +626,7 @@ def is_transient(error: BaseException | None) -> bool:
 
 
 def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -> list[FeedSource]:
-    """Read a feed list from a local path or an http(s) URL.
+    """Read a feed list (or a single feed, subscribed to by its URL) from a local path or an http(s) URL.
 
     Args:
         source: A file path or URL.
@@ -790,7 +643,7 @@ def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -
             raise FeedListError(f"cannot download feed list {source}: {exc}") from exc
         if response.status != 200:
             raise FeedListError(f"cannot download feed list {source}: HTTP {response.status}")
-        return parse_feed_list(response.body, source)
+        return parse_feed_list(response.body, source, url=source)
     path = Path(source)
     try:
         data = path.read_bytes()

@@ -120,6 +120,10 @@ class Quote:
     end: int
 
 
+# Every extraction_status an article is stored with: ``ok``, or why the feed entry stands in for it.
+EXTRACTION_STATUSES = ("ok", "fetch_failed", "http_error", "not_html", "login_page", "no_text", "error")
+
+
 @dataclass(frozen=True)
 class Article:
     """One article as stored: extracted text and metadata plus enrichment."""

@@ -908,3 +908,46 @@ def read_query(
         raise QueryError(first) from exc
     finally:
         con.close()
+
+
+def read_queries(
+    path: Path | str, sql: str, as_of: int | datetime | None = None
+) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+    """Run every SQL statement of a script read-only against the warehouse, in order, on one connection.
+
+    Args:
+        path: The warehouse (a path, or a PostgreSQL address).
+        sql: One statement or several separated by ``;``.
+        as_of: Read the lake as it was at this snapshot version or time.
+
+    Returns:
+        Each statement's column names (empty for a statement without a result) and rows.
+
+    Raises:
+        QueryError: A statement failed (the message says which, when there are several).
+    """
+    con = connect(path, read_only=True, as_of=as_of)
+    try:
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise QueryError(_first_line(exc)) from exc
+        results: list[tuple[list[str], list[tuple[Any, ...]]]] = []
+        for number, statement in enumerate(statements, start=1):
+            try:
+                cursor = con.execute(statement)
+                if cursor.description is None:
+                    results.append(([], []))
+                    continue
+                rows = [tuple(r) for r in cursor.fetchall()]
+            except duckdb.Error as exc:
+                where = f"statement {number} of {len(statements)}: " if len(statements) > 1 else ""
+                raise QueryError(where + _first_line(exc)) from exc
+            results.append(([d[0] for d in cursor.description], rows))
+        return results
+    finally:
+        con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

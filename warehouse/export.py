@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from tasks.export import ExportError, ExportStats, is_previous_export
+from tasks.export import EXPORT_MARKER, ExportError, ExportStats, check_export_target, export_marker
 
 # Partitions by publication day (else fetch day) in UTC, whatever the session's TimeZone, and by
 # language. DuckDB percent-encodes partition values ("../x" becomes the folder "language=..%2Fx")
@@ -74,9 +74,33 @@ ORDER BY d.day DESC
 """
 
 
+_CURRENT_SNAPSHOT = "SELECT id FROM news.current_snapshot()"
+
+
 def _copied(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     row = con.execute(sql, [str(path)]).fetchone()
     return int(row[0]) if row else 0
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
+    row = con.execute(_CURRENT_SNAPSHOT).fetchone()
+    return int(row[0]) if row else None
+
+
+def _swap_into_place(staging: Path, target: Path, previous: Path) -> None:
+    """Rename the finished export to ``target``; an earlier export there is moved aside first."""
+    if target.is_dir() and any(target.iterdir()):
+        target.rename(previous)
+        try:
+            staging.rename(target)
+        except OSError:
+            previous.rename(target)  # the earlier export stays where it was
+            raise
+        return
+    if target.is_dir():
+        staging.chmod(target.stat().st_mode & 0o7777)  # the user's empty folder keeps its mode
+    # rename(2) replaces an empty folder in one step: a kill before it leaves only hidden folders.
+    staging.rename(target)
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ExportStats:
@@ -84,37 +108,41 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ExportStats
 
     Layout: ``articles/date=YYYY-MM-DD/language=xx/articles_0.parquet`` (Hive partitions, read with
     ``read_parquet('DIR/articles/**/*.parquet', hive_partitioning = true)`` or
-    ``pyarrow.dataset.dataset('DIR/articles', partitioning='hive')``), ``quotes.parquet`` and
-    ``stories.parquet``. Files are written to a staging folder inside ``out_dir`` and then moved into
-    place, so readers never see half an export; an existing ``articles`` folder is replaced only when it
-    holds nothing but an earlier export.
+    ``pyarrow.dataset.dataset('DIR/articles', partitioning='hive')``), ``quotes.parquet``,
+    ``stories.parquet`` and the marker ``_wirehouse_export.json``. The export is written to a hidden
+    folder beside ``out_dir`` and renamed to it, so a reader (or a kill) never meets half an export.
+    ``out_dir`` may be missing, empty or an earlier export; anything else is refused before any work.
 
     Args:
         con: A connection (read-only is fine).
-        out_dir: Where to write; created if missing.
+        out_dir: Where to write.
 
     Returns:
         Rows and files written.
 
     Raises:
-        ExportError: The folder cannot be written, or ``articles`` there holds other files.
+        ExportRefusedError: ``out_dir`` holds files an export did not write.
+        ExportError: The folder cannot be written.
     """
     started = time.perf_counter()
-    target = out_dir / "articles"
-    if target.exists() and not (target.is_dir() and is_previous_export(target)):
-        raise ExportError(f"{target} exists and is not an earlier wirehouse export; choose another folder")
+    check_export_target(out_dir)
+    # The real folder: renaming onto a symlink would replace the link, not the folder it names.
+    target = out_dir.resolve()
+    token = uuid.uuid4().hex
+    staging = target.parent / f".{target.name}.wirehouse-export-{token}"
+    previous = target.parent / f".{target.name}.wirehouse-previous-{token}"
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        staging = out_dir / f".wirehouse-export-{uuid.uuid4().hex}"
+        target.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
     except OSError as exc:
-        raise ExportError(f"cannot write to {out_dir}: {exc.strerror}") from exc
+        raise ExportError(f"cannot write to {target.parent}: {exc.strerror}") from exc
     try:
         con.execute("BEGIN TRANSACTION")  # one snapshot for all three
         try:
             articles = _copied(con, _COPY_ARTICLES, staging / "articles")
             quotes = _copied(con, _COPY_QUOTES, staging / "quotes.parquet")
             stories = _copied(con, _COPY_STORIES, staging / "stories.parquet")
+            snapshot = _snapshot(con)
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -122,17 +150,16 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ExportStats
         (staging / "articles").mkdir(exist_ok=True)  # no rows: no folder written
         files = sorted(staging.rglob("*.parquet"))
         size = sum(f.stat().st_size for f in files)
-        if target.exists():
-            target.rename(staging / "previous-articles")
-        (staging / "articles").rename(target)
-        for name in ("quotes.parquet", "stories.parquet"):
-            (staging / name).replace(out_dir / name)
+        stats = ExportStats(out_dir, articles, quotes, stories, len(files), size, 0.0)
+        (staging / EXPORT_MARKER).write_text(export_marker(stats, snapshot), encoding="utf-8")
+        _swap_into_place(staging, target, previous)
     except duckdb.Error as exc:
         raise ExportError(f"export failed: {str(exc).strip().splitlines()[0]}") from exc
     except OSError as exc:
         raise ExportError(f"cannot write to {out_dir}: {exc.strerror}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(previous, ignore_errors=True)
     return ExportStats(out_dir, articles, quotes, stories, len(files), size, time.perf_counter() - started)
 
 

@@ -28,6 +28,43 @@ _TABLE_NAMES = "SELECT DISTINCT table_id, table_name FROM __ducklake_metadata_ne
 _LIST_SNAPSHOTS = """
 SELECT snapshot_id, snapshot_time, changes FROM snapshots() ORDER BY snapshot_id DESC LIMIT ?
 """
+# Articles per snapshot from DuckLake's change feed: an update is a pre- and a post-image of one row.
+_ARTICLE_CHANGES = """
+SELECT snapshot_id,
+       count(*) FILTER (WHERE change_type = 'insert'),
+       count(*) FILTER (WHERE change_type = 'update_postimage'),
+       count(*) FILTER (WHERE change_type = 'delete')
+FROM news.table_changes('article_store', ?, ?)
+GROUP BY snapshot_id
+"""
+# What each of the lake's tables is to a user; the schema's own bookkeeping is "schema".
+_TABLE_WORDS = {
+    "article_store": "articles",
+    "raw_pages": "raw pages",
+    "quotes": "quotes",
+    "story_keys": "stories",
+    "feeds": "feeds",
+    "feed_fetch_log": "feed fetches",
+    "archive_files": "archives",
+    "archive_problems": "archive problems",
+    "staged_batches": "staged batches",
+    "merged_batches": "staged batches",
+    "schema_migrations": "schema",
+    "schema_views": "schema",
+}
+_WORD_ORDER = list(dict.fromkeys(_TABLE_WORDS.values()))
+
+
+@dataclass(frozen=True)
+class SnapshotSummary:
+    """One snapshot as a user sees it: when, and what it did to the articles and the rest."""
+
+    version: int
+    time: datetime
+    articles_added: int
+    articles_changed: int
+    articles_removed: int
+    changes: str  # what the snapshot touched, in words ("articles, raw pages, feed fetches")
 
 
 @dataclass(frozen=True)
@@ -101,5 +138,46 @@ def list_snapshots(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tupl
 
     return [
         (int(version), when, "; ".join(named(kind, list(items)) for kind, items in (changes or {}).items()))
+        for version, when, changes in rows
+    ]
+
+
+def snapshot_history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[SnapshotSummary]:
+    """Summarise the newest snapshots in user terms: articles added, changed and removed, and what else.
+
+    Args:
+        con: A connection.
+        limit: At most this many, newest first.
+
+    Returns:
+        One summary per snapshot, newest first.
+    """
+    rows = con.execute(_LIST_SNAPSHOTS, [limit]).fetchall()
+    if not rows:
+        return []
+    names = {str(table_id): str(name) for table_id, name in con.execute(_TABLE_NAMES).fetchall()}
+    versions = [int(r[0]) for r in rows]
+    counts = {
+        int(version): (int(added), int(changed), int(removed))
+        for version, added, changed, removed in con.execute(
+            _ARTICLE_CHANGES, [min(versions), max(versions)]
+        ).fetchall()
+    }
+
+    def words(changes: dict[str, list[object]] | None) -> str:
+        said: list[str] = []
+        for kind, items in (changes or {}).items():
+            if not kind.startswith(("tables_inserted", "tables_deleted", "inlined_")):
+                found = ["schema"]  # tables, views or schemas created, altered or dropped
+            else:
+                found = [
+                    _TABLE_WORDS.get(names.get(str(i), str(i)), names.get(str(i), str(i))) for i in items
+                ]
+            said += [w for w in found if w not in said]
+        order = {word: n for n, word in enumerate(_WORD_ORDER)}
+        return ", ".join(sorted(said, key=lambda word: order.get(word, len(order))))
+
+    return [
+        SnapshotSummary(int(version), when, *counts.get(int(version), (0, 0, 0)), words(changes))
         for version, when, changes in rows
     ]

@@ -28,6 +28,16 @@ def connect(
         A ``duckdb.DuckDBPyConnection``; close it when done.
     """
     from tasks.settings import load_settings
+    from warehouse.connection import WarehouseError, lake_of
     from warehouse.connection import connect as open_lake
 
-    return open_lake(warehouse or load_settings().warehouse_path, read_only=read_only, as_of=as_of)
+    if not warehouse:
+        warehouse = load_settings().warehouse_path
+        if read_only and not lake_of(warehouse).exists():
+            # A notebook runs in its own folder, where the relative default names nothing.
+            raise WarehouseError(
+                f"warehouse {warehouse} does not exist (looked for {Path(warehouse).absolute()}); "
+                "point at the lake with wirehouse.connect('/path/to/warehouse/news.sqlite') "
+                "or WIREHOUSE_WAREHOUSE=/path/to/warehouse/news.sqlite"
+            )
+    return open_lake(warehouse, read_only=read_only, as_of=as_of)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import io
-import json
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +18,14 @@ from wirehouse import interrupt
 from wirehouse.demo import DEMO_PORT
 from wirehouse.errors import PermanentError, WirehouseError
 from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
+from wirehouse.tables import MAX_CELL as MAX_CELL
+from wirehouse.tables import Layout, select_columns
+from wirehouse.tables import format_rows as format_rows
 
 EXAMPLE_QUERY = "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
 WIRE_QUERY = (
     "SELECT dateline_place, agencies, title FROM articles WHERE len(agencies) > 0 ORDER BY published_at"
 )
-MAX_CELL = 60
 DASK_HELP = "a running Dask scheduler (tcp://host:8786) to extract and enrich on (or WIREHOUSE_DASK_ADDRESS)"
 DEMO_SEARCH = "Nato Ostflanke"
 
@@ -35,65 +33,13 @@ DEMO_SEARCH = "Nato Ostflanke"
 class UserError(PermanentError):
     """An error the user can fix; printed as one line."""
 
-
-# --------------------------------------------------------------------------- output
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_cell(v) for v in value) + "]"
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    return " ".join(str(value).split())
+    exit_code = 1
 
 
-def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
-    """Render query results as an aligned table, CSV or JSON.
+class RefusedError(UserError):
+    """Refused because going on would destroy something of the user's (exit 2, like a usage error)."""
 
-    Args:
-        columns: Column names.
-        rows: Result rows.
-        fmt: ``table``, ``csv`` or ``json``.
-
-    Returns:
-        The rendered text, ending in a newline.
-    """
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[_cell(v) if isinstance(v, list | tuple) else v for v in row] for row in rows])
-        return buffer.getvalue()
-    if fmt == "json":
-
-        def default(value: Any) -> Any:
-            if isinstance(value, dt.datetime | dt.date | dt.time):
-                return value.isoformat()
-            if isinstance(value, Decimal):
-                return float(value)
-            if isinstance(value, bytes):
-                return value.hex()
-            return str(value)
-
-        return (
-            json.dumps(
-                [dict(zip(columns, row, strict=True)) for row in rows], ensure_ascii=False, default=default
-            )
-            + "\n"
-        )
-    cells = [
-        [(c if len(c) <= MAX_CELL else c[: MAX_CELL - 1] + "…") for c in map(_cell, row)] for row in rows
-    ]
-    widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
-    lines = [
-        "  ".join(name.ljust(w) for name, w in zip(columns, widths, strict=True)).rstrip(),
-        "  ".join("-" * w for w in widths),
-        *("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells),
-        f"({len(rows)} row{'s' if len(rows) != 1 else ''})",
-    ]
-    return "\n".join(lines) + "\n"
+    exit_code = 2
 
 
 # --------------------------------------------------------------------------- commands
@@ -113,25 +59,49 @@ def _reading(args: argparse.Namespace) -> Path:
     return _warehouse_path(args)
 
 
+# The columns of the wide tables by importance: the last give way first when a terminal is too narrow.
+FEEDS_PRIORITY = ("feed_url", "state", "articles", "last_status", "last_fetch", "title", "kind", "failures")
+SEARCH_PRIORITY = ("score", "title", "source", "published_at", "language", "snippet", "url")
+
+
+def _write_table(
+    args: argparse.Namespace, columns: Sequence[str], rows: Sequence[Sequence[Any]], priority: Sequence[str]
+) -> None:
+    """Print a table as ``--columns``, ``--wide`` and the terminal's width have it."""
+    import shutil
+
+    if args.columns:
+        wanted = [name.strip() for name in args.columns.split(",") if name.strip()]
+        try:
+            columns, rows = select_columns(columns, rows, wanted)
+        except ValueError as exc:
+            raise UserError(f"--columns: {exc}") from exc
+    # Only a terminal is fitted: a pipe or a file gets every column, as before.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    layout = Layout(width=width, wide=args.wide, priority=priority)
+    sys.stdout.write(format_rows(columns, rows, args.format, layout))
+
+
 def run_query(sql: str, warehouse: Path, fmt: str, as_of: str | None = None) -> str:
-    """Run one SQL statement read-only against the warehouse and render the result.
+    """Run SQL read-only against the warehouse and render each statement's result.
 
     Args:
-        sql: The statement.
+        sql: One statement, or several separated by ``;`` (each result is printed, in order).
         warehouse: The warehouse.
         fmt: Output format.
         as_of: A snapshot version or ISO time to read the lake as it was then.
 
     Returns:
-        Rendered result.
+        Rendered results: tables and CSV separated by a blank line, JSON one array per line.
     """
-    from warehouse.connection import QueryError, parse_as_of, read_query
+    from warehouse.connection import QueryError, parse_as_of, read_queries
 
     try:
-        columns, rows = read_query(warehouse, sql, parse_as_of(as_of) if as_of else None)
+        results = read_queries(warehouse, sql, parse_as_of(as_of) if as_of else None)
     except QueryError as exc:
         raise UserError(f"SQL error: {exc}") from exc
-    return format_rows(columns, rows, fmt) if columns else ""
+    rendered = [format_rows(columns, rows, fmt) for columns, rows in results if columns]
+    return ("" if fmt == "json" else "\n").join(rendered)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -153,15 +123,18 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     """`wirehouse snapshots`."""
+    from dataclasses import astuple, fields
+
     from warehouse.connection import connect
-    from warehouse.maintenance import list_snapshots
+    from warehouse.maintenance import SnapshotSummary, snapshot_history
 
     con = connect(_warehouse_path(args), read_only=True)
     try:
-        rows = list_snapshots(con, args.limit)
+        history = snapshot_history(con, args.limit)
     finally:
         con.close()
-    sys.stdout.write(format_rows(["version", "time", "changes"], rows, args.format))
+    columns = [f.name for f in fields(SnapshotSummary)]
+    sys.stdout.write(format_rows(columns, [astuple(s) for s in history], args.format))
     return 0
 
 
@@ -228,7 +201,10 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
         for fs in found.values()
         for f in fs
     ]
-    sys.stdout.write(format_rows(["url", "kind", "found_via", "title", "store", "note"], rows, args.format))
+    if rows:  # nothing found: only the error below, no empty table before it
+        sys.stdout.write(
+            format_rows(["url", "kind", "found_via", "title", "store", "note"], rows, args.format)
+        )
     keep = {url: [f.source() for f in fs if f.stored] for url, fs in found.items()}
     if not args.dry_run and any(keep.values()):
         with (
@@ -311,7 +287,7 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
         "last_error",
         "articles",
     ]
-    sys.stdout.write(format_rows(columns, rows, args.format))
+    _write_table(args, columns, rows, FEEDS_PRIORITY)
     return 0
 
 
@@ -563,8 +539,14 @@ def _days(value: str) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     """`wirehouse reprocess`."""
+    from tasks.records import EXTRACTION_STATUSES
     from warehouse.connection import lake_of
 
+    if args.status is not None and args.status not in EXTRACTION_STATUSES:
+        # Said before anything starts: an unknown status would match nothing, without a word.
+        raise UserError(
+            f"unknown --status {args.status!r}; the extraction statuses are {', '.join(EXTRACTION_STATUSES)}"
+        )
     path = _warehouse_path(args)
     if not lake_of(path).exists():
         raise UserError(f"warehouse {path} does not exist (run `wirehouse ingest` first)")
@@ -628,21 +610,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     rows = [
         (round(h.score, 2), h.published_at, h.language, h.source, h.title, h.url, h.snippet) for h in hits
     ]
-    sys.stdout.write(format_rows(columns, rows, args.format))
+    _write_table(args, columns, rows, SEARCH_PRIORITY)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """`wirehouse export`."""
-    from tasks.export import ExportError
+    from tasks.export import ExportError, ExportRefusedError, check_export_target
     from warehouse.connection import open_warehouse
     from warehouse.export import export_parquet
 
-    with open_warehouse(_reading(args), read_only=True) as con:
-        try:
+    try:
+        check_export_target(Path(args.dir))  # before the warehouse is opened: nothing is read for nothing
+        with open_warehouse(_reading(args), read_only=True) as con:
             stats = export_parquet(con, Path(args.dir))
-        except ExportError as exc:
-            raise UserError(str(exc)) from exc
+    except ExportRefusedError as exc:
+        raise RefusedError(str(exc)) from exc
+    except ExportError as exc:
+        raise UserError(str(exc)) from exc
     _note(
         f"exported {stats.articles} articles, {stats.quotes} quotes, {stats.stories} stories "
         f"to {stats.out_dir} ({stats.files} files, {stats.bytes / 1e6:.1f} MB, {stats.seconds:.1f} s)"
@@ -723,7 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = add("ingest", "Fetch feeds and load their new articles into the warehouse.", cmd_ingest)
     ingest.add_argument(
-        "--feeds", metavar="PATH_OR_URL", help="OPML/TOML feed list to import and ingest first"
+        "--feeds",
+        metavar="PATH_OR_URL",
+        help="OPML/TOML feed list (or URL list, or a single feed) to import and ingest first",
     )
     ingest.add_argument("--batch-size", type=int, metavar="N", help="articles per batch (default 50)")
     ingest.add_argument(
@@ -733,7 +720,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 
-    query = add("query", "Run one SQL statement read-only against the warehouse.", cmd_query)
+    query = add(
+        "query",
+        "Run SQL read-only against the warehouse (several statements: each result is printed).",
+        cmd_query,
+    )
     query.add_argument("sql", nargs="?", help='e.g. "select language, count(*) from articles group by 1"')
     query.add_argument("-f", "--file", metavar="FILE", help="read the SQL from a file")
     query.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
@@ -758,13 +749,14 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.set_defaults(func=lambda _args: _usage(feeds))
     imp = add(
         "import",
-        "Import feeds from an OPML, TOML or URL-list file (path or URL).",
+        "Import feeds from an OPML, TOML or URL-list file, or a single feed (path or URL).",
         cmd_feeds_import,
         feeds_sub,
     )
     imp.add_argument("file", metavar="PATH_OR_URL")
     lst = add("list", "List stored feeds with their last fetch.", cmd_feeds_list, feeds_sub)
     lst.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_table_options(lst)
     for name, what in (
         ("reset", "Forget feeds' failures and back-off: they are fetched on the next run."),
         ("enable", "Take retired feeds (410 Gone, moved, disabled) back into the runs."),
@@ -802,6 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rebuild", action="store_true", help="rebuild the search index first (needs write access)"
     )
     search.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_table_options(search)
 
     export = add("export", "Export articles (Hive-partitioned), quotes and stories as Parquet.", cmd_export)
     export.add_argument("--format", choices=["parquet"], default="parquet", help="file format")
@@ -834,7 +827,11 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--since", type=_since, metavar="YYYY-MM-DD", help="only articles published since")
     again.add_argument("--until", type=_since, metavar="YYYY-MM-DD", help="only articles published before")
     again.add_argument("--feed", metavar="URL", help="only articles of this feed")
-    again.add_argument("--status", metavar="STATUS", help="only this extraction_status (e.g. no_text)")
+    again.add_argument(
+        "--status",
+        metavar="STATUS",
+        help="only this extraction_status (ok, fetch_failed, http_error, not_html, login_page, no_text, error)",
+    )
     again.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 
     stats = add("stats", "Article counts by feed, by language and by day.", cmd_stats)
@@ -864,6 +861,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_table_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column and every cell in full (a terminal's table is fitted)",
+    )
+    command.add_argument("--columns", metavar="A,B", help="only these columns, in this order")
+
+
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
@@ -889,7 +895,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if interrupt.interrupted():  # an error on the way out of an interrupted run
             interrupt.exit_interrupted()
         print(f"wirehouse: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code if isinstance(exc, UserError) else 1
     except KeyboardInterrupt:
         interrupt.exit_interrupted()
     except DatabaseError as exc:  # e.g. a warehouse that no ingest has created the tables of yet

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -5,7 +6,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from tasks.export import STATS_COLUMNS, ExportError
+from tasks.export import EXPORT_MARKER, STATS_COLUMNS, ExportError, ExportRefusedError
 from tasks.records import Article, FeedSource, Quote
 from warehouse.articles import store_articles
 from warehouse.connection import open_warehouse
@@ -92,7 +93,12 @@ def test_partition_values_never_leave_the_export_folder(con, tmp_path):
     folders = sorted(p.name for p in (out / "articles" / "date=2024-10-28").iterdir())
     assert folders == ["language=..%2Fx", "language=de", "language=en", "language=und"]
     assert not (tmp_path / "x").exists() and not (out / "x").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["articles", "quotes.parquet", "stories.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "_wirehouse_export.json",
+        "articles",
+        "quotes.parquet",
+        "stories.parquet",
+    ]
 
 
 def test_export_reads_back_with_pyarrow(con, tmp_path):
@@ -117,15 +123,80 @@ def test_export_replaces_an_earlier_export_and_protects_other_folders(con, tmp_p
     stale = out / "articles" / "date=2000-01-01" / "language=xx"
     stale.mkdir(parents=True)
     (stale / "articles_0.parquet").write_bytes(b"old")
-    (out / "notes.txt").write_text("mine")
     export_parquet(con, out)
     assert not stale.exists()
-    assert (out / "notes.txt").read_text() == "mine"
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left beside it
     (out / "articles" / "README").write_text("not an export file")
-    with pytest.raises(ExportError, match="not an earlier wirehouse export"):
+    with pytest.raises(ExportRefusedError, match="also articles/"):
         export_parquet(con, out)
     assert (out / "articles" / "README").exists()
+
+
+def test_export_into_a_fresh_folder_writes_the_marker(con, tmp_path):
+    out = tmp_path / "new" / "export"
+    stats = export_parquet(con, out)
+    marker = json.loads((out / EXPORT_MARKER).read_text())
+    assert marker["wirehouse_export"] == 1 and marker["articles"] == stats.articles == 6
+    assert isinstance(marker["snapshot"], int)
+
+
+def test_export_into_an_empty_existing_folder_keeps_its_mode(con, tmp_path):
+    out = tmp_path / "export"
+    out.mkdir(mode=0o750)
+    out.chmod(0o750)
+    export_parquet(con, out)
+    assert (out / EXPORT_MARKER).is_file() and (out / "quotes.parquet").is_file()
+    assert out.stat().st_mode & 0o777 == 0o750
+
+
+def test_export_through_a_symlink_writes_into_the_folder_it_names(con, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    export_parquet(con, tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and (real / EXPORT_MARKER).is_file()
+
+
+def test_export_refuses_a_folder_with_the_users_quotes_parquet(con, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "quotes.parquet").write_text("mine")
+    with pytest.raises(ExportRefusedError, match=r"holds no earlier wirehouse export \(quotes.parquet\)"):
+        export_parquet(con, out)
+    assert (out / "quotes.parquet").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "news.data", "news.sqlite"]
+
+
+def test_export_refuses_a_folder_of_unrelated_files(con, tmp_path):
+    out = tmp_path / "docs"
+    out.mkdir()
+    for name in ("notes.txt", "a.csv", "b.csv", "c.csv"):
+        (out / name).write_text(name)
+    with pytest.raises(ExportRefusedError, match=r"a\.csv, b\.csv, c\.csv and 1 more"):
+        export_parquet(con, out)
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "b.csv", "c.csv", "notes.txt"]
+
+
+def test_export_refuses_an_earlier_export_the_user_added_files_to(con, tmp_path):
+    out = tmp_path / "export"
+    export_parquet(con, out)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ExportRefusedError, match=r"also notes\.txt"):
+        export_parquet(con, out)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_export_replaces_an_export_written_before_the_marker(con, tmp_path):
+    out = tmp_path / "export"
+    export_parquet(con, out)
+    (out / EXPORT_MARKER).unlink()  # what exports looked like before (the maintenance flow's exports/)
+    export_parquet(con, out)
+    assert (out / EXPORT_MARKER).is_file()
+    (out / EXPORT_MARKER).unlink()
+    (out / "stories.parquet").write_text("not parquet")  # not all Parquet: not taken for an export
+    with pytest.raises(ExportRefusedError):
+        export_parquet(con, out)
+    assert (out / "stories.parquet").read_text() == "not parquet"
 
 
 def test_export_of_an_empty_warehouse(warehouse_path, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.warehouse.test_articles import art
 from warehouse.articles import store_articles
 from warehouse.connection import connect, lake_of, open_warehouse, read_query
-from warehouse.maintenance import file_count, list_snapshots, snapshot_count, upkeep
+from warehouse.maintenance import file_count, list_snapshots, snapshot_count, snapshot_history, upkeep
 
 COUNT = "select count(*) from articles"
 
@@ -56,3 +56,23 @@ def test_upkeep_merges_files_and_expires_snapshots_without_changing_the_data(war
         assert reader.execute(COUNT).fetchone()[0] == 100
     finally:
         reader.close()
+
+
+def test_snapshot_history_counts_articles_added_changed_and_removed(warehouse_path):
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1), art(2), art(3)], "r1")
+        store_articles(con, [art(2, title="changed"), art(3, title="changed")], "r2", replace=True)
+        con.execute("DELETE FROM article_store WHERE url = ?", ["https://x.example/1"])
+        con.execute("INSERT INTO feeds (feed_url) VALUES (?)", ["https://x.example/rss"])
+    with open_warehouse(warehouse_path, read_only=True) as con:
+        history = snapshot_history(con, 4)
+    assert [(s.articles_added, s.articles_changed, s.articles_removed, s.changes) for s in history] == [
+        (0, 0, 0, "feeds"),
+        (0, 0, 1, "articles"),
+        (0, 2, 0, "articles, raw pages"),
+        (3, 0, 0, "articles, raw pages"),
+    ]
+    assert [s.version for s in history] == sorted((s.version for s in history), reverse=True)
+    with open_warehouse(warehouse_path, read_only=True) as con:
+        oldest = snapshot_history(con, 100)[-1]
+    assert (oldest.version, oldest.changes) == (0, "schema")  # DuckLake's internals never show

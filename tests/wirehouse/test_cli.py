@@ -432,3 +432,192 @@ def test_stats_on_a_shared_lake_says_when_batches_wait_to_be_merged(postgres_cat
 def test_a_bad_shard_is_one_line(tmp_path):
     result = wirehouse("ingest", "--shard", "2/2", "--warehouse", str(tmp_path / "news.sqlite"))
     assert_one_line_error(result, "shard must be I/N")
+
+
+@pytest.mark.parametrize("mine", [["quotes.parquet"], ["notes.txt", "photo.jpg"]])
+def test_export_refuses_a_folder_of_the_users_files_in_one_line_and_exit_2(filled, tmp_path, mine):
+    out = tmp_path / "mine"
+    out.mkdir()
+    for name in mine:
+        (out / name).write_text("mine")
+    result = wirehouse("export", "--format", "parquet", str(out), "--warehouse", str(filled))
+    assert_one_line_error(result, "holds no earlier wirehouse export")
+    assert result.returncode == 2
+    assert sorted(p.name for p in out.iterdir()) == sorted(mine)
+    assert all((out / name).read_text() == "mine" for name in mine)
+
+
+def test_an_export_killed_midway_never_looks_complete(filled, tmp_path):
+    import signal
+    import time
+
+    import duckdb
+
+    out = tmp_path / "export"
+    command = [sys.executable, "-m", "wirehouse.cli", "export", str(out), "--warehouse", str(filled)]
+    started = time.monotonic()
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=120)
+    whole = time.monotonic() - started
+
+    def check_complete() -> None:
+        marker = json.loads((out / "_wirehouse_export.json").read_text())
+        glob = str(out / "articles" / "**" / "*.parquet")
+        rows = duckdb.sql("select count(*) from read_parquet(?)", params=[glob]).fetchone()
+        assert rows == (marker["articles"],) == (2,)
+        assert (out / "quotes.parquet").is_file() and (out / "stories.parquet").is_file()
+
+    # Killed at points through the run (most of a short export is start-up, so many points late in it):
+    # the folder is the earlier export or the new one, whole, never a mix or a part (or, killed between
+    # the two renames of the swap, absent, with the earlier export in a hidden folder beside it).
+    for fraction in (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(whole * fraction)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        if not out.exists():
+            continue
+        assert sorted(p.name for p in out.iterdir()) == [
+            "_wirehouse_export.json",
+            "articles",
+            "quotes.parquet",
+            "stories.parquet",
+        ]
+        check_complete()
+    # What a kill leaves beside the folder is hidden and never stops the next export.
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=120)
+    check_complete()
+
+
+def test_feeds_import_takes_a_single_feed_and_names_a_bad_url_list_line(newsroom, tmp_path, capsys):
+    path = str(tmp_path / "w.sqlite")
+    feed = f"{newsroom.base}/feeds/inland.rss"
+    assert main(["feeds", "import", feed, "--warehouse", path]) == 0
+    assert "imported 1 feeds" in capsys.readouterr().out
+    assert main(["feeds", "list", "--warehouse", path, "--format", "json"]) == 0
+    assert [row["feed_url"] for row in json.loads(capsys.readouterr().out)] == [feed]
+    (tmp_path / "feeds.txt").write_text("https://a.example/rss\n\nwww.example.org/rss\n")
+    result = wirehouse("ingest", "--feeds", str(tmp_path / "feeds.txt"), "--warehouse", path)
+    assert_one_line_error(result, "feeds.txt line 3: not a URL: 'www.example.org/rss'")
+
+
+def test_reprocess_refuses_an_unknown_status_listing_the_valid_ones(filled):
+    result = wirehouse("reprocess", "--status", "bogus", "--warehouse", str(filled))
+    assert_one_line_error(
+        result,
+        "unknown --status 'bogus'; the extraction statuses are ok, fetch_failed, http_error, not_html,"
+        " login_page, no_text, error",
+    )
+
+
+def test_feeds_add_that_finds_nothing_prints_only_the_error(tmp_path):
+    for fmt in ("table", "csv"):
+        result = wirehouse(
+            "feeds",
+            "add",
+            f"http://127.0.0.1:{free_port()}/",
+            "--format",
+            fmt,
+            "--warehouse",
+            str(tmp_path / "w.sqlite"),
+        )
+        assert_one_line_error(result, "127.0.0.1")
+        assert result.stdout == ""
+
+
+def test_a_query_of_several_statements_prints_each_result(filled, capsys):
+    sql = "select 1 as one; select count(*) as n from articles;\n-- the languages\nselect language from articles order by 1"
+    assert main(["query", sql, "--warehouse", str(filled)]) == 0
+    assert capsys.readouterr().out == (
+        "one\n---\n1\n(1 row)\n\nn\n-\n2\n(1 row)\n\nlanguage\n--------\nde\nfr\n(2 rows)\n"
+    )
+    assert main(["query", sql, "--warehouse", str(filled), "--format", "json"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        [{"one": 1}],
+        [{"n": 2}],
+        [{"language": "de"}, {"language": "fr"}],
+    ]
+    result = wirehouse("query", "select 1; select nope from articles", "--warehouse", str(filled))
+    assert_one_line_error(result, "SQL error: statement 2 of 2: Binder Error")
+    assert result.stdout == ""
+
+
+def test_snapshots_speak_of_articles_not_of_ducklake_internals(filled, capsys):
+    assert main(["snapshots", "--warehouse", str(filled), "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == [
+        "version",
+        "time",
+        "articles_added",
+        "articles_changed",
+        "articles_removed",
+        "changes",
+    ]
+    assert out.splitlines()[2].split()[3:] == ["2", "0", "0", "articles,", "raw", "pages"]
+    assert "inlined" not in out and "tables_" not in out
+
+
+def in_terminal(args, columns):
+    """Run wirehouse with its stdout on a real pseudo-terminal this many columns wide."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wirehouse.cli", *args],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other side closed: the process is done
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0, process.stderr.read() if process.stderr else ""
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_feeds_list_fits_the_terminal_and_wide_or_columns_show_what_is_asked(tmp_path):
+    path = str(tmp_path / "w.sqlite")
+    long = "https://www.example.org/" + "nachrichten/" * 4 + "rss.xml"
+    (tmp_path / "feeds.txt").write_text(f"{long}\nhttps://b.example/rss\n")
+    assert main(["feeds", "import", str(tmp_path / "feeds.txt"), "--warehouse", path]) == 0
+    fitted = in_terminal(["feeds", "list", "--warehouse", path], 100).splitlines()
+    assert max(map(len, fitted)) <= 100 and fitted[0].startswith("feed_url")
+    assert "hidden" in fitted[-1] and "--wide shows all" in fitted[-1]
+    wide = in_terminal(["feeds", "list", "--warehouse", path, "--wide"], 100).splitlines()
+    assert max(map(len, wide)) > 100 and len(wide[0].split()) == 12 and long in wide[2] + wide[3]
+    chosen = in_terminal(["feeds", "list", "--warehouse", path, "--columns", "state,feed_url"], 100)
+    assert chosen.splitlines()[0].split() == ["state", "feed_url"] and long[:59] + "…" in chosen
+    # A pipe gets every column, as before.
+    piped = wirehouse("feeds", "list", "--warehouse", path)
+    assert piped.returncode == 0 and len(piped.stdout.splitlines()[0].split()) == 12
+    assert_one_line_error(
+        wirehouse("feeds", "list", "--warehouse", path, "--columns", "url"),
+        "--columns: no column 'url'; the columns are feed_url, title,",
+    )
+
+
+def test_search_fits_the_terminal_and_takes_columns(warehouse_path, capsys):
+    from tests.warehouse.test_articles import OTHER, WIRE
+
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(1, text=WIRE, language="de"), art(2, text=OTHER, language="de")], "r")
+    path = str(warehouse_path)
+    assert main(["search", "--rebuild", "--warehouse", path]) == 0
+    words = "Munitionsvorräte Verteidigungsminister"
+    assert main(["search", words, "--columns", "url,title", "--format", "json", "--warehouse", path]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"url": "https://x.example/1", "title": "T1"}]
+    fitted = in_terminal(["search", words, "--warehouse", path], 80).splitlines()
+    assert max(map(len, fitted)) <= 80 and fitted[0].split()[:2] == ["score", "published_at"]

@@ -30,3 +30,16 @@ def test_connect_opens_the_settings_warehouse_read_only_and_at_a_snapshot(wareho
         assert old.execute("select url from articles").fetchall() == [("https://x.example/1",)]
     finally:
         old.close()
+
+
+def test_connect_from_another_folder_says_how_to_point_at_the_lake(tmp_path, monkeypatch):
+    from warehouse.connection import WarehouseError
+
+    monkeypatch.chdir(tmp_path)  # a notebook's folder, with no warehouse/ below it
+    with pytest.raises(WarehouseError) as caught:
+        wirehouse.connect()
+    message = str(caught.value)
+    assert message.startswith("warehouse warehouse/news.sqlite does not exist")
+    assert str(tmp_path / "warehouse" / "news.sqlite") in message
+    assert "wirehouse.connect('/path/to/warehouse/news.sqlite')" in message
+    assert "WIREHOUSE_WAREHOUSE=" in message
