@@ -1,4 +1,4 @@
-"""The maintenance flow: check the search index, export Parquet, compact the lake and expire old snapshots."""
+"""The maintenance flow: check data files and the search index, export Parquet, compact and clean the lake."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from tasks.load import prepare_warehouse
-from tasks.maintenance import check_search_index, export_parquet_task, lake_upkeep
+from tasks.maintenance import check_data_files, check_search_index, export_parquet_task, lake_upkeep
 from tasks.settings import load_settings
 from warehouse.connection import run_scope
 
@@ -19,14 +19,21 @@ def maintenance(
     export_dir: str | None = "exports",
     keep_snapshots_days: float = 7.0,
     file_grace_minutes: float = 60.0,
+    orphan_grace_hours: float | None = None,
+    decode_data_files: bool = False,
 ) -> dict[str, Any]:
-    """Daily upkeep: search index check, Parquet export (when ``export_dir`` is set) and lake compaction.
+    """Daily upkeep: data file and search index checks, Parquet export (when ``export_dir`` is set), compaction.
+
+    A damaged data file fails the run before anything reads or rewrites the lake, naming the file.
 
     Args:
         warehouse: The warehouse (default: settings).
         export_dir: Folder for the Parquet export; None or "" skips the export.
         keep_snapshots_days: Time travel reaches this far back after the run.
         file_grace_minutes: Unneeded Parquet files stay this long for queries still reading them.
+        orphan_grace_hours: Parquet files no commit references stay this long (default: the
+            ``orphan_grace_hours`` setting, 24).
+        decode_data_files: Decode every page of every data file, not only its footer (reads the lake).
 
     Returns:
         What was done: documents in the search index, rows exported, Parquet files before and after.
@@ -37,16 +44,20 @@ def maintenance(
     # Exclusive even on a shared lake: compaction and expiry must not race another writer's merge.
     with run_scope(path, timeout=settings.lock_timeout, on_wait=logger.warning, exclusive=True):
         prepare_warehouse(path)
+        checked = check_data_files(path, decode_data_files)
         index = check_search_index(path)
         exported = export_parquet_task(path, Path(export_dir)) if export_dir else None
-        upkeep = lake_upkeep(path, keep_snapshots_days, file_grace_minutes)
+        grace = settings.orphan_grace_hours if orphan_grace_hours is None else orphan_grace_hours
+        upkeep = lake_upkeep(path, keep_snapshots_days, file_grace_minutes, grace)
     logger.info(
-        "lake files %d -> %d (%d merged away, %d snapshots expired, %d files deleted)",
+        "lake files %d -> %d (%d checked, %d merged away, %d snapshots expired, %d files deleted, %d orphans deleted)",
         upkeep.files_before,
         upkeep.files_after,
+        checked,
         upkeep.merged,
         upkeep.snapshots_expired,
         upkeep.files_deleted,
+        upkeep.orphans_deleted,
     )
     return {
         "indexed": index.rows,
@@ -55,4 +66,6 @@ def maintenance(
         "files_before": upkeep.files_before,
         "files_after": upkeep.files_after,
         "snapshots_expired": upkeep.snapshots_expired,
+        "files_checked": checked,
+        "orphans_deleted": upkeep.orphans_deleted,
     }

@@ -1,4 +1,4 @@
-"""Maintenance, as Prefect tasks: search index check, Parquet export and lake upkeep (SQL in warehouse/)."""
+"""Maintenance, as Prefect tasks: data file and search index checks, Parquet export, lake upkeep (SQL in warehouse/)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,35 @@ from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.export import ExportStats
 from tasks.search import SearchIndexStats
-from warehouse import export, maintenance, search
+from warehouse import datafiles, export, maintenance, search
 from warehouse.connection import lake_of, open_warehouse
 from warehouse.staging import merge_staged
+
+
+@task(name="check-data-files", cache_policy=NO_CACHE)
+def check_data_files(path: Path, decode: bool = False) -> int:
+    """Check that every live data file is there, of its recorded size, with a readable footer.
+
+    Runs before anything that reads or rewrites the lake, so a damaged file is named instead of
+    failing the export or a merge with DuckDB's words.
+
+    Args:
+        path: The warehouse.
+        decode: Also decode every page of every file (reads the whole lake).
+
+    Returns:
+        Live files checked (none of them damaged).
+
+    Raises:
+        DamagedDataError: Some are damaged; the message names each (restore them from a backup).
+    """
+    with open_warehouse(path, read_only=True) as con:
+        damaged = datafiles.damaged_files(con, decode=decode)
+        checked = datafiles.live_file_count(con)
+    if damaged:
+        named = "; ".join(f"{d.path} (table {d.table}: {d.reason})" for d in damaged)
+        raise datafiles.DamagedDataError(f"{len(damaged)} damaged data files in warehouse {path}: {named}")
+    return checked
 
 
 @task(name="check-search-index", cache_policy=NO_CACHE)
@@ -48,13 +74,16 @@ def export_parquet_task(path: Path, out_dir: Path) -> ExportStats:
 
 
 @task(name="lake-upkeep", cache_policy=NO_CACHE)
-def lake_upkeep(path: Path, keep_snapshots_days: float, file_grace_minutes: float) -> maintenance.LakeUpkeep:
-    """Merge small Parquet files, expire old snapshots and delete files no snapshot needs.
+def lake_upkeep(
+    path: Path, keep_snapshots_days: float, file_grace_minutes: float, orphan_grace_hours: float = 24.0
+) -> maintenance.LakeUpkeep:
+    """Merge small Parquet files, expire old snapshots, delete files no snapshot needs and orphans.
 
     Args:
         path: The warehouse (the caller holds its run lock).
         keep_snapshots_days: How far back time travel reaches afterwards.
         file_grace_minutes: How long unneeded files stay for queries still reading them.
+        orphan_grace_hours: How long files no commit references stay (a running transaction's).
 
     Returns:
         File counts before and after.
@@ -65,4 +94,5 @@ def lake_upkeep(path: Path, keep_snapshots_days: float, file_grace_minutes: floa
             con,
             keep_snapshots=timedelta(days=keep_snapshots_days),
             file_grace=timedelta(minutes=file_grace_minutes),
+            orphan_grace=timedelta(hours=orphan_grace_hours),
         )

@@ -73,6 +73,9 @@ class Settings:
     # A running Dask scheduler (tcp://host:8786) to send the extraction and enrichment of batches to;
     # empty: the local process pool of cpu_workers processes.
     dask_address: str = ""
+    # Hours a Parquet file no commit references stays before the maintenance flow deletes it: a
+    # transaction writes its files before it commits, so a younger one may belong to a run still going.
+    orphan_grace_hours: float = 24.0
 
 
 _FIELD_TYPES: dict[str, type] = {
@@ -98,6 +101,7 @@ _FIELD_TYPES: dict[str, type] = {
     "warehouse_memory_mb": int,
     "data_path": str,
     "dask_address": str,
+    "orphan_grace_hours": float,
 }
 
 

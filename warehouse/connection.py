@@ -896,6 +896,7 @@ def read_query(
 
     Raises:
         QueryError: The statement failed.
+        DamagedDataError: It met a damaged data file (named in the message).
     """
     con = connect(path, read_only=True, as_of=as_of)
     try:
@@ -904,6 +905,11 @@ def read_query(
             return [], []
         return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
     except duckdb.Error as exc:
+        from warehouse.datafiles import DamagedDataError, damage_message, is_damage
+
+        damage = damage_message(con, exc) if is_damage(exc) else None
+        if damage:
+            raise DamagedDataError(damage) from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QueryError(first) from exc
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from tasks.export import EXPORT_MARKER, ExportError, ExportStats, check_export_target, export_marker
+from warehouse.datafiles import find_orphans
 
 # Partitions by publication day (else fetch day) in UTC, whatever the session's TimeZone, and by
 # language. DuckDB percent-encodes partition values ("../x" becomes the folder "language=..%2Fx")
@@ -166,7 +167,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ExportStats
 def warehouse_stats(
     con: duckdb.DuckDBPyConnection, *, days: int = 14, today: date | None = None
 ) -> dict[str, list[tuple[Any, ...]]]:
-    """Count articles by feed, by language (extracted ones) and by day, for `wirehouse stats`.
+    """Count articles by feed, by language (extracted ones) and by day, and orphaned files, for `wirehouse stats`.
 
     Args:
         con: A connection (read-only is fine).
@@ -174,13 +175,17 @@ def warehouse_stats(
         today: The last day (default: today in UTC).
 
     Returns:
-        ``feeds``, ``languages`` and ``days`` rows; column names in STATS_COLUMNS.
+        ``feeds``, ``languages``, ``days`` and ``files`` rows; column names in STATS_COLUMNS. ``files``
+        counts the Parquet files in the data folder that no commit references (left by killed runs,
+        or being written by a running one).
     """
     last = today or datetime.now(UTC).date()
     first = last - timedelta(days=days - 1)
     since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    orphans = find_orphans(con)
     return {
         "feeds": [tuple(r) for r in con.execute(_STATS_FEEDS).fetchall()],
         "languages": [tuple(r) for r in con.execute(_STATS_LANGUAGES).fetchall()],
         "days": [tuple(r) for r in con.execute(_STATS_DAYS, [first, last, since]).fetchall()],
+        "files": [(len(orphans), sum(f.size for f in orphans))],
     }

@@ -2,7 +2,8 @@
 
 Each commit of more than a few rows writes a Parquet file per table, so a day of ingests leaves many
 small files; merging them keeps reads fast. Expiring a snapshot ends time travel to it; its files are
-deleted only after a grace period, so a query that started on it before still finds them.
+deleted only after a grace period, so a query that started on it before still finds them. Files a
+killed transaction left (orphans) are deleted after a longer grace: a running one's files look the same.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from warehouse.datafiles import remove_orphans
 from warehouse.staging import prune_merged
 
 # `news` is warehouse.connection.LAKE, the name every connection attaches the lake under.
@@ -76,6 +78,7 @@ class LakeUpkeep:
     merged: int  # files merged away
     snapshots_expired: int
     files_deleted: int
+    orphans_deleted: int = 0  # files no commit referenced (left by killed transactions)
 
 
 def file_count(con: duckdb.DuckDBPyConnection) -> int:
@@ -95,14 +98,17 @@ def upkeep(
     *,
     keep_snapshots: timedelta,
     file_grace: timedelta,
+    orphan_grace: timedelta = timedelta(days=1),
     now: datetime | None = None,
 ) -> LakeUpkeep:
-    """Merge small files, expire snapshots older than ``keep_snapshots``, delete unneeded files.
+    """Merge small files, expire snapshots older than ``keep_snapshots``, delete unneeded and orphaned files.
 
     Args:
         con: Read-write connection, under the run lock (one writer per lake).
         keep_snapshots: How far back time travel reaches after this pass.
         file_grace: How long a file no snapshot needs is kept for queries still reading it.
+        orphan_grace: How long a file no commit references is kept (a transaction still running, on
+            another machine of a shared lake, writes such files until it commits).
         now: The current time (default: now).
 
     Returns:
@@ -115,7 +121,8 @@ def upkeep(
     merged = sum(int(r[2]) - int(r[3]) for r in con.execute(_MERGE).fetchall())
     expired = len(con.execute(_EXPIRE, [now - keep_snapshots]).fetchall())
     deleted = len(con.execute(_CLEANUP, [now - file_grace]).fetchall())
-    return LakeUpkeep(before, file_count(con), merged, expired, deleted)
+    orphans = remove_orphans(con, now - orphan_grace)
+    return LakeUpkeep(before, file_count(con), merged, expired, deleted, orphans)
 
 
 def list_snapshots(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tuple[int, datetime, str]]:

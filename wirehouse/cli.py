@@ -658,6 +658,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"search index: {unindexed} stored articles are not indexed yet (a run killed before its"
             " index commit, or one still going); the next run or `wirehouse search` catches up"
         )
+    ((orphans, orphan_bytes),) = stats["files"]
+    if orphans:
+        grace = load_settings(warehouse_path=path).orphan_grace_hours
+        _note(
+            f"{orphans} Parquet files ({orphan_bytes / 1e6:.1f} MB) belong to no commit (a run still writing,"
+            f" or one that was killed); the maintenance flow deletes them once they are {grace:g} hours old"
+        )
     if pending:
         _note(
             f"{pending} staged batches are not merged yet (a run still going, or one that was killed);"
@@ -667,6 +674,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "feeds": "by feed",
         "languages": "by language (extracted)",
         "days": f"by day (last {args.days}, UTC)",
+        "files": "lake files no commit references",
     }
     parts = []
     for name, rows in stats.items():

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 import pytest
 
 from flows.ingest import ingest
+from flows.maintenance import maintenance
 from tests.faults import FaultServer
-from warehouse.connection import connect
+from tests.warehouse.test_datafiles import kill_a_batch_before_its_commit, live_file, rows
+from tests.warehouse.test_maintenance import store_batches
+from warehouse.connection import connect, lake_of
+from warehouse.datafiles import DamagedDataError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -69,3 +75,25 @@ def test_every_fault_is_recorded_and_good_feeds_are_complete(hostile_env, wareho
     assert sum(1 for url in articles if "/none/" in url) == 5
     assert summary.feeds_failed == len(expected)
     assert failures >= len(expected) + len(page_status)
+
+
+def test_maintenance_deletes_orphans_after_the_grace_and_stops_at_a_damaged_file(warehouse_path):
+    store_batches(warehouse_path, 3)
+    before = rows(warehouse_path)
+    data = Path(lake_of(warehouse_path).data_path or "")
+    live = set(data.rglob("*.parquet"))
+    kill_a_batch_before_its_commit(warehouse_path)
+    orphans = set(data.rglob("*.parquet")) - live
+    assert orphans
+
+    kept = maintenance(warehouse=str(warehouse_path), export_dir=None)  # the default grace: a day
+    assert kept["orphans_deleted"] == 0 and all(f.exists() for f in orphans)
+    done = maintenance(warehouse=str(warehouse_path), export_dir=None, orphan_grace_hours=0)
+    assert done["orphans_deleted"] == len(orphans) and not any(f.exists() for f in orphans)
+    assert rows(warehouse_path) == before
+
+    target = live_file(warehouse_path)
+    target.write_bytes(target.read_bytes()[:-100])
+    with pytest.raises(DamagedDataError, match=re.escape(str(target))):
+        maintenance(warehouse=str(warehouse_path), export_dir=None)
+    assert target.exists()  # named, not merged away or deleted
