@@ -931,6 +931,7 @@ def read_queries(
 
     Raises:
         QueryError: A statement failed (the message says which, when there are several).
+        DamagedDataError: It met a damaged data file (named in the message).
     """
     con = connect(path, read_only=True, as_of=as_of)
     try:
@@ -947,6 +948,11 @@ def read_queries(
                     continue
                 rows = [tuple(r) for r in cursor.fetchall()]
             except duckdb.Error as exc:
+                from warehouse.datafiles import DamagedDataError, damage_message, is_damage
+
+                damage = damage_message(con, exc) if is_damage(exc) else None
+                if damage:
+                    raise DamagedDataError(damage) from exc
                 where = f"statement {number} of {len(statements)}: " if len(statements) > 1 else ""
                 raise QueryError(where + _first_line(exc)) from exc
             results.append(([d[0] for d in cursor.description], rows))
