@@ -16,7 +16,7 @@ from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
 from tasks.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse.connection import WarehouseError, WarehouseMemoryError, execute_with, transaction
-from warehouse.search import index_articles, index_gap
+from warehouse.search import current_snapshot, index_articles, index_gap
 from warehouse.stories import assign_story_ids, store_story_keys
 
 # A page whose fetch failed transiently is tried again on later runs, this many times in all.
@@ -226,10 +226,6 @@ _BREAKDOWN_QUERIES = {
 }
 
 _LOAD_LOCK = threading.Lock()
-# Read right after a batch's commit, under _LOAD_LOCK: no other article change can come in between (one
-# writer per embedded lake, batches one at a time), so this snapshot is the batch's, or a later one
-# that changed no article.
-_CURRENT_SNAPSHOT = "SELECT id FROM news.current_snapshot()"
 
 
 # Errors that say nothing about the articles being stored (the warehouse's, not the batch's).
@@ -447,8 +443,10 @@ def store_articles(
             raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
         if search_dir is not None:
             try:
-                row = con.execute(_CURRENT_SNAPSHOT).fetchone()
-                index_articles(search_dir, kept, int(row[0]) if row else None)
+                # Read right after the commit, under _LOAD_LOCK: no other article change can come in
+                # between (one writer per embedded lake, batches one at a time), so this snapshot is the
+                # batch's, or a later one that changed no article.
+                index_articles(search_dir, kept, current_snapshot(con))
             except BaseException:
                 index_gap(search_dir)  # stored but maybe not indexed: the next catch-up takes it
                 raise

@@ -815,15 +815,13 @@ def run_scope(
         with _HELD_LOCKS_GUARD:
             outer = key not in _MIGRATED
         if outer:
-            with open_warehouse(path, migrate=True):
-                pass
+            with open_warehouse(path, migrate=True) as con:
+                if whole_run:
+                    _catch_up_search(con, path)
             with _HELD_LOCKS_GUARD:
                 _MIGRATED.add(key)
         # Imported here: reading commands never open a scope, and need no tantivy.
         from warehouse.search import deferred_commits
-
-        if outer and whole_run:
-            _catch_up_search(path)
 
         try:
             with ExitStack() as index:
@@ -840,7 +838,7 @@ def run_scope(
                     _MIGRATED.discard(key)
 
 
-def _catch_up_search(path: Path | str) -> None:
+def _catch_up_search(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:
     """Index what earlier runs stored but did not get into the index (a run killed outright).
 
     Before the run's held writer opens, which continues from the mark this leaves. A busy or broken
@@ -850,8 +848,7 @@ def _catch_up_search(path: Path | str) -> None:
     from warehouse.search import catch_up_search_index
 
     try:
-        with open_warehouse(path) as con:
-            caught = catch_up_search_index(con, lake_of(path).search_dir)
+        caught = catch_up_search_index(con, lake_of(path).search_dir)
     except SearchError as exc:
         logger.warning("search index not brought up to date: %s", exc)
         return

@@ -451,10 +451,9 @@ def sync_search_index(con: duckdb.DuckDBPyConnection, folder: Path) -> SearchInd
         Documents in the index; ``by_stemmer`` is filled only when it was rebuilt.
     """
     started = time.perf_counter()
-    current = _current(con)
+    current = current_snapshot(con)
     catch_up_search_index(con, folder)
-    row = con.execute(_OK_COUNT).fetchone()
-    wanted = int(row[0]) if row else 0
+    wanted = _ok_count(con)
     index = _open(folder, create=False)
     index.reload()
     if index.searcher().num_docs == wanted:
@@ -504,8 +503,14 @@ def _exists(folder: Path) -> bool:
     return folder.is_dir() and tantivy.Index.exists(str(folder))
 
 
-def _current(con: duckdb.DuckDBPyConnection) -> int:
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    """The lake's newest snapshot id (what a mark is compared with)."""
     row = con.execute(_CURRENT_SNAPSHOT).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _ok_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute(_OK_COUNT).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -525,7 +530,7 @@ def catch_up_search_index(con: duckdb.DuckDBPyConnection, folder: Path, *, wait:
     Raises:
         SearchError: The index cannot be written (busy, read-only, damaged).
     """
-    current = _current(con)
+    current = current_snapshot(con)
     mark = _read_mark(folder)
     exists = _exists(folder)
     if mark is not None and exists and mark >= current:
@@ -556,7 +561,7 @@ def _caught_up(folder: Path, snapshot: int) -> None:
     """Inside the writer: a run's held writer now holds every change through ``snapshot``."""
     held = _HELD.get(folder.absolute())
     if held is not None and held.writer is not None:
-        held.through = max(held.through or snapshot, snapshot)
+        held.through = snapshot if held.through is None else max(held.through, snapshot)
 
 
 def search_lag(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
@@ -569,24 +574,21 @@ def search_lag(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
     Returns:
         Stored, extracted articles that a search cannot find yet.
     """
-    current = _current(con)
+    current = current_snapshot(con)
     mark = _read_mark(folder)
     if not _exists(folder):
-        row = con.execute(_OK_COUNT).fetchone()
-        return int(row[0]) if row else 0
+        return _ok_count(con)
     index = _open(folder, create=False)
     index.reload()
     searcher = index.searcher()
     if mark is None:
-        row = con.execute(_OK_COUNT).fetchone()
-        return max(0, (int(row[0]) if row else 0) - int(searcher.num_docs))
+        return max(0, _ok_count(con) - int(searcher.num_docs))
     if mark >= current:
         return 0
     try:
         changed = con.execute(_CHANGED_URLS, [mark + 1, current]).fetchall()
     except duckdb.Error:  # the snapshots since the mark expired: compare counts instead
-        row = con.execute(_OK_COUNT).fetchone()
-        return max(0, (int(row[0]) if row else 0) - int(searcher.num_docs))
+        return max(0, _ok_count(con) - int(searcher.num_docs))
     schema = index.schema
     return sum(
         1

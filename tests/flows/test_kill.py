@@ -10,7 +10,7 @@ import sys
 import time
 
 from tasks.feeds import parse_feed
-from tests.chaos import unfindable
+from tests.chaos import STORY_GROUPS, rows, unfindable
 from warehouse.connection import connect, lake_of
 
 CONTENT = (
@@ -115,24 +115,11 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(newsroom
     # same rows, same values, no duplicates (url is the key)
     assert attributed(content, listed) == attributed(expected, listed)
     assert unaccounted == []  # no feed fetch claims articles that were not stored
-    assert story_groups(killed) == story_groups(clean)
+    assert rows(killed, STORY_GROUPS) == rows(clean, STORY_GROUPS)
     # Search is not stale, with no maintenance run in between: the clean run caught the index up with
     # what the killed runs stored (their held writers never committed), and each article is found by
     # its own title.
     assert_all_findable(killed)
-
-
-def story_groups(path):
-    """The wire-copy groups of more than one article, as sets of URLs."""
-    con = connect(path, read_only=True)
-    try:
-        rows = con.execute(
-            "select list(url order by url) from articles where story_id is not null"
-            " group by story_id having count(*) > 1"
-        ).fetchall()
-    finally:
-        con.close()
-    return sorted(tuple(r[0]) for r in rows)
 
 
 def assert_all_findable(path):
