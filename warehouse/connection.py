@@ -902,13 +902,7 @@ def read_query(
             return [], []
         return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
     except duckdb.Error as exc:
-        from warehouse.datafiles import DamagedDataError, damage_message, is_damage
-
-        damage = damage_message(con, exc) if is_damage(exc) else None
-        if damage:
-            raise DamagedDataError(damage) from exc
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise QueryError(first) from exc
+        raise _query_error(con, exc) from exc
     finally:
         con.close()
 
@@ -935,7 +929,7 @@ def read_queries(
         try:
             statements = con.extract_statements(sql)
         except duckdb.Error as exc:
-            raise QueryError(_first_line(exc)) from exc
+            raise QueryError(first_line(exc)) from exc
         results: list[tuple[list[str], list[tuple[Any, ...]]]] = []
         for number, statement in enumerate(statements, start=1):
             try:
@@ -945,18 +939,22 @@ def read_queries(
                     continue
                 rows = [tuple(r) for r in cursor.fetchall()]
             except duckdb.Error as exc:
-                from warehouse.datafiles import DamagedDataError, damage_message, is_damage
-
-                damage = damage_message(con, exc) if is_damage(exc) else None
-                if damage:
-                    raise DamagedDataError(damage) from exc
                 where = f"statement {number} of {len(statements)}: " if len(statements) > 1 else ""
-                raise QueryError(where + _first_line(exc)) from exc
+                raise _query_error(con, exc, where) from exc
             results.append(([d[0] for d in cursor.description], rows))
         return results
     finally:
         con.close()
 
 
-def _first_line(exc: BaseException) -> str:
+def _query_error(con: duckdb.DuckDBPyConnection, exc: duckdb.Error, where: str = "") -> WarehouseError:
+    """The error a failed read reports: the damaged data file it met, by name, else DuckDB's first line."""
+    from warehouse.datafiles import DamagedDataError, damage_message, is_damage
+
+    damage = damage_message(con, exc) if is_damage(exc) else None
+    return DamagedDataError(damage) if damage else QueryError(where + first_line(exc))
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (its class name when the message is empty), for one-line errors."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

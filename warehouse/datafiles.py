@@ -16,7 +16,7 @@ from datetime import datetime
 
 import duckdb
 
-from warehouse.connection import WarehouseError
+from warehouse.connection import WarehouseError, first_line
 
 # `news` is warehouse.connection.LAKE, the name every connection attaches the lake under.
 _CATALOG_DATA_PATH = "SELECT value FROM __ducklake_metadata_news.ducklake_metadata WHERE key = 'data_path'"
@@ -66,10 +66,6 @@ class DamagedFile:
 
 def _file_name(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def data_path(con: duckdb.DuckDBPyConnection) -> str:
@@ -180,7 +176,7 @@ def damaged_files(con: duckdb.DuckDBPyConnection, *, decode: bool = False) -> li
                 if decode:
                     con.execute(_DECODE, [path]).fetchall()
             except duckdb.Error as exc:
-                damaged.append(DamagedFile(path, table, _first_line(exc)))
+                damaged.append(DamagedFile(path, table, first_line(exc)))
     return damaged
 
 
@@ -222,7 +218,7 @@ def damage_message(con: duckdb.DuckDBPyConnection, exc: duckdb.Error) -> str | N
         if match:
             path = match.group(1) or match.group(2)
             tables = {file: table for file, table, _ in _live_files(con)}
-            found = [DamagedFile(path, tables.get(path, "?"), _first_line(exc))]
+            found = [DamagedFile(path, tables.get(path, "?"), first_line(exc))]
         else:
             found = damaged_files(con) or damaged_files(con, decode=True)
     except duckdb.Error:
