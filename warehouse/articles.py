@@ -15,7 +15,13 @@ import pyarrow as pa
 from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
 from tasks.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
-from warehouse.connection import WarehouseError, WarehouseMemoryError, execute_with, transaction
+from warehouse.connection import (
+    WarehouseError,
+    WarehouseMemoryError,
+    execute_with,
+    transaction,
+)
+from warehouse.faults import first_line, storage_full, storage_full_error
 from warehouse.search import current_snapshot, index_articles, index_gap
 from warehouse.stories import assign_story_ids, store_story_keys
 
@@ -285,8 +291,9 @@ def store_isolating(store: Callable[[list[Article]], object], articles: list[Art
     except _NOT_THE_ARTICLE as exc:
         # A conflict, a broken connection or disk: splitting would turn a passing failure into error
         # rows for good articles. The batch fails as a whole and is taken again.
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WarehouseError(f"storing a batch failed: {first}") from exc
+        if storage_full(exc):
+            raise storage_full_error(exc) from exc
+        raise WarehouseError(f"storing a batch failed: {first_line(exc)}") from exc
     except Exception as exc:
         if len(articles) == 1:
             logger.warning("article %s could not be stored (%s); stored as an error", articles[0].url, exc)
@@ -447,8 +454,10 @@ def store_articles(
                 # between (one writer per embedded lake, batches one at a time), so this snapshot is the
                 # batch's, or a later one that changed no article.
                 index_articles(search_dir, kept, current_snapshot(con))
-            except BaseException:
+            except BaseException as exc:
                 index_gap(search_dir)  # stored but maybe not indexed: the next catch-up takes it
+                if storage_full(exc):
+                    raise storage_full_error(exc) from exc
                 raise
     return len(kept)
 

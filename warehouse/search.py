@@ -47,6 +47,7 @@ from tasks.search import (
     split_cjk,
     stemmer_for,
 )
+from warehouse.faults import storage_full, storage_full_error
 
 # The Snowball stemmers tantivy ships; a language whose stemmer is not among them is indexed unstemmed.
 INDEX_STEMMERS: frozenset[str] = frozenset(
@@ -187,7 +188,12 @@ def _new_writer(folder: Path, wait: float = _WRITER_WAIT) -> Any:
 
 
 def _commit(held: _HeldWriter) -> None:
-    held.writer.commit()
+    try:
+        held.writer.commit()
+    except ValueError as exc:  # tantivy's errors are all ValueError
+        if storage_full(exc):
+            raise storage_full_error(exc) from exc
+        raise
     held.pending = False
     held.committed_at = time.monotonic()
     if held.through is not None:  # after the commit: a kill in between leaves the mark behind, not ahead
@@ -253,14 +259,23 @@ def deferred_commits(folder: Path) -> Iterator[None]:
             # The run scope caught the index up just before: batches continue from its mark.
             held = _HELD[key] = _HeldWriter(folder=key, depth=0, through=_read_mark(key))
         held.depth += 1
+    failed = False
     try:
         yield
+    except BaseException:
+        failed = True
+        raise
     finally:
         with _WRITE_LOCK:
             held.depth -= 1
             try:
                 if held.writer is not None and held.pending:
                     _commit(held)
+            except Exception:
+                # The block's own error (a full disk, say) is the one to report; the mark stays behind,
+                # so the next run's catch-up indexes what this commit could not.
+                if not failed:
+                    raise
             finally:
                 if held.depth == 0:
                     del _HELD[key]

@@ -372,8 +372,19 @@ def run_ingest(
                     return_state=True,
                 )
             if not state.is_completed():
-                raise UserError(state.message or f"the ingest ended in state {state.name}")
+                raise _run_failed(state, "the ingest")
             return state.result()
+
+
+def _run_failed(state: Any, what: str) -> WirehouseError:
+    """The error of a flow run that did not complete: its own wirehouse error when it raised one.
+
+    The state's message wraps it in Prefect's words ("Flow run encountered an exception: …").
+    """
+    cause = state.result(raise_on_failure=False)
+    if isinstance(cause, WirehouseError):
+        return cause
+    return UserError(state.message or f"{what} ended in state {state.name}")
 
 
 def _check_dask(address: str) -> None:
@@ -454,7 +465,7 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
                     return_state=True,
                 )
             if not state.is_completed():
-                raise UserError(state.message or f"the backfill ended in state {state.name}")
+                raise _run_failed(state, "the backfill")
             return state.result()
 
 
@@ -565,7 +576,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
             return_state=True,
         )
     if not state.is_completed():
-        raise UserError(state.message or f"reprocess ended in state {state.name}")
+        raise _run_failed(state, "reprocess")
     counts = state.result()
     print(
         f"re-processed {sum(counts.values())} articles: "
@@ -912,6 +923,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        from warehouse.faults import storage_full, storage_full_error
+
+        if not storage_full(exc):  # anything else is a bug: its traceback is what a report needs
+            raise
+        print(f"wirehouse: error: {storage_full_error(exc)}", file=sys.stderr)
+        return 1
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, previous)
