@@ -242,3 +242,30 @@ def test_offline_blocks_run_as_written(project, block, output):
         printed = {line.rstrip() for line in result.stdout.splitlines()}
         missing = [line for line in output.body.splitlines() if line.strip() and line.rstrip() not in printed]
         assert not missing, f"{output.where()}: not printed: {missing}\n{result.stdout}"
+
+
+def toml_examples() -> list[Block]:
+    return [b for page in PAGES for b in blocks(page) if b.lang == "toml"]
+
+
+@pytest.mark.parametrize("block", toml_examples(), ids=lambda b: b.where())
+def test_toml_examples_are_read_by_wirehouse(project, block, tmp_path):
+    """A settings file example is accepted by a command; a feed list example imports."""
+    example = tmp_path / "example.toml"
+    example.write_text(block.body, encoding="utf-8")
+    env = user_env(project)
+    if "[wirehouse]" in block.body:
+        command = [".venv/bin/wirehouse", "stats"]
+        env["WIREHOUSE_SETTINGS"] = str(example)
+    else:
+        assert "[[feed]]" in block.body, f"{block.where()}: neither settings nor a feed list"
+        command = [
+            ".venv/bin/wirehouse",
+            "feeds",
+            "import",
+            str(example),
+            "--warehouse",
+            str(tmp_path / "f.sqlite"),
+        ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=project, env=env, timeout=120)
+    assert result.returncode == 0, f"{block.where()}: {result.stdout}{result.stderr}"
