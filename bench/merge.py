@@ -109,7 +109,7 @@ def measure_shared(articles: Sequence[Article], size: int, warehouse: str) -> li
 
 
 def table(rows: Sequence[Row], size: int) -> str:
-    """The markdown table the README quotes."""
+    """The markdown table docs/benchmarks.md quotes."""
     lines = [
         f"| catalog | step (batches of {size}) | articles | seconds | articles/s |",
         "|---|---|---:|---:|---:|",

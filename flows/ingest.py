@@ -1,4 +1,4 @@
-"""The ingest flow: feeds -> new entries -> pages -> articles -> enrichment -> DuckDB."""
+"""The ingest flow: feeds -> new entries -> pages -> articles -> enrichment -> the DuckLake warehouse."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def process_pages(pages: list[Page]) -> list[Article]:
         One enriched article per page, in order.
     """
     # Imported here: the flow's own process never extracts (unless the pool breaks), and trafilatura,
-    # extruct and the enrichers cost ~0.3 s of start-up (measured) that a run with nothing new should not pay.
+    # extruct and the enrichers cost start-up time that a run with nothing new should not pay.
     from tasks.rawhtml import compress_html
 
     articles = [process_page(page) for page in pages]

@@ -181,9 +181,9 @@ def publish_report(summary: IngestSummary, fetches: list[FeedFetch], path: Path)
     Args:
         summary: The run summary.
         fetches: One record per feed.
-        path: The DuckDB file (for articles by language and source, and story groups).
+        path: The warehouse, its catalog path or address (for articles by language and source, and story groups).
     """
-    # Read-write like the run's other tasks: DuckDB refuses two configurations of one file in a process.
+    # Read-write like the run's other tasks: DuckDB refuses two configurations of one database in a process.
     with open_warehouse(path) as con:
         breakdown = run_breakdown(con, summary.run_id)
     create_table_artifact(key="ingest-feeds", table=feed_rows(fetches), description="Feeds of this run")

@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime
 
 from wirehouse.errors import PermanentError
 
-# ISO 639-1 code -> Snowball stemmer of DuckDB's FTS extension. Every other language (and `und`)
-# goes to the unstemmed index "none". This dict is the closed set the index table names come from.
+# ISO 639-1 code -> Snowball stemmer name. Languages whose stemmer tantivy does not ship (see
+# warehouse/search.py, INDEX_STEMMERS), every other language and `und` go to the unstemmed fields "none".
+# This dict is the closed set the index's field names come from.
 STEMMERS: dict[str, str] = {
     "ar": "arabic",
     "ca": "catalan",
@@ -60,7 +61,7 @@ MAX_ENDING = 3
 
 
 class SearchError(PermanentError):
-    """Search cannot run (no index, no FTS extension, bad arguments); the message is meant for the user."""
+    """Search cannot run (no index, an index it cannot write, bad arguments); the message is meant for the user."""
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,8 @@ class Settings:
     retry_delay: float = 2.0
     lock_timeout: float = 600.0  # seconds an ingest waits for another one on the same warehouse
     # DuckDB's memory limit while a run holds the warehouse. DuckDB's default (80 % of RAM) lets it keep
-    # every block a run writes cached: inserting raw pages, RSS grew from 419 MiB (3,000 rows) to 836 MiB
-    # (12,000 rows), and stayed at 510 MiB with a 200 MiB limit, at the same speed (measured). Queries
-    # that need more spill to disk; 0 leaves DuckDB's default.
+    # every block a run writes cached, so a long run's memory grows with what it stores; a limit keeps it
+    # flat at the same speed. Queries that need more spill to disk; 0 leaves DuckDB's default.
     warehouse_memory_mb: int = 256
     # A lake with a PostgreSQL catalog: the data folder (shared by the machines) or s3:// prefix; only
     # needed when the catalog is created, which remembers it. Embedded lakes keep theirs beside the catalog.

@@ -45,13 +45,13 @@ def test_ingest_runs_every_fifteen_minutes():
 
 
 def test_the_documented_worker_may_fetch_the_sample_newsroom():
-    """Scheduled runs of the sample newsroom (127.0.0.1) need the worker started as README shows."""
+    """Scheduled runs of the sample newsroom (127.0.0.1) need the worker started as docs/operations.md shows."""
     from tasks.http import is_allowed_host
     from tasks.settings import settings_from_mappings
     from wirehouse.demo import DEMO_PORT
 
-    readme = (ROOT / "README.md").read_text()
-    scheduled = readme[readme.index("## Scheduled runs") :].split("\n## ")[0]
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    scheduled = operations[operations.index("## Scheduled runs") :].split("\n## ")[0]
     assert f"127.0.0.1:{DEMO_PORT}" in scheduled and "wirehouse demo --serve" in scheduled
     (command,) = [line for line in scheduled.splitlines() if "prefect worker start" in line and "=" in line]
     env = dict(word.split("=", 1) for word in command.split() if "=" in word)

@@ -34,7 +34,7 @@ from wirehouse.errors import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 
-LAKE = "news"  # the name the lake is attached under, in every connection and in the README's ATTACH lines
+LAKE = "news"  # the name the lake is attached under, in every connection and in docs/storage.md's ATTACH
 _NO_DOWNLOADS: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,

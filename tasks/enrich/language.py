@@ -120,8 +120,8 @@ def normalise_declared(declared: str | None) -> str | None:
 def _second_detector() -> Any:
     """The second detector: lingua over all its languages, built on first use only.
 
-    Its first call loads the trigram models into the process (time and memory: ``python -m bench.quality``
-    and README "Language"), so pages where langdetect and the declaration agree never load it.
+    Its first call loads the trigram models into the process (seconds and tens of MB; docs/schema.md,
+    "Language"), so pages where langdetect and the declaration agree never load it.
     """
     from lingua import LanguageDetectorBuilder
 
