@@ -10,7 +10,6 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -28,48 +27,65 @@ def available() -> bool:
     return (PG_BIN / "initdb").is_file()
 
 
+class PostgresCluster:
+    """A cluster in a temporary folder, run as the ``postgres`` user when we are root (PostgreSQL refuses root).
+
+    Attributes:
+        conninfo: A conninfo string for its ``postgres`` database.
+    """
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="wirehouse-pg-"))
+        self._data = self.folder / "data"
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        user = "postgres" if self._as_user else getpass.getuser()
+        self._port = free_port()
+        self._user = user
+        self.conninfo = f"host=127.0.0.1 port={self._port} user={user} dbname=postgres"
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        command = [*self._as_user, str(PG_BIN / "pg_ctl"), "-D", str(self._data), *args]
+        subprocess.run(command, check=check, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        """Create the cluster on first use, then start it and wait until it accepts connections."""
+        if not self._data.exists():
+            init = [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self._data),
+                "-A",
+                "trust",
+                "-U",
+                self._user,
+                "--no-sync",
+            ]
+            subprocess.run([*self._as_user, *init], check=True, capture_output=True, timeout=120)
+        options = f"-c listen_addresses=127.0.0.1 -p {self._port} -k {self.folder} -c fsync=off"
+        self._ctl("-o", options, "-w", "-l", str(self.folder / "log"), "start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server (``immediate``: as a crash would; ``fast``: clients disconnected, clean)."""
+        self._ctl("-m", mode, "-w", "stop", check=False)
+
+    def remove(self) -> None:
+        """Stop the server and delete its folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 @contextmanager
 def postgres_cluster() -> Iterator[str]:
-    """Start a cluster (as the ``postgres`` user when we are root: PostgreSQL refuses root).
-
-    Yields:
-        A conninfo string for its ``postgres`` database; the cluster and its folder are gone afterwards.
-    """
-    folder = Path(tempfile.mkdtemp(prefix="wirehouse-pg-"))
-    data = folder / "data"
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    user = "postgres" if as_user else getpass.getuser()
-    port = free_port()
-    run = partial(subprocess.run, check=True, capture_output=True, timeout=120)
+    """Start a throwaway cluster; yields its conninfo; the cluster and its folder are gone afterwards."""
+    cluster = PostgresCluster()
     try:
-        run([*as_user, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync"])
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
-        run(
-            [
-                *as_user,
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-w",
-                "-l",
-                str(folder / "log"),
-                "start",
-            ]
-        )
-        yield f"host=127.0.0.1 port={port} user={user} dbname=postgres"
+        cluster.start()
+        yield cluster.conninfo
     finally:
-        subprocess.run(
-            [*as_user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+        cluster.remove()
 
 
 def create_database(conninfo: str, name: str) -> str:

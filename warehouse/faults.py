@@ -1,13 +1,33 @@
-"""Failures below wirehouse told apart: a full filesystem, and the one-line form of any error."""
+"""Failures below wirehouse told apart: a full filesystem, a lost catalog, and the one-line form of any error."""
 
 from __future__ import annotations
 
 import errno
+import re
 
-from wirehouse.errors import PermanentError
+import duckdb
+
+from wirehouse.errors import PermanentError, TransientError
 
 # How DuckDB, SQLite and tantivy word ENOSPC: none of them keeps the errno on its exception.
 _NO_SPACE = ("no space left on device", "(os error 28)", "database or disk is full")
+
+
+# How libpq (through DuckDB's postgres scanner) says that the catalog's server went away or is not up.
+_CATALOG_LOST = (
+    "server closed the connection unexpectedly",
+    "terminating connection due to administrator command",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "no connection to the server",
+    "connection refused",
+    "ssl syscall error",
+)
+_SECRET = re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE)
+
+
+class CatalogLostError(TransientError):
+    """The PostgreSQL catalog stopped answering (a restart, a failover, the network)."""
 
 
 class StorageFullError(PermanentError):
@@ -21,14 +41,11 @@ def first_line(exc: BaseException) -> str:
 
 def storage_full(exc: BaseException) -> bool:
     """Whether ``exc``, or an exception it was raised from or during, is a full filesystem."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
-            return True
-        if any(words in str(seen).lower() for words in _NO_SPACE):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        (isinstance(seen, OSError) and seen.errno == errno.ENOSPC)
+        or any(words in str(seen).lower() for words in _NO_SPACE)
+        for seen in _chain(exc)
+    )
 
 
 def storage_full_error(exc: BaseException) -> StorageFullError:
@@ -37,3 +54,40 @@ def storage_full_error(exc: BaseException) -> StorageFullError:
         f"no space left on the lake's filesystem ({first_line(exc)}): free space and run again; "
         "what earlier commits stored is intact"
     )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def catalog_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised from or during, the catalog's server going away (a DuckDB error)."""
+    return any(
+        isinstance(seen, duckdb.Error) and any(words in str(seen).lower() for words in _CATALOG_LOST)
+        for seen in _chain(exc)
+    )
+
+
+def catalog_lost_error(exc: BaseException, warehouse: str) -> CatalogLostError:
+    """The one-line error for a catalog that went away, naming it (any password masked)."""
+    lines = [line.strip() for seen in _chain(exc) for line in str(seen).splitlines()]
+    reason = next((line for line in lines if any(w in line.lower() for w in _CATALOG_LOST)), first_line(exc))
+    catalog = _SECRET.sub(r"\1***", warehouse)
+    return CatalogLostError(
+        f"lost the PostgreSQL catalog {catalog} ({reason.rsplit(' failed: ', 1)[-1]}): run again once it "
+        "answers; a transaction it did not commit stored nothing"
+    )
+
+
+def known_fault(exc: BaseException, warehouse: str) -> PermanentError | TransientError | None:
+    """The one-line error of a failure below wirehouse that the user can act on, if ``exc`` is one."""
+    if storage_full(exc):
+        return storage_full_error(exc)
+    if catalog_lost(exc):
+        return catalog_lost_error(exc, warehouse)
+    return None

@@ -376,13 +376,15 @@ def run_ingest(
             return state.result()
 
 
-def _run_failed(state: Any, what: str) -> WirehouseError:
-    """The error of a flow run that did not complete: its own wirehouse error when it raised one.
+def _run_failed(state: Any, what: str) -> BaseException:
+    """The error of a flow run that did not complete: the exception it raised, for main() to tell.
 
-    The state's message wraps it in Prefect's words ("Flow run encountered an exception: …").
+    The state's message wraps it in Prefect's words ("Flow run encountered an exception: …") and may
+    run over many lines; main() says a wirehouse error or a fault below it (a full disk, a lost
+    catalog) in one line of its own.
     """
     cause = state.result(raise_on_failure=False)
-    if isinstance(cause, WirehouseError):
+    if isinstance(cause, Exception):
         return cause
     return UserError(state.message or f"{what} ended in state {state.name}")
 
@@ -894,6 +896,33 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _warehouse_name(args: argparse.Namespace) -> str:
+    """The warehouse a command used, as the user gave it (or as the settings name it), for messages."""
+    given = getattr(args, "warehouse", None)
+    if given:
+        return str(given)
+    try:
+        return str(load_settings().warehouse_path)
+    except WirehouseError:
+        return "(see WIREHOUSE_WAREHOUSE)"
+
+
+def _told(exc: Exception, args: argparse.Namespace) -> Exception | None:
+    """What main() says of an error in one line: a fault below wirehouse first, then its own errors."""
+    from warehouse.connection import DatabaseError
+    from warehouse.faults import CatalogLostError, StorageFullError, first_line, known_fault
+
+    if isinstance(exc, (StorageFullError, CatalogLostError)):
+        return exc
+    if fault := known_fault(exc, _warehouse_name(args)):
+        return fault
+    if isinstance(exc, WirehouseError):
+        return exc
+    if isinstance(exc, DatabaseError):  # e.g. a warehouse that no ingest has created the tables of yet
+        return WirehouseError(first_line(exc))
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `wirehouse` console script.
 
@@ -904,32 +933,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit code.
     """
     args = build_parser().parse_args(argv)
-    from warehouse.connection import DatabaseError
-
     previous = signal.getsignal(signal.SIGINT)
     try:
         interrupt.install()
         return int(args.func(args))
-    except WirehouseError as exc:
-        if interrupt.interrupted():  # an error on the way out of an interrupted run
-            interrupt.exit_interrupted()
-        print(f"wirehouse: error: {exc}", file=sys.stderr)
-        return exc.exit_code if isinstance(exc, UserError) else 1
     except KeyboardInterrupt:
         interrupt.exit_interrupted()
-    except DatabaseError as exc:  # e.g. a warehouse that no ingest has created the tables of yet
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"wirehouse: error: {first}", file=sys.stderr)
-        return 1
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        from warehouse.faults import storage_full, storage_full_error
-
-        if not storage_full(exc):  # anything else is a bug: its traceback is what a report needs
+        if interrupt.interrupted() and isinstance(exc, WirehouseError):  # an error on the way out of Ctrl-C
+            interrupt.exit_interrupted()
+        told = _told(exc, args)
+        if told is None:  # anything else is a bug: its traceback is what a report needs
             raise
-        print(f"wirehouse: error: {storage_full_error(exc)}", file=sys.stderr)
-        return 1
+        print(f"wirehouse: error: {told}", file=sys.stderr)
+        return told.exit_code if isinstance(told, UserError) else 1
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,61 @@
+"""Faults below wirehouse told apart from its own errors and said in one line."""
+
+from __future__ import annotations
+
+import errno
+
+import duckdb
+
+from warehouse.faults import (
+    CatalogLostError,
+    StorageFullError,
+    catalog_lost,
+    first_line,
+    known_fault,
+    storage_full,
+)
+
+LOST = (
+    'IO Error: Unable to connect to Postgres at "host=127.0.0.1 port=5 dbname=lake": connection to '
+    'server at "127.0.0.1", port 5 failed: Connection refused\n\tIs the server running on that host?'
+)
+
+
+def _raised_from(cause: BaseException) -> Exception:
+    try:
+        try:
+            raise cause
+        except BaseException as exc:
+            raise RuntimeError("storing a batch failed") from exc
+    except RuntimeError as outer:
+        return outer
+
+
+def test_a_full_disk_is_known_by_errno_or_by_the_words_of_duckdb_and_tantivy():
+    assert storage_full(_raised_from(OSError(errno.ENOSPC, "No space left on device")))
+    assert storage_full(ValueError("An IO error occurred: 'No space left on device (os error 28) at path x'"))
+    assert storage_full(
+        duckdb.IOException('IO Error: Could not write file "a.parquet": No space left on device')
+    )
+    assert not storage_full(OSError(errno.EACCES, "Permission denied"))
+    assert not storage_full(ValueError("(os error 280)"))
+
+
+def test_a_lost_catalog_is_a_duckdb_error_only_and_names_the_catalog_without_its_password():
+    assert catalog_lost(_raised_from(duckdb.IOException(LOST)))
+    # A Dask scheduler or a feed server refusing a connection is not the catalog.
+    assert not catalog_lost(_raised_from(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")))
+    fault = known_fault(
+        _raised_from(duckdb.IOException(LOST)), "postgres:host=db password=s3cret dbname=lake"
+    )
+    assert isinstance(fault, CatalogLostError) and fault.transient
+    assert str(fault).startswith("lost the PostgreSQL catalog postgres:host=db password=*** dbname=lake (")
+    assert "s3cret" not in str(fault) and "\n" not in str(fault)
+    assert "(Connection refused)" in str(fault)
+
+
+def test_known_fault_is_none_for_anything_else_and_first_line_never_fails():
+    assert known_fault(KeyError("x"), "w") is None
+    assert isinstance(known_fault(OSError(errno.ENOSPC, "full"), "w"), StorageFullError)
+    assert first_line(ValueError("")) == "ValueError"
+    assert first_line(ValueError("  one\ntwo")) == "one"
