@@ -38,13 +38,14 @@ def load_truth(corpus: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def corpus_pages(corpus: Path, copies: int = 1) -> list[CorpusPage]:
+def corpus_pages(corpus: Path, copies: int = 1, prefix: str = "c") -> list[CorpusPage]:
     """List the pages to serve: every truth row, ``copies`` times under distinct URL prefixes."""
     pages = []
     for copy in range(copies):
         for row in load_truth(corpus):
             name = re.sub(r"\.html\.gz$", ".html", row["file"])
-            pages.append(CorpusPage(f"/c{copy}/{name}", corpus / row["file"], row["publisher"], row))
+            publisher = row.get("publisher", "")  # the open-web corpus has none
+            pages.append(CorpusPage(f"/{prefix}{copy}/{name}", corpus / row["file"], publisher, row))
     return pages
 
 
@@ -116,7 +117,13 @@ def serve_corpus(corpus: Path, copies: int = 1) -> Iterator[tuple[str, str, list
     Yields:
         ``(base_url, opml_url, pages)``.
     """
-    pages = corpus_pages(corpus, copies)
+    with serve_pages(corpus_pages(corpus, copies)) as served:
+        yield served
+
+
+@contextmanager
+def serve_pages(pages: list[CorpusPage]) -> Iterator[tuple[str, str, list[CorpusPage]]]:
+    """Serve these pages (of one corpus or several) as :func:`serve_corpus` does."""
     server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     routes: dict[str, tuple[str, Any]] = {p.path: ("text/html; charset=utf-8", p.file) for p in pages}
