@@ -121,6 +121,21 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shell(args: argparse.Namespace) -> int:
+    """`wirehouse shell`: DuckDB's own command line on the lake (this process becomes it)."""
+    from wirehouse.shell import exec_shell
+
+    exec_shell(_reading(args), write=args.write)
+
+
+def cmd_attach_sql(args: argparse.Namespace) -> int:
+    """`wirehouse attach-sql`: the lines that open the lake in one's own DuckDB session."""
+    from wirehouse.shell import attach_sql
+
+    sys.stdout.write(attach_sql(_reading(args), write=args.write))
+    return 0
+
+
 def cmd_snapshots(args: argparse.Namespace) -> int:
     """`wirehouse snapshots`."""
     from dataclasses import astuple, fields
@@ -741,6 +756,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VERSION|TIME",
         help="read the warehouse as it was at this snapshot version or ISO time (see `wirehouse snapshots`)",
     )
+
+    shell = add(
+        "shell",
+        "Open DuckDB's command line (duckdb-cli) on the lake: views ready, read-only unless --write.",
+        cmd_shell,
+    )
+    shell.add_argument("--write", action="store_true", help="attach for writing (only while no ingest runs)")
+    attach = add(
+        "attach-sql",
+        "Print the lines that open the lake in your own DuckDB 1.5.5 session (CLI or Python).",
+        cmd_attach_sql,
+    )
+    attach.add_argument("--write", action="store_true", help="attach for writing (default: READ_ONLY)")
 
     snapshots = add("snapshots", "List the warehouse's snapshots (versions), newest first.", cmd_snapshots)
     snapshots.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
