@@ -10,6 +10,7 @@ attaching is all they need. Every value in the statements is quoted by one helpe
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import sys
@@ -154,9 +155,39 @@ def exec_shell(warehouse: Path | str, *, write: bool = False) -> NoReturn:
         ShellError: The shell could not be started.
     """
     argv = shell_command(warehouse, write=write)
+    if write:
+        _keep_run_lock(warehouse)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execv(argv[0], argv)
     except OSError as exc:
         raise ShellError(f"cannot start {argv[0]}: {exc.strerror}") from exc
+
+
+def _keep_run_lock(warehouse: Path | str) -> None:
+    """Take an embedded lake's run lock for the writing shell: its descriptor survives the exec.
+
+    DuckDB then holds it until its shell ends, so an ingest waits for the shell (and says so), and a
+    shell never writes under a running ingest. A PostgreSQL catalog's lock is a lease that needs
+    renewing; a writing shell there is the user's to time.
+
+    Raises:
+        ShellError: An ingest holds the lock.
+    """
+    lake = lake_of(warehouse)
+    if not lake.embedded:
+        return
+    try:
+        fd = os.open(lake.lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ShellError(f"cannot write the lock file {lake.lock}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ShellError(
+            f"an ingest is writing warehouse {lake.name}; use --write when it has finished "
+            "(without --write the shell reads at once)"
+        ) from None
+    os.set_inheritable(fd, True)

@@ -18,7 +18,7 @@ import pytest
 from tests.warehouse.test_articles import art
 from tests.wirehouse.test_cli import ROOT, assert_one_line_error, wirehouse
 from warehouse.articles import store_articles
-from warehouse.connection import open_warehouse
+from warehouse.connection import open_warehouse, warehouse_lock
 from wirehouse.shell import cli_binary
 
 COUNT = "select count(*) as n from articles"
@@ -132,6 +132,40 @@ def test_the_shell_is_read_only_unless_asked_to_write(lake):
     found = wirehouse("query", "select answer from notes", "--format", "json", "--warehouse", str(lake))
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout) == [{"answer": 42}]
+
+
+def test_a_writing_shell_never_writes_under_a_running_ingest(lake):
+    with warehouse_lock(lake, timeout=1.0):  # what an ingest holds for its whole run
+        busy = shell("--write", "--warehouse", str(lake), stdin="select 1;\n")
+        assert_one_line_error(busy, "an ingest is writing warehouse")
+        reading = shell("--warehouse", str(lake), stdin=f".mode csv\n{COUNT};\n")
+        assert reading.returncode == 0 and reading.stdout.split() == ["n", "3"]
+
+
+def test_a_writing_shell_holds_the_run_lock_until_it_ends(lake):
+    from warehouse.connection import WarehouseBusyError
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wirehouse.cli", "shell", "--write", "--warehouse", str(lake)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        proc.stdin.write(".mode csv\nselect 'ready' as state;\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "state\n" and proc.stdout.readline() == "ready\n"
+        with pytest.raises(WarehouseBusyError), warehouse_lock(lake, timeout=0.0):
+            pytest.fail("an ingest got the lock while the shell could write")
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    with warehouse_lock(lake, timeout=0.0):
+        pass  # free again once the shell ended
 
 
 @pytest.mark.parametrize("command", ["shell", "attach-sql"])
