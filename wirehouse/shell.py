@@ -157,6 +157,13 @@ def exec_shell(warehouse: Path | str, *, write: bool = False) -> NoReturn:
     argv = shell_command(warehouse, write=write)
     if write:
         _keep_run_lock(warehouse)
+    if sys.stdin.isatty():  # piped SQL gets DuckDB's output only
+        mode = "for writing" if write else "read-only"
+        print(
+            f"wirehouse: {lake_of(warehouse).name} attached {mode} as {LAKE}; "
+            "try `from articles limit 5;`, `.tables`, `.quit`",
+            file=sys.stderr,
+        )
     sys.stdout.flush()
     sys.stderr.flush()
     try:
