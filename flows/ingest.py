@@ -27,6 +27,7 @@ from tasks.feeds import (
 )
 from tasks.http import HttpClient
 from tasks.load import (
+    demo_newsroom_port,
     import_feeds,
     list_feeds,
     new_entries_of,
@@ -102,7 +103,7 @@ def _ingest(
     batch_threads: Any = ThreadPoolTaskRunner(max_workers=MAX_BATCHES_IN_FLIGHT)  # Any: see FEED_THREADS
     with (
         batch_threads as batch_runner,
-        HttpClient(settings) as client,
+        HttpClient(settings, demo_newsroom_port(path, settings.demo_port)) as client,
         cpu_pool(settings.cpu_workers, settings.dask_address) as pool,
         fetches_kept_on_interrupt(path, run_id) as settled,
     ):

@@ -12,6 +12,9 @@ BACKOFF_BASE = timedelta(minutes=30)
 BACKOFF_CAP = timedelta(hours=24)
 RETRY_AFTER_CAP = timedelta(days=7)
 BLOCKED_ADDRESS = "blocked_address"  # tasks/http.py's reason for a refused private address
+NOT_SERVED = "not_served"  # tasks/http.py's: the sample newsroom's server is not running
+# Reasons that are the setup's doing, not the feed's: no failure counted, no back-off.
+_SETUP_REASONS = (BLOCKED_ADDRESS, NOT_SERVED)
 
 
 def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) -> FeedHealth:
@@ -27,12 +30,13 @@ def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) ->
     """
     ok = fetch.error is None
     failures = 0 if ok else previous_failures + 1
-    if fetch.error_reason == BLOCKED_ADDRESS:
-        # A refused private address is the configuration's doing (WIREHOUSE_ALLOW_PRIVATE_HOSTS), not
-        # the feed's: it neither counts as a failure nor delays the next run, which may have it fixed.
+    if fetch.error_reason in _SETUP_REASONS:
+        # A refused private address is the configuration's doing (WIREHOUSE_ALLOW_PRIVATE_HOSTS), a
+        # sample newsroom not served the demo's, not the feed's: neither counts as a failure nor
+        # delays the next run, which may have it fixed.
         failures = previous_failures
     next_fetch: datetime | None = None
-    if failures >= 2 and fetch.error_reason != BLOCKED_ADDRESS:
+    if failures >= 2 and fetch.error_reason not in _SETUP_REASONS:
         next_fetch = now + min(BACKOFF_BASE * 2 ** (failures - 2), BACKOFF_CAP)
     if fetch.retry_after_s:
         asked = now + min(timedelta(seconds=fetch.retry_after_s), RETRY_AFTER_CAP)

@@ -21,7 +21,7 @@ from urllib.robotparser import RobotFileParser
 import httpcore
 import httpx
 
-from tasks.settings import Settings
+from tasks.settings import DEMO_HOST, DEMO_PORT, Settings
 from wirehouse.errors import WirehouseError
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,11 @@ class FetchError(WirehouseError):
         return self.reason in {"timeout", "connect", "protocol", "robots_unavailable"} or (
             self.status in TRANSIENT_STATUSES
         )
+
+
+# The reason of a fetch from a host wirehouse serves itself (the sample newsroom) when nothing serves it:
+# the demo server stopped. Like a blocked address, the setup's doing, not the feed's (tasks/health.py).
+NOT_SERVED = "not_served"
 
 
 class BlockedAddressError(FetchError):
@@ -251,8 +256,9 @@ class _GuardedBackend(httpcore.SyncBackend):
     between the check and the connection.
     """
 
-    def __init__(self, allow_private_hosts: frozenset[str]) -> None:
+    def __init__(self, allow_private_hosts: frozenset[str], local_hosts: Mapping[str, int]) -> None:
         self._allow = allow_private_hosts
+        self._local = {name.lower(): port for name, port in local_hosts.items()}
 
     def connect_tcp(
         self,
@@ -262,6 +268,9 @@ class _GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        local_port = self._local.get(host.lower())
+        if local_port is not None:
+            return self._connect_local(host, local_port, timeout, local_address, socket_options)
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
@@ -288,11 +297,39 @@ class _GuardedBackend(httpcore.SyncBackend):
         assert last_error is not None
         raise last_error
 
+    def _connect_local(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[Any] | None,
+    ) -> httpcore.NetworkStream:
+        """Connect a host that wirehouse serves itself (the sample newsroom) to its loopback port.
+
+        Such a name never goes to DNS, and its only address is 127.0.0.1, so the guard has nothing
+        to check; a server that is not running is said as such (see :data:`NOT_SERVED`).
+        """
+        try:
+            stream = super().connect_tcp(
+                "127.0.0.1", port, _remaining(timeout), local_address, socket_options
+            )
+        except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            raise FetchError(
+                NOT_SERVED,
+                f"nothing serves {host} on 127.0.0.1:{port}: the sample newsroom is not running "
+                f"(`wirehouse demo` serves it while it ingests; `wirehouse demo --serve --port {port}` until Ctrl-C)",
+                url=host,
+            ) from exc
+        return _DeadlineStream(stream)
+
 
 class _GuardedTransport(httpx.HTTPTransport):
     """httpx's own transport with the connection pool swapped for one using the guarded backend."""
 
-    def __init__(self, allow_private_hosts: frozenset[str], max_connections: int) -> None:
+    def __init__(
+        self, allow_private_hosts: frozenset[str], max_connections: int, local_hosts: Mapping[str, int]
+    ) -> None:
         super().__init__(trust_env=False)
         # httpx exposes no network_backend option; rebuilding its pool is the supported httpcore way.
         self._pool = httpcore.ConnectionPool(
@@ -300,7 +337,7 @@ class _GuardedTransport(httpx.HTTPTransport):
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(allow_private_hosts),
+            network_backend=_GuardedBackend(allow_private_hosts, local_hosts),
         )
 
 
@@ -337,11 +374,20 @@ class _HostGate:
 class HttpClient:
     """The shared HTTP client: one connection pool, one User-Agent, the SSRF guard and size caps."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, demo_port: int | None = None) -> None:
+        """Open the client.
+
+        Args:
+            settings: The run's settings.
+            demo_port: The loopback port of the sample newsroom's host
+                (:data:`~tasks.settings.DEMO_HOST`; default: the ``demo_port`` setting, else
+                :data:`~tasks.settings.DEMO_PORT`).
+        """
         self._settings = settings
         max_connections = max(4, settings.fetch_workers * 2)
+        local_hosts = {DEMO_HOST: demo_port or settings.demo_port or DEMO_PORT}
         self._client = httpx.Client(
-            transport=_GuardedTransport(settings.allow_private_hosts, max_connections),
+            transport=_GuardedTransport(settings.allow_private_hosts, max_connections, local_hosts),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,

@@ -14,9 +14,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource
-from tasks.settings import SettingsError
+from tasks.settings import DEMO_PORT, SettingsError
 from warehouse.articles import known_urls, stored_page_urls
 from warehouse.connection import WarehouseError, ensure_schema, open_warehouse, write_lock
+from warehouse.demo import remember_port, remembered_port
 from warehouse.feeds import due_feeds, save_feeds, store_fetches, waiting_feeds
 
 # --------------------------------------------------------------------------- pure functions
@@ -164,6 +165,25 @@ def prepare_warehouse(path: Path) -> None:
         path: The warehouse.
     """
     ensure_schema(path)
+
+
+def demo_newsroom_port(path: Path, serving: int) -> int:
+    """The loopback port of the sample newsroom's host for this run.
+
+    Args:
+        path: The warehouse (its schema current).
+        serving: The port `wirehouse demo` serves it on now (the ``demo_port`` setting), remembered in
+            the lake for later runs; 0: none.
+
+    Returns:
+        ``serving``, else the port the lake remembers, else :data:`~tasks.settings.DEMO_PORT`.
+    """
+    if serving:
+        with write_lock(path), open_warehouse(path) as con:
+            remember_port(con, serving)
+        return serving
+    with open_warehouse(path) as con:  # the run's attached lake, not a second one
+        return remembered_port(con) or DEMO_PORT
 
 
 @task(name="import-feeds", cache_policy=NO_CACHE)

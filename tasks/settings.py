@@ -31,6 +31,11 @@ PREFECT_DEFAULTS: dict[str, str] = {
 ARROW_DEFAULTS: dict[str, str] = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
 
 DEFAULT_WAREHOUSE = Path("warehouse") / "news.sqlite"
+# The bundled sample newsroom's host: its URLs never carry the port it is served on, so a demo on
+# another port finds its articles stored already. tasks/http.py sends this name to 127.0.0.1 (it never
+# goes to DNS), on the port it is served on (the demo_port setting, else the lake's, else DEMO_PORT).
+DEMO_HOST = "newsroom.localhost"
+DEMO_PORT = 8765
 MIN_WAREHOUSE_MEMORY_MB = 64
 
 
@@ -75,6 +80,9 @@ class Settings:
     # Hours a Parquet file no commit references stays before the maintenance flow deletes it: a
     # transaction writes its files before it commits, so a younger one may belong to a run still going.
     orphan_grace_hours: float = 24.0
+    # The loopback port the sample newsroom is served on now (`wirehouse demo` sets it, and the lake
+    # remembers it); 0: the port the lake remembers from the last demo, else DEMO_PORT.
+    demo_port: int = 0
 
 
 _FIELD_TYPES: dict[str, type] = {
@@ -101,6 +109,7 @@ _FIELD_TYPES: dict[str, type] = {
     "data_path": str,
     "dask_address": str,
     "orphan_grace_hours": float,
+    "demo_port": int,
 }
 
 

@@ -214,6 +214,20 @@ def _attach_sql(lake: Lake, *, read_only: bool, as_of: int | datetime | None) ->
     return f"ATTACH {sql_string('ducklake:' + lake.catalog)} AS {LAKE} ({', '.join(options)})", []
 
 
+def lake_extensions(lake: Lake) -> list[str]:
+    """The extensions a connection to the lake loads, in order (names as :func:`extension_path` takes them)."""
+    names = ["ducklake", "sqlite" if lake.embedded else "postgres"]
+    if lake.data_path and lake.data_path.startswith(_REMOTE_DATA):
+        names.append("httpfs")
+    return names
+
+
+def attach_statement(lake: Lake, *, read_only: bool) -> str:
+    """The ATTACH statement of every connection, for a DuckDB that wirehouse does not open itself."""
+    statement, _params = _attach_sql(lake, read_only=read_only, as_of=None)
+    return statement
+
+
 def _check_local(lake: Lake, read_only: bool) -> None:
     """Turn the ways a local warehouse path can be wrong into one-line errors."""
     assert lake.sqlite is not None
@@ -277,10 +291,8 @@ def _attach(lake: Lake, *, read_only: bool, as_of: int | datetime | None) -> duc
     """Open an in-memory DuckDB, load the extensions from their wheels and attach the lake."""
     con = duckdb.connect(":memory:", config=_NO_DOWNLOADS)
     try:
-        load_extension(con, "ducklake")
-        load_extension(con, "sqlite" if lake.embedded else "postgres")
-        if lake.data_path and lake.data_path.startswith(_REMOTE_DATA):
-            load_extension(con, "httpfs")
+        for name in lake_extensions(lake):
+            load_extension(con, name)
         statement, params = _attach_sql(lake, read_only=read_only, as_of=as_of)
         con.execute(statement, params)
         con.execute(_USE_LAKE)

@@ -51,6 +51,7 @@ _TABLE_WORDS = {
     "archive_problems": "archive problems",
     "staged_batches": "staged batches",
     "merged_batches": "staged batches",
+    "demo_newsroom": "feeds",
     "schema_migrations": "schema",
     "schema_views": "schema",
 }

@@ -15,7 +15,7 @@ from typing import Any
 
 from tasks.settings import VERSION, apply_prefect_defaults, load_settings, wants_progress_bar
 from wirehouse import interrupt
-from wirehouse.demo import DEMO_PORT
+from wirehouse.demo import DEMO_BASE, DEMO_PORT
 from wirehouse.errors import PermanentError, WirehouseError
 from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
 from wirehouse.tables import MAX_CELL as MAX_CELL
@@ -118,6 +118,21 @@ def cmd_query(args: argparse.Namespace) -> int:
     else:
         raise UserError("give a SQL statement or -f FILE")
     sys.stdout.write(run_query(sql, _reading(args), args.format, args.as_of))
+    return 0
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    """`wirehouse shell`: DuckDB's own command line on the lake (this process becomes it)."""
+    from wirehouse.shell import exec_shell
+
+    exec_shell(_reading(args), write=args.write)
+
+
+def cmd_attach_sql(args: argparse.Namespace) -> int:
+    """`wirehouse attach-sql`: the lines that open the lake in one's own DuckDB session."""
+    from wirehouse.shell import attach_sql
+
+    sys.stdout.write(attach_sql(_reading(args), write=args.write))
     return 0
 
 
@@ -492,19 +507,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from wirehouse.demo import serve_newsroom
 
     if args.serve:
-        with serve_newsroom(port=args.port) as base:
-            print(f"sample newsroom serving at {base} (Ctrl-C stops it)", flush=True)
+        with serve_newsroom(port=args.port, public_base=DEMO_BASE) as base:
+            print(f"sample newsroom serving at {base} on 127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:  # the way to stop it: not an error
                 return 0
     path = _warehouse_path(args)
-    with serve_newsroom(port=args.port) as base:
-        # The newsroom lives on 127.0.0.1, which the SSRF guard refuses unless allowed by name;
-        # one host, so no politeness delay is needed for this local demo.
-        export_settings(allow_private_hosts="127.0.0.1", host_delay=0, robots=False)
-        print(f"sample newsroom serving at {base}")
+    with serve_newsroom(port=args.port, public_base=DEMO_BASE) as base:
+        # The sample's host goes to 127.0.0.1 on this port (the run keeps the port in the lake, so the
+        # runs after the demo fetch the same feeds); one host, so no politeness delay for this local demo.
+        export_settings(demo_port=args.port, host_delay=0, robots=False)
+        print(f"sample newsroom serving at {base} on 127.0.0.1:{args.port}")
         summary = run_ingest(f"{base}/sample.opml", path)
     print()
     print("\n".join(summary_lines(summary)))
@@ -538,6 +553,16 @@ def _since(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("must be between 1 and 65535")
+    return port
 
 
 def _days(value: str) -> int:
@@ -755,6 +780,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the warehouse as it was at this snapshot version or ISO time (see `wirehouse snapshots`)",
     )
 
+    shell = add(
+        "shell",
+        "Open DuckDB's command line (duckdb-cli) on the lake: views ready, read-only unless --write.",
+        cmd_shell,
+    )
+    shell.add_argument("--write", action="store_true", help="attach for writing (only while no ingest runs)")
+    attach = add(
+        "attach-sql",
+        "Print the lines that open the lake in your own DuckDB 1.5.5 session (CLI or Python).",
+        cmd_attach_sql,
+    )
+    attach.add_argument("--write", action="store_true", help="attach for writing (default: READ_ONLY)")
+
     snapshots = add("snapshots", "List the warehouse's snapshots (versions), newest first.", cmd_snapshots)
     snapshots.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
     snapshots.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -868,10 +906,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=DEMO_PORT,
         metavar="N",
-        help=f"port of the sample newsroom (default {DEMO_PORT}; its URLs, and so the stored articles, depend on it)",
+        help=f"loopback port of the sample newsroom (default {DEMO_PORT}; its URLs ({DEMO_BASE}/…) name no port)",
     )
     demo.add_argument(
         "--serve",

@@ -11,14 +11,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from tasks.settings import DEMO_HOST, DEMO_PORT
 from wirehouse.errors import PermanentError
 from wirehouse.sampledates import days_to_today, shift_dates
 
 NEWSROOM = Path(__file__).parent / "sample_newsroom"
-# A fixed port keeps the sample's URLs the same from run to run, so a second `make run` finds every
-# article already stored (and stored feeds stay reachable). When it is taken the demo stops: serving
-# on another port would store the whole sample a second time under new URLs.
-DEMO_PORT = 8765
+# The demo serves the sample under one fixed base whatever its port, so a second `make run` finds
+# every article already stored, on any port; the fetcher sends DEMO_HOST to 127.0.0.1 on the port the
+# demo serves it on (tasks/http.py), which the lake remembers for the runs after the demo.
+DEMO_BASE = f"http://{DEMO_HOST}"
+__all__ = ["DEMO_BASE", "DEMO_HOST", "DEMO_PORT", "PortBusyError", "port_owner", "serve_newsroom"]
 PLACEHOLDER = b"{{BASE}}"
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -122,6 +124,7 @@ def serve_newsroom(
     log: list[str] | None = None,
     port: int = DEMO_PORT,
     shift_days: int | None = None,
+    public_base: str | None = None,
 ) -> Iterator[str]:
     """Serve the sample newsroom on a free loopback port for the duration of a ``with`` block.
 
@@ -132,9 +135,11 @@ def serve_newsroom(
         port: Port to bind (0: any free port).
         shift_days: Days to move every date the pages and feeds state (default: so that the sample's
             newest day is today; 0 serves the files as written).
+        public_base: The base the pages and feeds link to (the demo's :data:`DEMO_BASE`, which names
+            no port); default: the server's own address.
 
     Yields:
-        The base URL, e.g. ``http://127.0.0.1:54321``.
+        The base URL the sample links to, e.g. ``http://127.0.0.1:54321`` or :data:`DEMO_BASE`.
 
     Raises:
         PortBusyError: The port is taken.
@@ -146,9 +151,9 @@ def serve_newsroom(
         raise PortBusyError(
             f"port {port} on {host} is in use{f' by {owner}' if owner else ''} ({exc.strerror}); "
             f"stop that process or choose another port: `make run DEMO_PORT=8766` or "
-            f"`wirehouse demo --port 8766` (a new port stores the sample again under new URLs)"
+            f"`wirehouse demo --port 8766` (the sample's URLs name no port: nothing is stored twice)"
         ) from exc
-    base = f"http://{host}:{server.server_address[1]}"
+    base = public_base or f"http://{host}:{server.server_address[1]}"
     shift = days_to_today() if shift_days is None else shift_days
     server.RequestHandlerClass = partial(
         _NewsroomHandler, root=root, base=base.encode(), log=log, shift_days=shift

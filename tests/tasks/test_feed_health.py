@@ -52,6 +52,13 @@ def test_a_blocked_address_is_configuration_not_health_and_never_backs_off():
         assert (health.ok, health.consecutive_failures, health.next_fetch_at) == (False, previous, None)
 
 
+def test_a_sample_newsroom_not_served_is_the_setup_not_health_and_never_backs_off():
+    stopped = fetch(error="nothing serves newsroom.localhost on 127.0.0.1:8765", error_reason="not_served")
+    for previous in (0, 1, 5):
+        health = next_feed_health(stopped, previous, NOW)
+        assert (health.ok, health.consecutive_failures, health.next_fetch_at) == (False, previous, None)
+
+
 def test_blocked_fetches_leave_the_feed_due(warehouse_path):
     feed = FeedSource("http://127.0.0.1:9/rss")
     blocked = fetch(feed_url=feed.url, error="blocked", error_reason="blocked_address")

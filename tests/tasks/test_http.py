@@ -94,6 +94,23 @@ def test_private_addresses_are_refused_without_allow_list(httpserver):
     assert httpserver.log == []  # nothing reached the server
 
 
+def test_the_sample_newsrooms_host_goes_to_its_loopback_port_and_nothing_else_does(httpserver):
+    from tests.conftest import free_port
+    from wirehouse.demo import DEMO_BASE, serve_newsroom
+
+    port = free_port()
+    with serve_newsroom(port=port, public_base=DEMO_BASE), HttpClient(Settings(host_delay=0), port) as client:
+        opml = client.get(f"{DEMO_BASE}/sample.opml", max_bytes=100_000)  # no allowance needed
+        assert opml.status == 200 and f'xmlUrl="{DEMO_BASE}/feeds/' in opml.body.decode()
+        with pytest.raises(FetchError) as info:  # any other loopback name stays refused
+            client.get(f"http://localhost:{port}/sample.opml", max_bytes=100_000)
+        assert info.value.reason == "blocked_address"
+    with HttpClient(Settings(host_delay=0), port) as client, pytest.raises(FetchError) as info:
+        client.get(f"{DEMO_BASE}/sample.opml", max_bytes=100_000)
+    assert info.value.reason == "not_served" and not info.value.transient
+    assert f"nothing serves newsroom.localhost on 127.0.0.1:{port}" in str(info.value)
+
+
 def test_redirect_to_private_address_is_refused(httpserver):
     # The allow-list names "localhost" only; a redirect to 127.0.0.1 must still be refused.
     httpserver.expect_request("/r").respond_with_data(

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import free_port
 from wirehouse.cli import main
-from wirehouse.demo import PortBusyError, port_owner, serve_newsroom
+from wirehouse.demo import DEMO_BASE, PortBusyError, port_owner, serve_newsroom
 
 
 @pytest.fixture
@@ -58,9 +58,12 @@ def test_demo_serve_only_serves_until_ctrl_c(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        assert proc.stdout.readline() == f"sample newsroom serving at {base} (Ctrl-C stops it)\n"
+        assert proc.stdout.readline() == (
+            f"sample newsroom serving at {DEMO_BASE} on 127.0.0.1:{port} (Ctrl-C stops it)\n"
+        )
         opml = httpx.get(f"{base}/sample.opml").text
-        assert f'xmlUrl="{base}/feeds/' in opml  # the feeds' URLs carry the port they are served on
+        # The feeds' URLs name the sample's own host, never the port it is served on.
+        assert f'xmlUrl="{DEMO_BASE}/feeds/' in opml and str(port) not in opml
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
         assert proc.stderr.read() == ""
