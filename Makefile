@@ -13,7 +13,7 @@ UI_DIR := .prefect-ui
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
 UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-chaos ui ui-stop clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-chaos bench-kill ui ui-stop clean help
 
 # Two passes over the targets so that the descriptions line up after the longest name (a tab did not).
 help:  ## list the targets
@@ -78,6 +78,9 @@ bench: $(DEV_STAMP)  ## speed (vs the limit, the peer and the pre-lake baseline)
 	$(BIN)/python -m bench.cluster --corpus $(CORPUS)
 	$(BIN)/python -m bench.warc --backfill 4
 	$(BIN)/python -m bench.merge --corpus $(CORPUS)
+
+bench-kill: $(DEV_STAMP)  ## the operator's kill trial: 1,030 corpus pages, ingest SIGKILLed 6 times, one clean run, search checked (~5 min)
+	$(BIN)/python -m bench.kill_trial
 
 bench-chaos: $(DEV_STAMP)  ## the chaos tests with 40 kills per catalog (5 in make test): (stage, started, killed, finished) per stage
 	CHAOS_KILLS=40 $(BIN)/python -m pytest tests/flows/test_chaos.py -s -q -p no:cacheprovider
