@@ -269,3 +269,27 @@ def test_toml_examples_are_read_by_wirehouse(project, block, tmp_path):
         ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=project, env=env, timeout=120)
     assert result.returncode == 0, f"{block.where()}: {result.stdout}{result.stderr}"
+
+
+def reading_examples() -> list[tuple[str, str]]:
+    """The search and time-travel examples of every page's shell blocks (they read the lake, and the
+    sample newsroom must answer them: an example that finds nothing teaches nothing)."""
+    found = []
+    for page in PAGES:
+        for b in blocks(page):
+            for line in shell_lines(b.body) if b.lang in ("sh", "") else ():
+                words = shlex.split(line, comments=True)
+                if (words[:2] == ["wirehouse", "search"] and "--rebuild" not in words) or "--as-of" in words:
+                    found.append((b.where(), line))
+    return found
+
+
+@pytest.mark.parametrize(("where", "line"), reading_examples(), ids=lambda v: v if ":" in v else "")
+def test_search_and_time_travel_examples_answer_on_the_sample(project, where, line):
+    words = shlex.split(line, comments=True)
+    words[0] = str(project / ".venv" / "bin" / "wirehouse")
+    result = subprocess.run(
+        words, capture_output=True, text=True, cwd=project, env=user_env(project), timeout=120
+    )
+    assert result.returncode == 0, f"{where}: {line}\n{result.stdout}{result.stderr}"
+    assert "(0 rows)" not in result.stdout, f"{where}: {line} finds nothing on the sample"
