@@ -50,6 +50,10 @@ ui: $(STAMP)  ## start a local Prefect server (UI at http://127.0.0.1:4200) in t
 		nohup $(BIN)/prefect server start --host 127.0.0.1 --port $(UI_PORT) > $(UI_DIR)/server.log 2>&1 & \
 	echo $$! > $(UI_DIR)/pid; \
 	for i in $$(seq 1 60); do \
+		st=$$(ps -o stat= -p $$(cat $(UI_DIR)/pid) 2>/dev/null); \
+		if [ -z "$$st" ] || [ "$${st#Z}" != "$$st" ]; then \
+			echo "Prefect server exited: $$(grep -m1 -o 'Port [0-9]* is already in use' $(UI_DIR)/server.log || echo 'see $(UI_DIR)/server.log')"; \
+			echo "  another port: make ui UI_PORT=$$(( $(UI_PORT) + 1 ))"; rm -f $(UI_DIR)/pid; exit 1; fi; \
 		if $(BIN)/python -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$(UI_PORT)/api/health').status_code != 200)" 2>/dev/null; then \
 			echo "http://127.0.0.1:$(UI_PORT)/api" > $(UI_DIR)/url; \
 			echo "Prefect UI: http://127.0.0.1:$(UI_PORT)  (make run now reports there;"; \

@@ -26,3 +26,25 @@ def test_make_help_lines_up_every_described_target():
     column = max(map(len, described)) + 2
     for line, name in zip(lines, described, strict=True):
         assert line[:column] == name.ljust(column) and line[column] != " ", line
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
+def test_make_ui_on_a_taken_port_says_so_and_fails(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-s", "ui", f"UI_PORT={port}", f"UI_DIR={tmp_path / 'ui'}"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+    assert result.returncode != 0, result.stdout
+    assert f"Port {port} is already in use" in result.stdout, result.stdout + result.stderr
+    assert f"make ui UI_PORT={port + 1}" in result.stdout
+    assert "Prefect UI:" not in result.stdout  # it said the UI was up while its own log said otherwise
+    assert not (tmp_path / "ui" / "url").exists()
