@@ -50,10 +50,12 @@ def maintenance(
         grace = settings.orphan_grace_hours if orphan_grace_hours is None else orphan_grace_hours
         upkeep = lake_upkeep(path, keep_snapshots_days, file_grace_minutes, grace)
     logger.info(
-        "lake files %d -> %d (%d checked, %d merged away, %d snapshots expired, %d files deleted, %d orphans deleted)",
+        "lake files %d -> %d (%d checked, %d written from rows the catalog held, %d merged away, "
+        "%d snapshots expired, %d files deleted, %d orphans deleted)",
         upkeep.files_before,
         upkeep.files_after,
         checked,
+        upkeep.flushed,
         upkeep.merged,
         upkeep.snapshots_expired,
         upkeep.files_deleted,

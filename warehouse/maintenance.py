@@ -80,6 +80,7 @@ class LakeUpkeep:
     snapshots_expired: int
     files_deleted: int
     orphans_deleted: int = 0  # files no commit referenced (left by killed transactions)
+    flushed: int = 0  # files written from rows the catalog held inlined (small commits keep rows there)
 
 
 def file_count(con: duckdb.DuckDBPyConnection) -> int:
@@ -119,11 +120,12 @@ def upkeep(
     before = file_count(con)
     prune_merged(con)  # staged batches already merged (a shared lake's writers leave some behind)
     con.execute(_FLUSH).fetchall()
+    flushed = file_count(con) - before
     merged = sum(int(r[2]) - int(r[3]) for r in con.execute(_MERGE).fetchall())
     expired = len(con.execute(_EXPIRE, [now - keep_snapshots]).fetchall())
     deleted = len(con.execute(_CLEANUP, [now - file_grace]).fetchall())
     orphans = remove_orphans(con, now - orphan_grace)
-    return LakeUpkeep(before, file_count(con), merged, expired, deleted, orphans)
+    return LakeUpkeep(before, file_count(con), merged, expired, deleted, orphans, max(flushed, 0))
 
 
 def list_snapshots(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tuple[int, datetime, str]]:

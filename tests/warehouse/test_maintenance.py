@@ -76,3 +76,14 @@ def test_snapshot_history_counts_articles_added_changed_and_removed(warehouse_pa
     with open_warehouse(warehouse_path, read_only=True) as con:
         oldest = snapshot_history(con, 100)[-1]
     assert (oldest.version, oldest.changes) == (0, "schema")  # DuckLake's internals never show
+
+
+def test_upkeep_counts_the_files_it_writes_from_rows_the_catalog_held(warehouse_path):
+    # Batches of a few rows stay inlined in the catalog; the pass writes them to Parquet, so the lake
+    # has more files after it than before, and the summary must say where they came from.
+    store_batches(warehouse_path, 3, size=2)
+    with open_warehouse(warehouse_path) as con:
+        before = file_count(con)
+        done = upkeep(con, keep_snapshots=timedelta(days=7), file_grace=timedelta(hours=1))
+    assert done.flushed > 0
+    assert done.files_before == before < done.files_after <= before + done.flushed
