@@ -14,9 +14,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from core.errors import TransientError
 from tasks.cpu import CHUNK_PAGES, process_pages
 from tasks.records import Article, Page
-from wirehouse.errors import TransientError
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -23,6 +23,7 @@ from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.runtime import task_run
 
+from core.errors import PermanentError
 from tasks.feedlists import FeedListError as FeedListError
 from tasks.feedlists import parse_feed_list as parse_feed_list
 from tasks.feedlists import parse_feed_toml as parse_feed_toml
@@ -48,7 +49,6 @@ from tasks.sitemaps import (
     walk_sitemaps,
 )
 from tasks.validate import validate_entry
-from wirehouse.errors import PermanentError
 
 logger = logging.getLogger(__name__)
 

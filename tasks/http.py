@@ -21,8 +21,8 @@ from urllib.robotparser import RobotFileParser
 import httpcore
 import httpx
 
+from core.errors import WirehouseError
 from tasks.settings import Settings
-from wirehouse.errors import WirehouseError
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
 
 # ISO 639-1 code -> Snowball stemmer of DuckDB's FTS extension. Every other language (and `und`)
 # goes to the unstemmed index "none". This dict is the closed set the index table names come from.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
 
 PROJECT_URL = "https://github.com/wirehouse-news/wirehouse"
 VERSION = "0.1.0"

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 import warehouse
-from wirehouse.errors import PermanentError, TransientError
+from core.errors import PermanentError, TransientError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -953,8 +953,3 @@ def _query_error(con: duckdb.DuckDBPyConnection, exc: duckdb.Error, where: str =
 
     damage = damage_message(con, exc) if is_damage(exc) else None
     return DamagedDataError(damage) if damage else QueryError(where + first_line(exc))
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's first line (its class name when the message is empty), for one-line errors."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

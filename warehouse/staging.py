@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from core.errors import WirehouseError
 from tasks.records import Article, Quote
 from tasks.search import SearchError
 from warehouse.articles import ARTICLE_SCHEMA, store_articles, store_isolating
@@ -45,7 +46,6 @@ from warehouse.connection import (
     write_lock,
 )
 from warehouse.search import catch_up_search_index
-from wirehouse.errors import WirehouseError
 
 logger = logging.getLogger(__name__)
 # One merge at a time in a process: its batch threads would otherwise all share the (re-entrant) lock

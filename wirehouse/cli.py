@@ -13,10 +13,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from core.errors import PermanentError, WirehouseError
 from tasks.settings import VERSION, apply_prefect_defaults, load_settings, wants_progress_bar
 from wirehouse import interrupt
 from wirehouse.demo import DEMO_PORT
-from wirehouse.errors import PermanentError, WirehouseError
 from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
 from wirehouse.tables import MAX_CELL as MAX_CELL
 from wirehouse.tables import Layout, select_columns

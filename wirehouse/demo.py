@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
 from wirehouse.sampledates import days_to_today, shift_dates
 
 NEWSROOM = Path(__file__).parent / "sample_newsroom"
