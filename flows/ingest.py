@@ -36,8 +36,11 @@ from tasks.load import (
 )
 from tasks.records import FeedResult, FeedSource, IngestSummary
 from tasks.report import Progress, publish_report, summarize
-from tasks.settings import Settings, load_settings
+from tasks.settings import Settings, load_settings, prepare_process
 from warehouse.connection import is_shared, run_scope
+
+# A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
+prepare_process()
 
 # Batches in flight at once: enough that one batch downloads while others keep both cores busy,
 # few enough that memory stays flat however many articles a run has.

@@ -12,8 +12,11 @@ from prefect.runtime import flow_run
 from tasks.batch import merge_pending, reprocess_batch
 from tasks.cpu import cpu_pool
 from tasks.load import batched, prepare_warehouse, select_stored_pages
-from tasks.settings import load_settings
+from tasks.settings import load_settings, prepare_process
 from warehouse.connection import is_shared, run_scope
+
+# A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
+prepare_process()
 
 MAX_BATCHES_IN_FLIGHT = 4
 

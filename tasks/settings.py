@@ -259,6 +259,16 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return False
 
 
+def prepare_process() -> None:
+    """Ready this process for a run: the project's Prefect defaults (before prefect is imported) and fewer arenas.
+
+    Called where a run starts (``flows``, each flow module, the CLI's ``main``), never on import of a
+    library module: ``import wirehouse`` or ``import tasks`` leaves a notebook's environment alone.
+    """
+    apply_prefect_defaults()
+    limit_malloc_arenas()
+
+
 def export_settings(**values: Any) -> None:
     """Set WIREHOUSE_* variables in this process so flows started from it see them (the demo uses this).
 

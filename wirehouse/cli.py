@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import PermanentError, WirehouseError
-from tasks.settings import VERSION, apply_prefect_defaults, load_settings, wants_progress_bar
+from tasks.settings import VERSION, apply_prefect_defaults, load_settings, prepare_process, wants_progress_bar
 from wirehouse import interrupt
 from wirehouse.demo import DEMO_PORT
 from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
@@ -892,6 +892,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit code.
     """
+    prepare_process()  # a run may start here: Prefect's defaults before anything imports prefect
     args = build_parser().parse_args(argv)
     from warehouse.connection import DatabaseError
 
