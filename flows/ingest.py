@@ -15,18 +15,9 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.batch import BatchQueue, ingest_batch, merge_pending
-from tasks.cpu import cpu_pool
-from tasks.feeds import (
-    failed_feed_result,
-    fetch_feed,
+from pipeline.batch import BatchQueue, ingest_batch, merge_pending
+from pipeline.load import (
     fetches_kept_on_interrupt,
-    no_feed_fetched_message,
-    read_feed_list,
-    state_exception,
-)
-from tasks.http import HttpClient
-from tasks.load import (
     import_feeds,
     list_feeds,
     new_entries_of,
@@ -34,8 +25,17 @@ from tasks.load import (
     prepare_warehouse,
     record_fetches,
 )
+from pipeline.report import Progress, publish_report, summarize
+from tasks.cpu import cpu_pool
+from tasks.feeds import (
+    failed_feed_result,
+    fetch_feed,
+    no_feed_fetched_message,
+    read_feed_list,
+    state_exception,
+)
+from tasks.http import HttpClient
 from tasks.records import FeedResult, FeedSource, IngestSummary
-from tasks.report import Progress, publish_report, summarize
 from tasks.settings import Settings, load_settings, prepare_process
 from warehouse.connection import is_shared, run_scope
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tasks.load import prepare_warehouse
-from tasks.maintenance import check_data_files, check_search_index, export_parquet_task, lake_upkeep
+from pipeline.load import prepare_warehouse
+from pipeline.maintenance import check_data_files, check_search_index, export_parquet_task, lake_upkeep
 from tasks.settings import load_settings, prepare_process
 from warehouse.connection import run_scope
 

@@ -9,9 +9,9 @@ from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from tasks.batch import merge_pending, reprocess_batch
+from pipeline.batch import merge_pending, reprocess_batch
+from pipeline.load import batched, prepare_warehouse, select_stored_pages
 from tasks.cpu import cpu_pool
-from tasks.load import batched, prepare_warehouse, select_stored_pages
 from tasks.settings import load_settings, prepare_process
 from warehouse.connection import is_shared, run_scope
 

@@ -45,7 +45,7 @@ def loaded_files(con: duckdb.DuckDBPyConnection, filters: str) -> set[str]:
 
     Args:
         con: A connection.
-        filters: The backfill's filters, as :func:`tasks.backfill.filter_key` writes them.
+        filters: The backfill's filters, as :func:`pipeline.backfill.filter_key` writes them.
 
     Returns:
         Source names (as given to the backfill that loaded them).

@@ -338,7 +338,7 @@ def run_ingest(
             temporary.start()
             stack.callback(temporary.stop)
         # Fail fast, before the run: an unusable warehouse, shard, feed list or cluster is a one-line error.
-        from tasks.load import parse_shard
+        from pipeline.load import parse_shard
 
         parse_shard(shard)
         if feeds:
@@ -398,7 +398,7 @@ def _note(message: str) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """`wirehouse ingest`."""
-    from tasks.report import summary_lines
+    from pipeline.report import summary_lines
 
     _use_dask(args)
     summary = run_ingest(args.feeds, _warehouse_path(args), args.batch_size, args.shard)
@@ -416,7 +416,7 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
     Returns:
         The flow's BackfillSummary.
     """
-    from tasks.load import parse_when
+    from pipeline.load import parse_when
     from tasks.warc import expand_sources
     from warehouse.connection import run_scope
 
@@ -460,7 +460,7 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """`wirehouse backfill WARC...`."""
-    from tasks.backfill import summary_lines
+    from pipeline.backfill import summary_lines
 
     _use_dask(args)
     summary = run_backfill(args, _warehouse_path(args))
@@ -474,7 +474,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`wirehouse demo`: serve the bundled sample newsroom on loopback and ingest it."""
-    from tasks.report import summary_lines
+    from pipeline.report import summary_lines
     from tasks.settings import export_settings
     from wirehouse.demo import serve_newsroom
 

@@ -134,7 +134,7 @@ _SAVE_ONE = textwrap.dedent(
 def test_a_bad_article_in_a_staged_batch_becomes_an_error_row(shared):
     from datetime import UTC, datetime
 
-    from tests.tasks.test_batch import _article
+    from tests.pipeline.test_batch import _article
 
     # Year 1 overflows the wire-copy window arithmetic (what validation would have dropped).
     poison = _article(2, published_at=datetime(1, 1, 1, tzinfo=UTC))

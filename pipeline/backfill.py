@@ -19,9 +19,9 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
+from pipeline.load import batched
 from tasks.cpu import process_in_pool
 from tasks.feeds import canonical_url
-from tasks.load import batched
 from tasks.records import ArchiveLoad, Article, BackfillSummary, FeedEntry, Page
 from tasks.warc import (
     BROKEN_GZIP,

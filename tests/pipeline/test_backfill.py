@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tasks.backfill import Filters, page_of, sourced, summary_lines, wanted
+from pipeline.backfill import Filters, page_of, sourced, summary_lines, wanted
 from tasks.records import ArchiveLoad, Article, BackfillSummary
 from tasks.warc import ArchiveRecord
 
