@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 from pipeline.backfill import Filters, backfill_file, loaded_archives
 from pipeline.batch import merge_pending
 from pipeline.load import parse_when, prepare_warehouse
-from tasks.cpu import cpu_pool
+from tasks.pools import cpu_pool
 from tasks.records import ArchiveLoad, BackfillSummary
 from tasks.settings import load_settings, prepare_process
 from tasks.warc import expand_sources, split_list

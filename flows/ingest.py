@@ -26,7 +26,6 @@ from pipeline.load import (
     record_fetches,
 )
 from pipeline.report import Progress, publish_report, summarize
-from tasks.cpu import cpu_pool
 from tasks.feeds import (
     failed_feed_result,
     fetch_feed,
@@ -35,6 +34,7 @@ from tasks.feeds import (
     state_exception,
 )
 from tasks.http import HttpClient
+from tasks.pools import cpu_pool
 from tasks.records import FeedResult, FeedSource, IngestSummary
 from tasks.settings import Settings, load_settings, prepare_process
 from warehouse.connection import is_shared, run_scope

@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 
 from pipeline.batch import merge_pending, reprocess_batch
 from pipeline.load import batched, prepare_warehouse, select_stored_pages
-from tasks.cpu import cpu_pool
+from tasks.pools import cpu_pool
 from tasks.settings import load_settings, prepare_process
 from warehouse.connection import is_shared, run_scope
 

@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from core.errors import first_line
 from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
 from tasks.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
@@ -285,8 +286,7 @@ def store_isolating(store: Callable[[list[Article]], object], articles: list[Art
     except _NOT_THE_ARTICLE as exc:
         # A conflict, a broken connection or disk: splitting would turn a passing failure into error
         # rows for good articles. The batch fails as a whole and is taken again.
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WarehouseError(f"storing a batch failed: {first}") from exc
+        raise WarehouseError(f"storing a batch failed: {first_line(exc)}") from exc
     except Exception as exc:
         if len(articles) == 1:
             logger.warning("article %s could not be stored (%s); stored as an error", articles[0].url, exc)

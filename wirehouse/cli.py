@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from core.errors import PermanentError, WirehouseError
+from core.errors import PermanentError, WirehouseError, first_line
 from tasks.settings import VERSION, apply_prefect_defaults, load_settings, prepare_process, wants_progress_bar
 from wirehouse import interrupt
 from wirehouse.demo import DEMO_PORT
@@ -908,8 +908,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         interrupt.exit_interrupted()
     except DatabaseError as exc:  # e.g. a warehouse that no ingest has created the tables of yet
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"wirehouse: error: {first}", file=sys.stderr)
+        print(f"wirehouse: error: {first_line(exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0

@@ -217,7 +217,7 @@ def test_writers_in_separate_processes_stage_and_merge_at_once(shared):
 def test_threads_of_one_process_share_the_lock_and_the_first_holder_waits_for_the_others(shared):
     import threading
 
-    from warehouse.connection import _LOCKS_DB, _PG_HOLDER, _PG_QUERY, _lock_connection, lake_of
+    from warehouse.lake import _LOCKS_DB, _PG_HOLDER, _PG_QUERY, _lock_connection, lake_of
 
     def holder():
         con = _lock_connection(lake_of(shared))
@@ -249,7 +249,7 @@ def test_threads_of_one_process_share_the_lock_and_the_first_holder_waits_for_th
 
 
 def test_a_merge_that_lost_its_lock_commits_nothing(shared):
-    from warehouse.connection import (
+    from warehouse.lake import (
         _LOCKS_DB,
         _PG_EXECUTE,
         WarehouseBusyError,
