@@ -7,12 +7,12 @@ import time
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from core.records import ArchiveLoad, BackfillSummary
+from core.settings import load_settings, prepare_process
 from pipeline.backfill import Filters, backfill_file, loaded_archives
 from pipeline.batch import merge_pending
 from pipeline.load import parse_when, prepare_warehouse
 from tasks.pools import cpu_pool
-from tasks.records import ArchiveLoad, BackfillSummary
-from tasks.settings import load_settings, prepare_process
 from tasks.warc import expand_sources, split_list
 from warehouse.connection import is_shared, run_scope
 

@@ -15,6 +15,8 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from core.records import FeedResult, FeedSource, IngestSummary
+from core.settings import Settings, load_settings, prepare_process
 from pipeline.batch import BatchQueue, ingest_batch, merge_pending
 from pipeline.load import (
     fetches_kept_on_interrupt,
@@ -35,8 +37,6 @@ from tasks.feeds import (
 )
 from tasks.http import HttpClient
 from tasks.pools import cpu_pool
-from tasks.records import FeedResult, FeedSource, IngestSummary
-from tasks.settings import Settings, load_settings, prepare_process
 from warehouse.connection import is_shared, run_scope
 
 # A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.

@@ -16,10 +16,10 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
+from core.records import FeedEntry, FeedFetch, FeedResult, FeedSource
+from core.settings import SettingsError
 from pipeline.report import Progress
 from tasks.feeds import settled_fetches
-from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource
-from tasks.settings import SettingsError
 from warehouse.articles import known_urls, stored_page_urls
 from warehouse.connection import WarehouseError, ensure_schema, open_warehouse, write_lock
 from warehouse.feeds import due_feeds, save_feeds, store_fetches, waiting_feeds

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
-from tasks.records import Article, Page
+from core.records import Article, Page
 
 logger = logging.getLogger(__name__)
 # A page that takes this long is hostile or pathological (typical pages take tens of milliseconds):
@@ -36,7 +36,7 @@ def process_pages(pages: list[Page]) -> list[Article]:
     """
     # Imported here: the flow's own process never extracts (unless the pool breaks), and trafilatura,
     # extruct and the enrichers cost ~0.3 s of start-up (measured) that a run with nothing new should not pay.
-    from tasks.rawhtml import compress_html
+    from core.rawhtml import compress_html
 
     articles = [process_page(page) for page in pages]
     # Compressed here, in parallel, so only a fifth of each page travels back to the flow's process.

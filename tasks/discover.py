@@ -10,10 +10,10 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree, html
 
 from core.errors import PermanentError
+from core.records import FeedSource
+from core.settings import Settings
 from tasks.feeds import NotAFeedError, parse_feed
 from tasks.http import Fetcher, FetchError, Response
-from tasks.records import FeedSource
-from tasks.settings import Settings
 from tasks.sitemaps import (
     MAX_INDEX_DEPTH,
     MAX_SITEMAP_BYTES,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.errors import PermanentError
-from tasks.settings import VERSION
+from core.settings import VERSION
 
 STATS_COLUMNS: dict[str, tuple[str, ...]] = {
     "feeds": ("feed_url", "title", "articles", "ok", "failed", "last_published", "last_ingested"),

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from core.errors import PermanentError
-from tasks.records import FeedSource
+from core.records import FeedSource
 from tasks.sitemaps import SITEMAP_KINDS
 
 # --------------------------------------------------------------------------- reading

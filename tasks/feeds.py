@@ -23,6 +23,8 @@ from prefect.cache_policies import NONE as NO_CACHE
 from prefect.runtime import task_run
 
 from core.errors import PermanentError
+from core.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
+from core.settings import Settings
 from tasks.feedlists import FeedListError as FeedListError
 from tasks.feedlists import parse_feed_list as parse_feed_list
 from tasks.feedlists import parse_feed_toml as parse_feed_toml
@@ -33,8 +35,6 @@ from tasks.health import BLOCKED_ADDRESS
 from tasks.health import RETRY_AFTER_CAP as RETRY_AFTER_CAP
 from tasks.health import next_feed_health as next_feed_health
 from tasks.http import Fetcher, FetchError, HttpClient, Response, parse_retry_after
-from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
-from tasks.settings import Settings
 from tasks.sitemaps import (
     CURSOR_OVERLAP,
     MAX_SITEMAP_BYTES,

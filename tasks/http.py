@@ -22,7 +22,7 @@ import httpcore
 import httpx
 
 from core.errors import WirehouseError
-from tasks.settings import Settings
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -46,8 +46,8 @@ def test_ingest_runs_every_fifteen_minutes():
 
 def test_the_documented_worker_may_fetch_the_sample_newsroom():
     """Scheduled runs of the sample newsroom (127.0.0.1) need the worker started as README shows."""
+    from core.settings import settings_from_mappings
     from tasks.http import is_allowed_host
-    from tasks.settings import settings_from_mappings
     from wirehouse.demo import DEMO_PORT
 
     readme = (ROOT / "README.md").read_text()

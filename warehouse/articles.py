@@ -13,8 +13,8 @@ import duckdb
 import pyarrow as pa
 
 from core.errors import first_line
-from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
-from tasks.records import Article, FeedEntry, Page
+from core.rawhtml import COMPRESSION, compress_html, decompress_html
+from core.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse.connection import WarehouseError, WarehouseMemoryError, execute_with, transaction
 from warehouse.search import current_snapshot, index_articles, index_gap

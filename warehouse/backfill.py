@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from tasks.records import ArchiveLoad
+from core.records import ArchiveLoad
 from tasks.warc import ArchiveProblem
 from warehouse.connection import execute_with, transaction
 

@@ -125,7 +125,7 @@ def lake_of(warehouse: Path | str | Lake, data_path: str | None = None) -> Lake:
     if is_server_address(text):
         conninfo = text if "://" in text else text.removeprefix("postgres:")
         if data_path is None:
-            from tasks.settings import load_settings
+            from core.settings import load_settings
 
             data_path = load_settings().data_path
         data = data_path or None

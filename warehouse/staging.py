@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from core.errors import WirehouseError
-from tasks.records import Article, Quote
+from core.records import Article, Quote
 from tasks.search import SearchError
 from warehouse.articles import ARTICLE_SCHEMA, store_articles, store_isolating
 from warehouse.connection import (
@@ -119,7 +119,7 @@ def encode_batch(articles: Sequence[Article]) -> bytes:
     Returns:
         The payload.
     """
-    from tasks.rawhtml import compress_html
+    from core.rawhtml import compress_html
 
     columns: dict[str, list[Any]] = {name: [] for name in PAYLOAD_SCHEMA.names}
     for article in articles:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import PermanentError, WirehouseError, first_line
-from tasks.settings import VERSION, apply_prefect_defaults, load_settings, prepare_process, wants_progress_bar
+from core.settings import VERSION, apply_prefect_defaults, load_settings, prepare_process, wants_progress_bar
 from wirehouse import interrupt
 from wirehouse.demo import DEMO_PORT
 from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
@@ -387,7 +387,7 @@ def _check_dask(address: str) -> None:
 def _use_dask(args: argparse.Namespace) -> None:
     """Hand ``--dask-address`` to the flows this process starts (they read their settings themselves)."""
     if getattr(args, "dask_address", None):
-        from tasks.settings import export_settings
+        from core.settings import export_settings
 
         export_settings(dask_address=args.dask_address)
 
@@ -474,8 +474,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`wirehouse demo`: serve the bundled sample newsroom on loopback and ingest it."""
+    from core.settings import export_settings
     from pipeline.report import summary_lines
-    from tasks.settings import export_settings
     from wirehouse.demo import serve_newsroom
 
     if args.serve:
@@ -539,7 +539,7 @@ def _days(value: str) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     """`wirehouse reprocess`."""
-    from tasks.records import EXTRACTION_STATUSES
+    from core.records import EXTRACTION_STATUSES
     from warehouse.connection import lake_of
 
     if args.status is not None and args.status not in EXTRACTION_STATUSES:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from core.records import FeedEntry
+from core.settings import Settings
 from pipeline.batch import KEEP_BUSY, BatchQueue, run_batch
 from tasks.http import HttpClient
-from tasks.records import FeedEntry
-from tasks.settings import Settings
 from warehouse.connection import WarehouseError, hold_warehouse, open_warehouse
 
 # A dpa-style wire story of our own (tests/fixtures/pages).

@@ -3,8 +3,8 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from core.records import FeedEntry, FeedFetch, FeedResult
 from pipeline.load import batched, plan_new_entries
-from tasks.records import FeedEntry, FeedFetch, FeedResult
 
 NOW = datetime(2024, 10, 28, 15, 0, tzinfo=UTC)
 
@@ -36,8 +36,8 @@ def test_batched():
 def test_parse_shard_reads_i_of_n_and_names_what_is_wrong():
     import pytest
 
+    from core.settings import SettingsError
     from pipeline.load import parse_shard
-    from tasks.settings import SettingsError
 
     assert parse_shard("0/4") == (0, 4)
     assert parse_shard(" 3 / 4 ") == (3, 4)
@@ -48,8 +48,8 @@ def test_parse_shard_reads_i_of_n_and_names_what_is_wrong():
 
 
 def test_shards_split_the_feeds_stably_and_completely():
+    from core.records import FeedSource
     from pipeline.load import in_shard, shard_of
-    from tasks.records import FeedSource
 
     feeds = [FeedSource(url=f"https://site{n}.example/feed.xml") for n in range(200)]
     parts = [in_shard(feeds, (i, 4)) for i in range(4)]

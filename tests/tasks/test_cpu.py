@@ -8,10 +8,10 @@ from typing import Any
 
 import psutil
 
+from core.rawhtml import COMPRESSION, decompress_html
+from core.records import FeedEntry, Page
 from tasks.cpu import LazyProcessPool, process_in_pool, worker_count
 from tasks.pools import cpu_pool
-from tasks.rawhtml import COMPRESSION, decompress_html
-from tasks.records import FeedEntry, Page
 
 ARTICLE = (
     "<html lang='en'><head><title>{title}</title></head><body><article><h1>{title}</h1>"

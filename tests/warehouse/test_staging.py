@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.records import Article, Quote
+from core.records import Article, Quote
 from tests.warehouse.test_articles import art, entry
 from warehouse.articles import known_urls
 from warehouse.connection import open_warehouse, write_lock

@@ -279,7 +279,7 @@ def test_progress_lines_are_throttled():
 def test_feeds_reset_enable_and_disable_undo_what_health_did(tmp_path, capsys):
     from datetime import UTC, datetime
 
-    from tasks.records import FeedFetch
+    from core.records import FeedFetch
     from warehouse.feeds import store_fetches
 
     (tmp_path / "f.opml").write_text(
