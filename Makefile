@@ -73,7 +73,7 @@ lint: $(DEV_STAMP)  ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: $(DEV_STAMP)  ## mypy
-	$(BIN)/mypy flows tasks warehouse wirehouse
+	$(BIN)/mypy flows pipeline tasks warehouse wirehouse core
 
 check: lint typecheck test  ## everything CI cares about
 

@@ -144,7 +144,7 @@ def dask_cluster(
 
 def corpus_pages(corpus: Path, count: int) -> list:  # list[Page]; tasks imported late, as in the flow
     """The corpus pages as fetched pages, repeated until there are ``count``."""
-    from tasks.records import FeedEntry, Page
+    from core.records import FeedEntry, Page
 
     rows = load_truth(corpus)
     bodies = [(row["url"], gzip.decompress((corpus / row["file"]).read_bytes())) for row in rows]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from bench.dedup import generate, load_sources
 from bench.pgcluster import available, create_database, postgres_cluster
+from core.records import Article
 from tasks import wirecopy
-from tasks.records import Article
 
 PROJECT = Path(__file__).resolve().parent.parent
 

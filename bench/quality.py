@@ -288,9 +288,9 @@ def run_wirehouse(html: bytes, row: dict[str, Any], rules: frozenset[str] | None
         row: Its truth row (URL and crawl time).
         rules: Body rule families to apply (all where None; fewer to measure one).
     """
+    from core.records import FeedEntry, Page
     from tasks.enrich.language import enrich
     from tasks.extract import BODY_RULES, extract_article
-    from tasks.records import FeedEntry, Page
 
     url = row["url"]
     page = Page(
@@ -597,8 +597,8 @@ def end_to_end_predictions(corpus: Path, warehouse: Path) -> list[tuple[dict[str
     from urllib.parse import urlsplit
 
     from bench.corpus_site import serve_corpus
+    from core.settings import exported_settings
     from flows.ingest import ingest
-    from tasks.settings import exported_settings
     from warehouse.connection import open_warehouse
 
     # Loopback must be allowed; the corpus server is one host, so no politeness pause between pages.

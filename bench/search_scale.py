@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tasks.records import Article
+from core.records import Article
 from warehouse.search import _open, index_articles
 
 WORDS = [

@@ -110,8 +110,8 @@ def shuffled_text(text: str | None, seed: int) -> str | None:
 
 def corpus_articles(corpus: Path) -> list[Any]:
     """Extract and enrich every page of a truth.jsonl corpus once, as the ingest's workers do."""
+    from core.records import FeedEntry, Page
     from tasks.cpu import process_pages
-    from tasks.records import FeedEntry, Page
 
     pages = []
     for line in (corpus / "truth.jsonl").read_text(encoding="utf-8").splitlines():
@@ -257,7 +257,7 @@ def child_prefill(spec: dict[str, Any]) -> dict[str, Any]:
 def child_store(spec: dict[str, Any]) -> dict[str, Any]:
     """Store the measured batches one at a time, timing each step; then read and hash the lake."""
     import warehouse.articles as articles_module
-    from tasks.records import FeedEntry
+    from core.records import FeedEntry
     from warehouse.articles import known_urls, store_articles
     from warehouse.connection import lake_of, open_warehouse, run_scope
 

@@ -1,5 +1,6 @@
 """Prefect flows: wiring only — read settings, call tasks in order, publish artifacts."""
 
-from tasks.settings import apply_prefect_defaults
+from core.settings import prepare_process
 
-apply_prefect_defaults()
+# Before the flow modules import prefect: the project's Prefect defaults; fewer malloc arenas for the run.
+prepare_process()

@@ -7,14 +7,17 @@ import time
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tasks.backfill import Filters, backfill_file, loaded_archives
-from tasks.batch import merge_pending
-from tasks.cpu import cpu_pool
-from tasks.load import parse_when, prepare_warehouse
-from tasks.records import ArchiveLoad, BackfillSummary
-from tasks.settings import load_settings
+from core.records import ArchiveLoad, BackfillSummary
+from core.settings import load_settings, prepare_process
+from pipeline.backfill import Filters, backfill_file, loaded_archives
+from pipeline.batch import merge_pending
+from pipeline.load import parse_when, prepare_warehouse
+from tasks.pools import cpu_pool
 from tasks.warc import expand_sources, split_list
 from warehouse.connection import is_shared, run_scope
+
+# A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
+prepare_process()
 
 
 @flow(name="backfill", log_prints=False)

@@ -15,19 +15,12 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.batch import BatchQueue, ingest_batch, merge_pending
-from tasks.cpu import cpu_pool
-from tasks.feeds import (
-    failed_feed_result,
-    fetch_feed,
-    fetches_kept_on_interrupt,
-    no_feed_fetched_message,
-    read_feed_list,
-    state_exception,
-)
-from tasks.http import HttpClient
-from tasks.load import (
+from core.records import FeedResult, FeedSource, IngestSummary
+from core.settings import Settings, load_settings, prepare_process
+from pipeline.batch import BatchQueue, ingest_batch, merge_pending
+from pipeline.load import (
     demo_newsroom_port,
+    fetches_kept_on_interrupt,
     import_feeds,
     list_feeds,
     new_entries_of,
@@ -35,10 +28,20 @@ from tasks.load import (
     prepare_warehouse,
     record_fetches,
 )
-from tasks.records import FeedResult, FeedSource, IngestSummary
-from tasks.report import Progress, publish_report, summarize
-from tasks.settings import Settings, load_settings
+from pipeline.report import Progress, publish_report, summarize
+from tasks.feeds import (
+    failed_feed_result,
+    fetch_feed,
+    no_feed_fetched_message,
+    read_feed_list,
+    state_exception,
+)
+from tasks.http import HttpClient
+from tasks.pools import cpu_pool
 from warehouse.connection import is_shared, run_scope
+
+# A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
+prepare_process()
 
 # Batches in flight at once: enough that one batch downloads while others keep both cores busy,
 # few enough that memory stays flat however many articles a run has.

@@ -7,10 +7,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tasks.load import prepare_warehouse
-from tasks.maintenance import check_data_files, check_search_index, export_parquet_task, lake_upkeep
-from tasks.settings import load_settings
+from core.settings import load_settings, prepare_process
+from pipeline.load import prepare_warehouse
+from pipeline.maintenance import check_data_files, check_search_index, export_parquet_task, lake_upkeep
 from warehouse.connection import run_scope
+
+# A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
+prepare_process()
 
 
 @flow(name="maintenance", log_prints=False)

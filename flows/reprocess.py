@@ -9,11 +9,14 @@ from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from tasks.batch import merge_pending, reprocess_batch
-from tasks.cpu import cpu_pool
-from tasks.load import batched, prepare_warehouse, select_stored_pages
-from tasks.settings import load_settings
+from core.settings import load_settings, prepare_process
+from pipeline.batch import merge_pending, reprocess_batch
+from pipeline.load import batched, prepare_warehouse, select_stored_pages
+from tasks.pools import cpu_pool
 from warehouse.connection import is_shared, run_scope
+
+# A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
+prepare_process()
 
 MAX_BATCHES_IN_FLIGHT = 4
 

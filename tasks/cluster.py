@@ -14,9 +14,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from core.errors import TransientError
+from core.records import Article, Page
 from tasks.cpu import CHUNK_PAGES, process_pages
-from tasks.records import Article, Page
-from wirehouse.errors import TransientError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -85,8 +85,8 @@ def lost_chunk_articles(pages: list[Page], reason: str) -> list[Article]:
         One ``error`` article per page with its raw HTML, so ``wirehouse reprocess --status error``
         can try again.
     """
+    from core.rawhtml import compress_html
     from tasks.extract import fallback_article
-    from tasks.rawhtml import compress_html
     from tasks.validate import validate_article
 
     articles = [validate_article(fallback_article(page, "error", reason)) for page in pages]

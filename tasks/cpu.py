@@ -13,12 +13,9 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar, runtime_checkable
+from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
-from tasks.records import Article, Page
-
-if TYPE_CHECKING:
-    from tasks.cluster import DaskPool
+from core.records import Article, Page
 
 logger = logging.getLogger(__name__)
 # A page that takes this long is hostile or pathological (typical pages take tens of milliseconds):
@@ -39,7 +36,7 @@ def process_pages(pages: list[Page]) -> list[Article]:
     """
     # Imported here: the flow's own process never extracts (unless the pool breaks), and trafilatura,
     # extruct and the enrichers cost start-up time that a run with nothing new should not pay.
-    from tasks.rawhtml import compress_html
+    from core.rawhtml import compress_html
 
     articles = [process_page(page) for page in pages]
     # Compressed here, in parallel, so only a fifth of each page travels back to the flow's process.
@@ -244,40 +241,6 @@ class BatchProcessor(Protocol):
     def warm(self) -> None:
         """Prepare the workers before the first batch."""
         ...  # pragma: no cover
-
-
-@contextmanager
-def cpu_pool(workers: int, dask_address: str = "") -> Iterator[LazyProcessPool | DaskPool]:
-    """The run's CPU stage: local worker processes, or the Dask cluster at ``dask_address``.
-
-    Local workers are spawned (forking a process with Prefect's threads is unsafe).
-
-    Args:
-        workers: Number of local processes (0: one per core).
-        dask_address: A running Dask scheduler (``tcp://host:8786``); empty for the local pool.
-
-    Yields:
-        The pool; no local process starts before the first job or :meth:`LazyProcessPool.warm`; it is
-        shut down (or the cluster disconnected) when the block ends.
-
-    Raises:
-        tasks.cluster.DaskSchedulerError: The scheduler cannot be reached.
-    """
-    pool: LazyProcessPool | DaskPool
-    if dask_address:
-        from tasks.cluster import DaskPool
-
-        pool = DaskPool(dask_address)
-    else:
-        pool = LazyProcessPool(worker_count(workers))
-    try:
-        yield pool
-    except KeyboardInterrupt:
-        # Ctrl-C: drop the queued jobs instead of working through them before the run can end.
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        pool.shutdown()
 
 
 def _noop() -> None:

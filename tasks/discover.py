@@ -9,10 +9,11 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree, html
 
+from core.errors import PermanentError
+from core.records import FeedSource
+from core.settings import Settings
 from tasks.feeds import NotAFeedError, parse_feed
 from tasks.http import Fetcher, FetchError, Response
-from tasks.records import FeedSource
-from tasks.settings import Settings
 from tasks.sitemaps import (
     MAX_INDEX_DEPTH,
     MAX_SITEMAP_BYTES,
@@ -21,7 +22,6 @@ from tasks.sitemaps import (
     looks_like_sitemap,
     read_sitemap_response,
 )
-from wirehouse.errors import PermanentError
 
 # Link types a page declares its feeds with, and the kind each promises.
 FEED_LINK_TYPES = {

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tasks.settings import VERSION
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
+from core.settings import VERSION
 
 STATS_COLUMNS: dict[str, tuple[str, ...]] = {
     "feeds": ("feed_url", "title", "articles", "ok", "failed", "last_published", "last_ingested"),

@@ -15,8 +15,8 @@ from lxml import html as lxml_html
 from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_metadata
 from trafilatura.utils import load_html
 
+from core.records import Article, FeedEntry, Page
 from tasks.metadata import PageMetadata, choose_datetime, clean_title, read_metadata, split_byline
-from tasks.records import Article, FeedEntry, Page
 
 logger = logging.getLogger(__name__)
 # trafilatura warns on every thin page; the outcome is recorded per row in extraction_status instead.

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from tasks.records import FeedSource
+from core.errors import PermanentError
+from core.records import FeedSource
 from tasks.sitemaps import SITEMAP_KINDS
-from wirehouse.errors import PermanentError
 
 # --------------------------------------------------------------------------- reading
 

@@ -8,8 +8,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -23,6 +22,9 @@ from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.runtime import task_run
 
+from core.errors import PermanentError
+from core.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
+from core.settings import Settings
 from tasks.feedlists import FeedListError as FeedListError
 from tasks.feedlists import parse_feed_list as parse_feed_list
 from tasks.feedlists import parse_feed_toml as parse_feed_toml
@@ -33,10 +35,6 @@ from tasks.health import BLOCKED_ADDRESS
 from tasks.health import RETRY_AFTER_CAP as RETRY_AFTER_CAP
 from tasks.health import next_feed_health as next_feed_health
 from tasks.http import Fetcher, FetchError, HttpClient, Response, parse_retry_after
-from tasks.load import record_fetches
-from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
-from tasks.report import Progress
-from tasks.settings import Settings
 from tasks.sitemaps import (
     CURSOR_OVERLAP,
     MAX_SITEMAP_BYTES,
@@ -48,7 +46,6 @@ from tasks.sitemaps import (
     walk_sitemaps,
 )
 from tasks.validate import validate_entry
-from wirehouse.errors import PermanentError
 
 logger = logging.getLogger(__name__)
 
@@ -489,51 +486,6 @@ def settled_fetches(results: Sequence[FeedResult], entries_stored: int) -> list[
         if end <= entries_stored or not result.entries:
             settled.append(result.fetch)
     return settled
-
-
-_RECORD_ATTEMPTS = 5
-
-
-class SettledSoFar:
-    """What an interrupted run has done: its feed results in entry order, and its progress."""
-
-    def __init__(self) -> None:
-        self.results: list[FeedResult] = []
-        self.progress: Progress | None = None
-
-
-@contextmanager
-def fetches_kept_on_interrupt(path: Path, run_id: str | None) -> Iterator[SettledSoFar]:
-    """On Ctrl-C, store the feed fetches that claim no article left unstored, then let it go on.
-
-    Batches are collected in submission order, so the stored entries are a prefix of the run's
-    entries (``progress.articles_done`` of them); see :func:`settled_fetches`.
-
-    Args:
-        path: The warehouse.
-        run_id: The flow run.
-
-    Yields:
-        The record the flow keeps up to date.
-    """
-    settled = SettledSoFar()
-    try:
-        yield settled
-    except KeyboardInterrupt:
-        stored = settled.progress.articles_done if settled.progress else 0
-        fetches = settled_fetches(settled.results, stored)
-        # A plain call, not a task run: the run is being interrupted. Batches still running in other
-        # threads commit meanwhile, and a commit that meets one of theirs can fail; a new attempt
-        # starts after it. Within the interrupt watchdog's time; a fetch record that never lands only
-        # means the feed is fetched again (its articles are known by URL).
-        for attempt in range(_RECORD_ATTEMPTS):
-            try:
-                record_fetches.fn(path, fetches, run_id)
-                break
-            except Exception as exc:  # any failure: the interrupt must still end the run cleanly
-                logger.debug("recording fetches on interrupt failed (attempt %d): %s", attempt + 1, exc)
-                time.sleep(0.1)
-        raise
 
 
 def failed_feed_result(feed: FeedSource, error: BaseException, started_at: datetime) -> FeedResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tasks.records import FeedFetch, FeedHealth
+from core.records import FeedFetch, FeedHealth
 
 # Back-off after repeated failures: the first failure costs nothing (the next run tries again), then
 # 30 min, 1 h, 2 h, ... up to a day. Retry-After from the server wins when it asks for longer.

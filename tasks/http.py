@@ -21,8 +21,8 @@ from urllib.robotparser import RobotFileParser
 import httpcore
 import httpx
 
-from tasks.settings import DEMO_HOST, DEMO_PORT, Settings
-from wirehouse.errors import WirehouseError
+from core.errors import WirehouseError
+from core.settings import DEMO_HOST, DEMO_PORT, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -380,8 +380,8 @@ class HttpClient:
         Args:
             settings: The run's settings.
             demo_port: The loopback port of the sample newsroom's host
-                (:data:`~tasks.settings.DEMO_HOST`; default: the ``demo_port`` setting, else
-                :data:`~tasks.settings.DEMO_PORT`).
+                (:data:`~core.settings.DEMO_HOST`; default: the ``demo_port`` setting, else
+                :data:`~core.settings.DEMO_PORT`).
         """
         self._settings = settings
         max_connections = max(4, settings.fetch_workers * 2)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from core.records import FeedEntry, Page
+from core.settings import Settings
 from tasks.http import TRANSIENT_STATUSES, FetchError, HttpClient, Response, fetch_many
-from tasks.records import FeedEntry, Page
-from tasks.settings import Settings
 
 
 def page_from_response(entry: FeedEntry, outcome: Response | FetchError, fetched_at: datetime) -> Page:

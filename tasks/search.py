@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
 
 # ISO 639-1 code -> Snowball stemmer name. Languages whose stemmer tantivy does not ship (see
 # warehouse/search.py, INDEX_STEMMERS), every other language and `und` go to the unstemmed fields "none".

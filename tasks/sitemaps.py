@@ -11,8 +11,8 @@ from io import BytesIO
 
 from lxml import etree
 
+from core.errors import PermanentError
 from tasks.http import Fetcher, FetchError, Response
-from wirehouse.errors import PermanentError
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from tasks.records import Article, FeedEntry, Quote
+from core.records import Article, FeedEntry, Quote
 
 # News on the web starts after this; anything earlier is a placeholder ("0001-01-01") or a parse error.
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)

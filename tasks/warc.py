@@ -26,7 +26,7 @@ import httpx
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError, first_line
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 READ_CHUNK = 1 << 20
@@ -278,7 +278,7 @@ def _records(stream: IO[bytes], *, base: int, fixed_offset: bool, arc: bool) -> 
             yield _item(record, offset, arc)
     except (ArchiveLoadFailed, ValueError, OSError, zlib.error, EOFError) as exc:
         offset = base if fixed_offset else base + int(iterator.offset)
-        yield ArchiveProblem(UNREADABLE, offset, f"not a WARC or ARC record: {_first_line(exc)}")
+        yield ArchiveProblem(UNREADABLE, offset, f"not a WARC or ARC record: {first_line(exc)}")
 
 
 def _item(record: Any, offset: int, arc: bool) -> ArchiveItem:
@@ -294,7 +294,7 @@ def _item(record: Any, offset: int, arc: bool) -> ArchiveItem:
     try:
         body = record.content_stream().read()
     except (OSError, ValueError, zlib.error, EOFError) as exc:
-        return ArchiveProblem(UNREADABLE, offset, f"unreadable payload: {_first_line(exc)}", url, record_id)
+        return ArchiveProblem(UNREADABLE, offset, f"unreadable payload: {first_line(exc)}", url, record_id)
     missing = int(getattr(record.raw_stream, "limit", 0) or 0)
     if missing > 0:
         return ArchiveProblem(
@@ -329,10 +329,6 @@ def _status(code: Any) -> int | None:
         return int(code)
     except (TypeError, ValueError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
@@ -540,7 +536,7 @@ def _s3_matches(url: str) -> list[str]:
         for page in pages:
             keys.extend(item["Key"] for item in page.get("Contents", ()))
     except (BotoCoreError, ClientError) as exc:
-        raise ArchiveSourceError(f"cannot list {url}: {_first_line(exc)}") from exc
+        raise ArchiveSourceError(f"cannot list {url}: {first_line(exc)}") from exc
     matches = sorted(f"s3://{bucket}/{key}" for key in keys if fnmatch.fnmatchcase(key, pattern))
     if not matches:
         raise ArchiveSourceError(f"no archive file matches {url}")
@@ -570,7 +566,7 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
                     yield io.BufferedReader(_IterStream(response.iter_raw(READ_CHUNK)), READ_CHUNK)
             except httpx.HTTPError as exc:
                 raise ArchiveSourceError(
-                    f"cannot fetch {source}: {_first_line(exc) or type(exc).__name__}"
+                    f"cannot fetch {source}: {first_line(exc) or type(exc).__name__}"
                 ) from exc
         return
     if source.startswith("s3://"):
@@ -580,11 +576,11 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
         try:
             body = _s3_client().get_object(Bucket=bucket, Key=key)["Body"]
         except (BotoCoreError, ClientError) as exc:
-            raise ArchiveSourceError(f"cannot read {source}: {_first_line(exc)}") from exc
+            raise ArchiveSourceError(f"cannot read {source}: {first_line(exc)}") from exc
         try:
             yield body
         except (BotoCoreError, ClientError) as exc:  # the connection broke off mid-way
-            raise ArchiveSourceError(f"reading {source} failed: {_first_line(exc)}") from exc
+            raise ArchiveSourceError(f"reading {source} failed: {first_line(exc)}") from exc
         finally:
             body.close()
         return

@@ -20,7 +20,7 @@ os.environ.pop("WIREHOUSE_WAREHOUSE", None)
 os.environ.pop("WIREHOUSE_SETTINGS", None)
 
 from bench.pgcluster import free_port
-from tasks.settings import apply_prefect_defaults
+from core.settings import apply_prefect_defaults
 
 apply_prefect_defaults()
 

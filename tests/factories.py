@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tasks.records import Article
+from core.records import Article
 
 
 def make_article(text: str | None = None, **fields: Any) -> Article:

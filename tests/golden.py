@@ -41,8 +41,8 @@ def golden_path(page: Path) -> Path:
 
 def render(page: Path) -> dict[str, Any]:
     """Extract, validate and enrich one sample page as an ingest does; the article as plain JSON values."""
+    from core.records import FeedEntry, Page
     from tasks.cpu import process_page
-    from tasks.records import FeedEntry, Page
 
     url = f"{BASE}/{page.parent.name}/{page.name}"
     body = page.read_bytes().replace(b"{{BASE}}", BASE.encode())

@@ -46,8 +46,8 @@ def test_ingest_runs_every_fifteen_minutes():
 
 def test_the_documented_worker_may_fetch_the_sample_newsroom():
     """Scheduled runs of the sample newsroom need it served, as docs/operations.md shows, and no host allowance."""
+    from core.settings import settings_from_mappings
     from tasks.http import is_allowed_host
-    from tasks.settings import settings_from_mappings
     from wirehouse.demo import DEMO_HOST, DEMO_PORT
 
     operations = (ROOT / "docs" / "operations.md").read_text()

@@ -12,8 +12,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
-from tasks.records import Article, FeedEntry, Page
+from core.errors import first_line
+from core.rawhtml import COMPRESSION, compress_html, decompress_html
+from core.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse.connection import (
     WarehouseError,
@@ -21,7 +22,7 @@ from warehouse.connection import (
     execute_with,
     transaction,
 )
-from warehouse.faults import first_line, storage_full, storage_full_error
+from warehouse.faults import storage_full, storage_full_error
 from warehouse.search import current_snapshot, index_articles, index_gap
 from warehouse.stories import assign_story_ids, store_story_keys
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from tasks.records import ArchiveLoad
+from core.records import ArchiveLoad
 from tasks.warc import ArchiveProblem
 from warehouse.connection import execute_with, transaction
 
@@ -45,7 +45,7 @@ def loaded_files(con: duckdb.DuckDBPyConnection, filters: str) -> set[str]:
 
     Args:
         con: A connection.
-        filters: The backfill's filters, as :func:`tasks.backfill.filter_key` writes them.
+        filters: The backfill's filters, as :func:`pipeline.backfill.filter_key` writes them.
 
     Returns:
         Source names (as given to the backfill that loaded them).

@@ -16,15 +16,8 @@ from pathlib import Path
 import duckdb
 
 import warehouse
-from warehouse.connection import (
-    LAKE,
-    Lake,
-    WarehouseError,
-    connect,
-    sql_string,
-    warehouse_lock,
-)
-from warehouse.search import build_search_index
+from core.errors import first_line
+from warehouse.lake import LAKE, Lake, WarehouseError, attach, check_local, sql_string, warehouse_lock
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +88,12 @@ def _fingerprint(
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+def _connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """Open an embedded lake for writing without converting anything (this module is what converts)."""
+    check_local(lake, read_only=False)
+    return attach(lake)
+
+
 def convert_legacy(lake: Lake) -> list[TableCheck]:
     """Convert ``lake.legacy`` (a single-file DuckDB warehouse) into the lake, and check the copy.
 
@@ -114,8 +113,7 @@ def convert_legacy(lake: Lake) -> list[TableCheck]:
         try:
             old = duckdb.connect(str(lake.legacy), config={"autoinstall_known_extensions": False})
         except duckdb.Error as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ConversionError(f"cannot open warehouse {lake.legacy}: {first}") from exc
+            raise ConversionError(f"cannot open warehouse {lake.legacy}: {first_line(exc)}") from exc
         try:
             row = old.execute(_IS_WAREHOUSE).fetchone()
             if not row or not row[0]:
@@ -132,7 +130,7 @@ def convert_legacy(lake: Lake) -> list[TableCheck]:
         data_existed = data.exists()
         checks: list[TableCheck] = []
         try:
-            con = connect(
+            con = _connect(
                 replace(lake, catalog="sqlite:" + str(staging.absolute()), sqlite=staging, legacy=None)
             )
             try:
@@ -170,7 +168,10 @@ def convert_legacy(lake: Lake) -> list[TableCheck]:
             raise
         # The old file's FTS index does not carry over: index the converted articles now, so that
         # search finds them before any new article arrives.
-        con = connect(lake)
+        # Imported here: every connection imports this module, and only a conversion needs tantivy.
+        from warehouse.search import build_search_index
+
+        con = _connect(lake)
         try:
             build_search_index(con, lake.search_dir)
         finally:

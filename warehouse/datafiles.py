@@ -16,8 +16,8 @@ from datetime import datetime
 
 import duckdb
 
-from warehouse.connection import WarehouseError
-from warehouse.faults import first_line
+from core.errors import first_line
+from warehouse.lake import WarehouseError
 
 # `news` is warehouse.connection.LAKE, the name every connection attaches the lake under.
 _CATALOG_DATA_PATH = "SELECT value FROM __ducklake_metadata_news.ducklake_metadata WHERE key = 'data_path'"

@@ -1,4 +1,4 @@
-"""Failures below wirehouse told apart: a full filesystem, a lost catalog, and the one-line form of any error."""
+"""Failures below wirehouse told apart from its own errors: a full filesystem, a lost catalog."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import duckdb
 
-from wirehouse.errors import PermanentError, TransientError
+from core.errors import PermanentError, TransientError, first_line
 
 # How DuckDB, SQLite and tantivy word ENOSPC: none of them keeps the errno on its exception.
 _NO_SPACE = ("no space left on device", "(os error 28)", "database or disk is full")
@@ -32,11 +32,6 @@ class CatalogLostError(TransientError):
 
 class StorageFullError(PermanentError):
     """The lake's filesystem (data files, catalog or search index) has no space left."""
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's first line (its class name when the message is empty), for one-line errors."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def storage_full(exc: BaseException) -> bool:

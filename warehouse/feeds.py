@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from core.records import FeedFetch, FeedHealth, FeedSource
 from tasks.health import next_feed_health
-from tasks.records import FeedFetch, FeedHealth, FeedSource
 from warehouse.connection import execute_with, transaction
 
 _TS = pa.timestamp("us", tz="UTC")

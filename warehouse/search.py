@@ -34,7 +34,7 @@ from typing import Any
 import duckdb
 import tantivy
 
-from tasks.records import Article
+from core.records import Article
 from tasks.search import (
     MAX_LIMIT,
     NO_STEMMER,

@@ -31,7 +31,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from tasks.records import Article, Quote
+from core.errors import WirehouseError
+from core.records import Article, Quote
 from tasks.search import SearchError
 from warehouse.articles import ARTICLE_SCHEMA, store_articles, store_isolating
 from warehouse.connection import (
@@ -45,7 +46,6 @@ from warehouse.connection import (
     write_lock,
 )
 from warehouse.search import catch_up_search_index
-from wirehouse.errors import WirehouseError
 
 logger = logging.getLogger(__name__)
 # One merge at a time in a process: its batch threads would otherwise all share the (re-entrant) lock
@@ -119,7 +119,7 @@ def encode_batch(articles: Sequence[Article]) -> bytes:
     Returns:
         The payload.
     """
-    from tasks.rawhtml import compress_html
+    from core.rawhtml import compress_html
 
     columns: dict[str, list[Any]] = {name: [] for name in PAYLOAD_SCHEMA.names}
     for article in articles:

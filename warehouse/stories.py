@@ -8,8 +8,8 @@ from dataclasses import replace
 import duckdb
 import pyarrow as pa
 
+from core.records import Article
 from tasks import wirecopy
-from tasks.records import Article
 from warehouse.connection import execute_with
 
 _TS = pa.timestamp("us", tz="UTC")

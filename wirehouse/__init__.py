@@ -27,7 +27,7 @@ def connect(
     Returns:
         A ``duckdb.DuckDBPyConnection``; close it when done.
     """
-    from tasks.settings import load_settings
+    from core.settings import load_settings
     from warehouse.connection import WarehouseError, lake_of
     from warehouse.connection import connect as open_lake
 

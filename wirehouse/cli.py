@@ -13,10 +13,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from tasks.settings import VERSION, apply_prefect_defaults, load_settings, wants_progress_bar
+from core.errors import PermanentError, WirehouseError, first_line
+from core.settings import VERSION, apply_prefect_defaults, load_settings, prepare_process, wants_progress_bar
 from wirehouse import interrupt
 from wirehouse.demo import DEMO_BASE, DEMO_PORT
-from wirehouse.errors import PermanentError, WirehouseError
 from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
 from wirehouse.tables import MAX_CELL as MAX_CELL
 from wirehouse.tables import Layout, select_columns
@@ -353,7 +353,7 @@ def run_ingest(
             temporary.start()
             stack.callback(temporary.stop)
         # Fail fast, before the run: an unusable warehouse, shard, feed list or cluster is a one-line error.
-        from tasks.load import parse_shard
+        from pipeline.load import parse_shard
 
         parse_shard(shard)
         if feeds:
@@ -415,7 +415,7 @@ def _check_dask(address: str) -> None:
 def _use_dask(args: argparse.Namespace) -> None:
     """Hand ``--dask-address`` to the flows this process starts (they read their settings themselves)."""
     if getattr(args, "dask_address", None):
-        from tasks.settings import export_settings
+        from core.settings import export_settings
 
         export_settings(dask_address=args.dask_address)
 
@@ -426,7 +426,7 @@ def _note(message: str) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """`wirehouse ingest`."""
-    from tasks.report import summary_lines
+    from pipeline.report import summary_lines
 
     _use_dask(args)
     summary = run_ingest(args.feeds, _warehouse_path(args), args.batch_size, args.shard)
@@ -444,7 +444,7 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
     Returns:
         The flow's BackfillSummary.
     """
-    from tasks.load import parse_when
+    from pipeline.load import parse_when
     from tasks.warc import expand_sources
     from warehouse.connection import run_scope
 
@@ -488,7 +488,7 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """`wirehouse backfill WARC...`."""
-    from tasks.backfill import summary_lines
+    from pipeline.backfill import summary_lines
 
     _use_dask(args)
     summary = run_backfill(args, _warehouse_path(args))
@@ -502,8 +502,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`wirehouse demo`: serve the bundled sample newsroom on loopback and ingest it."""
-    from tasks.report import summary_lines
-    from tasks.settings import export_settings
+    from core.settings import export_settings
+    from pipeline.report import summary_lines
     from wirehouse.demo import serve_newsroom
 
     if args.serve:
@@ -577,7 +577,7 @@ def _days(value: str) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     """`wirehouse reprocess`."""
-    from tasks.records import EXTRACTION_STATUSES
+    from core.records import EXTRACTION_STATUSES
     from warehouse.connection import lake_of
 
     if args.status is not None and args.status not in EXTRACTION_STATUSES:
@@ -948,7 +948,7 @@ def _warehouse_name(args: argparse.Namespace) -> str:
 def _told(exc: Exception, args: argparse.Namespace) -> Exception | None:
     """What main() says of an error in one line: a fault below wirehouse first, then its own errors."""
     from warehouse.connection import DatabaseError
-    from warehouse.faults import CatalogLostError, StorageFullError, first_line, known_fault
+    from warehouse.faults import CatalogLostError, StorageFullError, known_fault
 
     if isinstance(exc, (StorageFullError, CatalogLostError)):
         return exc
@@ -970,6 +970,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit code.
     """
+    prepare_process()  # a run may start here: Prefect's defaults before anything imports prefect
     args = build_parser().parse_args(argv)
     previous = signal.getsignal(signal.SIGINT)
     try:

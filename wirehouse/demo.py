@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tasks.settings import DEMO_HOST, DEMO_PORT
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
+from core.settings import DEMO_HOST, DEMO_PORT
 from wirehouse.sampledates import days_to_today, shift_dates
 
 NEWSROOM = Path(__file__).parent / "sample_newsroom"

@@ -1,41 +1,5 @@
-"""The one exception root: every error wirehouse raises on purpose is a ``WirehouseError``.
+"""The one exception root, re-exported from :mod:`core.errors` so that ``wirehouse.errors`` keeps working."""
 
-The CLI catches this one class and prints its message as one line; retry decisions ask
-``is_transient(exc)`` instead of matching strings (dlt's ``TransientException``/``TerminalException``).
-"""
+from core.errors import PermanentError, TransientError, WirehouseError, is_transient
 
-from __future__ import annotations
-
-
-class WirehouseError(Exception):
-    """Base of every error wirehouse raises on purpose; the message is meant for the user."""
-
-    @property
-    def transient(self) -> bool:
-        """Whether trying the same thing again later may succeed."""
-        return False
-
-
-class TransientError(WirehouseError):
-    """Trying again later may succeed: a busy warehouse, a timeout, a server that said "not now"."""
-
-    @property
-    def transient(self) -> bool:
-        """Always true for this class."""
-        return True
-
-
-class PermanentError(WirehouseError):
-    """Trying again will fail the same way until something (input, settings, code) changes."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is worth retrying: wirehouse's own errors say so; anything else is not.
-
-    Args:
-        exc: Any exception.
-
-    Returns:
-        True for a transient wirehouse error.
-    """
-    return isinstance(exc, WirehouseError) and exc.transient
+__all__ = ["PermanentError", "TransientError", "WirehouseError", "is_transient"]

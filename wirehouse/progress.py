@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-PROGRESS_FIELD = "wirehouse_progress"  # set by tasks.report.Progress.as_extra()
+PROGRESS_FIELD = "wirehouse_progress"  # set by pipeline.report.Progress.as_extra()
 
 
 class _QuietInfo(logging.Filter):

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
 
 # Seconds to wait for the server to answer /health; Prefect's temporary server takes 5-19 s on a
 # busy 2-core machine (migrations of a fresh database included).

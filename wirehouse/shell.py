@@ -18,16 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
-from warehouse.connection import (
-    LAKE,
-    attach_statement,
-    connect,
-    extension_path,
-    lake_extensions,
-    lake_of,
-    sql_string,
-)
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
+from warehouse.connection import connect
+from warehouse.lake import LAKE, attach_statement, extension_path, lake_extensions, lake_of, sql_string
 
 CLI_PACKAGE = "duckdb-cli"
 # The one line attach-sql starts with (an SQL comment, so the output can be piped as it is).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.records import Article
 from tasks.enrich import dateline, fingerprint, keywords, language, quotes, stats
-from tasks.records import Article
 
 Enricher = Callable[[Article], Article]
 

@@ -6,10 +6,11 @@ import logging
 import re
 from dataclasses import dataclass, replace
 
+from core.records import Article
+
 # agency_code is re-exported for callers that import it from here (tasks.enrich.keywords).
 from tasks.agencies import AGENCIES, PRESS_RELEASE, PRESS_RELEASE_WIRES
 from tasks.agencies import agency_code as agency_code
-from tasks.records import Article
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from core.records import Article
 from tasks import wirecopy
-from tasks.records import Article
 
 
 def enrich(article: Article) -> Article:

@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import yake
 
+from core.records import Article
 from tasks.enrich.dateline import agency_code
-from tasks.records import Article
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from langdetect.detector_factory import PROFILES_DIRECTORY
 
+from core.records import Article
 from tasks.enrich.langfast import LangDetectException, detect_langs
-from tasks.records import Article
 
 logger = logging.getLogger(__name__)
 

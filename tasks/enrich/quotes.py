@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import replace
 
-from tasks.records import Article, Quote
+from core.records import Article, Quote
 
 logger = logging.getLogger(__name__)
 

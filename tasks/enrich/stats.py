@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import replace
 
-from tasks.records import Article
+from core.records import Article
 
 WORDS_PER_MINUTE = 230  # a common adult silent-reading rate for news prose
 # Chinese and Japanese are read at roughly 255 and 357 characters a minute (Trauzettel-Klosinski & Dietz,

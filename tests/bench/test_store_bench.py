@@ -2,8 +2,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bench.store import copies, label, report, shuffled_text
+from core.records import Article
 from tasks import wirecopy
-from tasks.records import Article
 
 TEXT = " ".join(f"wort{i}" for i in range(80)) + "\n" + " ".join(f"satz{i}" for i in range(60))
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)

@@ -8,9 +8,9 @@ import time
 import pytest
 import tantivy
 
+from core.settings import exported_settings
 from flows.ingest import ingest
 from tasks.feeds import parse_feed
-from tasks.settings import exported_settings
 from tests.bulk_newsroom import BulkNewsroom
 from warehouse.connection import connect, lake_of
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import FeedSource
 from flows.ingest import ingest
-from tasks.records import FeedSource
 from tests.site import ARTICLES, serve_site
 from tests.tasks.test_sitemaps import HOSTILE
 from warehouse.connection import connect, open_warehouse

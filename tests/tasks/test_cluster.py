@@ -20,7 +20,8 @@ from tasks.cluster import (
     process_packed_pages,
     unpack_pages,
 )
-from tasks.cpu import cpu_pool, process_in_pool
+from tasks.cpu import process_in_pool
+from tasks.pools import cpu_pool
 from tests.conftest import free_port
 from tests.tasks.test_cpu import _page
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import psutil
 
-from tasks.cpu import LazyProcessPool, cpu_pool, process_in_pool, worker_count
-from tasks.rawhtml import COMPRESSION, decompress_html
-from tasks.records import FeedEntry, Page
+from core.rawhtml import COMPRESSION, decompress_html
+from core.records import FeedEntry, Page
+from tasks.cpu import LazyProcessPool, process_in_pool, worker_count
+from tasks.pools import cpu_pool
 
 ARTICLE = (
     "<html lang='en'><head><title>{title}</title></head><body><article><h1>{title}</h1>"
@@ -97,7 +98,8 @@ def test_shutdown_without_start_is_harmless():
 def test_workers_run_at_a_lower_priority_than_the_flow():
     import os
 
-    from tasks.cpu import WORKER_NICENESS, cpu_pool
+    from tasks.cpu import WORKER_NICENESS
+    from tasks.pools import cpu_pool
 
     with cpu_pool(1) as pool:
         worker = pool.submit(os.nice, 0).result()

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from core.settings import Settings
 from tasks.discover import (
     USUAL_FEED_PATHS,
     DiscoveryError,
@@ -13,7 +14,6 @@ from tasks.discover import (
     site_name,
 )
 from tasks.http import HttpClient
-from tasks.settings import Settings
 from tests.site import serve_site
 
 SETTINGS = Settings(allow_private_hosts=frozenset({"127.0.0.1", "localhost"}), host_delay=0, total_timeout=10)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from trafilatura.utils import load_html
 
+from core.records import FeedEntry, Page
 from tasks.extract import (
     decode_html,
     drop_leading_title,
@@ -13,7 +14,6 @@ from tasks.extract import (
     prune_furniture,
     reconcile_body,
 )
-from tasks.records import FeedEntry, Page
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 NOW = datetime(2024, 10, 28, 15, 0, tzinfo=UTC)

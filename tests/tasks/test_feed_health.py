@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.records import FeedFetch, FeedSource
+from core.settings import Settings
 from tasks.feeds import BACKOFF_CAP, conditional_headers, fetch_feed_result, next_feed_health
 from tasks.http import FetchError, HttpClient, parse_retry_after
-from tasks.records import FeedFetch, FeedSource
-from tasks.settings import Settings
 from warehouse.connection import open_warehouse
 from warehouse.feeds import due_feeds, feed_statuses, save_feeds, store_fetches
 

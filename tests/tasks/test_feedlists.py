@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from core.records import FeedSource
 from tasks.feedlists import FeedListError, sniff_feed_list, write_feed_toml, write_opml
 from tasks.feeds import parse_feed_list, parse_feed_toml, parse_opml
-from tasks.records import FeedSource
 
 WORLD = Path(__file__).resolve().parent.parent.parent / "feeds" / "world.opml"
 

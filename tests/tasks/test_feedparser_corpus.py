@@ -26,10 +26,10 @@ from urllib.parse import quote, unquote, urlsplit
 import feedparser
 import pytest
 
+from core.records import FeedResult, FeedSource
+from core.settings import Settings
 from tasks.feeds import _entry_link, canonical_url, failed_feed_result, fetch_feed_result, html_to_text
 from tasks.http import FetchError, HttpClient
-from tasks.records import FeedResult, FeedSource
-from tasks.settings import Settings
 from tests.conftest import require_corpus
 
 pytestmark = pytest.mark.corpus

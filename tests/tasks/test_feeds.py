@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.records import FeedEntry, FeedFetch, FeedResult, FeedSource
 from tasks.feeds import (
     FeedListError,
     NotAFeedError,
@@ -15,7 +16,6 @@ from tasks.feeds import (
     settled_fetches,
 )
 from tasks.http import Response
-from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource
 
 FEED = "https://news.example/feed"
 

@@ -5,8 +5,8 @@ import time
 import pytest
 from werkzeug import Response as WResponse
 
+from core.settings import Settings
 from tasks.http import FetchError, HttpClient, charset_from_content_type, fetch_many, is_public_address
-from tasks.settings import Settings
 
 LOOPBACK = Settings(
     allow_private_hosts=frozenset({"127.0.0.1", "localhost"}), host_delay=0, total_timeout=5, read_timeout=2

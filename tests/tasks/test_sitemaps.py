@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.records import FeedSource
+from core.settings import Settings
 from tasks.feeds import fetch_feed_result
 from tasks.http import HttpClient
-from tasks.records import FeedSource
-from tasks.settings import Settings
 from tasks.sitemaps import (
     SitemapError,
     SitemapUrl,

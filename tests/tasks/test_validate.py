@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.records import FeedEntry, Page, Quote
 from tasks.cpu import process_page
-from tasks.records import FeedEntry, Page, Quote
 from tasks.validate import (
     EARLIEST_DATE,
     MAX_LIST,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
-from tasks.records import Article, FeedEntry
+from core.records import Article, FeedEntry
 from warehouse.articles import MAX_FETCH_ATTEMPTS, known_urls, store_articles
 from warehouse.connection import open_warehouse
 
@@ -184,8 +184,8 @@ OTHER = (
 
 
 def test_quotes_and_wire_copy_stories(warehouse_path):
+    from core.records import Quote
     from tasks import wirecopy
-    from tasks.records import Quote
 
     def wire(n, text, hour, **kw):
         return art(
@@ -246,8 +246,8 @@ def test_replacing_keeps_the_fetch_bookkeeping(warehouse_path):
 
 
 def test_replacing_drops_quotes_and_band_keys_the_new_version_has_not(warehouse_path):
+    from core.records import Quote
     from tasks import wirecopy
-    from tasks.records import Quote
 
     old = art(1, text=WIRE, fingerprint=wirecopy.fingerprint(WIRE), quotes=(Quote(1, "Wir bleiben", 10, 21),))
     with open_warehouse(warehouse_path, migrate=True) as con:

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 
 import warehouse
+from core.records import FeedFetch, FeedSource, Quote
 from tasks import wirecopy
-from tasks.records import FeedFetch, FeedSource, Quote
 from tests.warehouse.test_articles import WIRE, art
 from warehouse.articles import store_articles
 from warehouse.connection import connect, lake_of

@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
+from core.records import Article, FeedSource, Quote
 from tasks.export import EXPORT_MARKER, STATS_COLUMNS, ExportError, ExportRefusedError
-from tasks.records import Article, FeedSource, Quote
 from warehouse.articles import store_articles
 from warehouse.connection import open_warehouse
 from warehouse.export import export_parquet, warehouse_stats

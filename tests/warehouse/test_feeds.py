@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import timedelta
 
-from tasks.records import FeedFetch, FeedSource
+from core.records import FeedFetch, FeedSource
 from tests.warehouse.test_articles import NOW, art
 from warehouse.articles import store_articles
 from warehouse.connection import open_warehouse

@@ -6,7 +6,7 @@ import pytest
 import tantivy
 
 import warehouse.search
-from tasks.records import Article
+from core.records import Article
 from tasks.search import SearchError
 from warehouse.articles import store_articles
 from warehouse.connection import lake_of, open_warehouse, run_scope

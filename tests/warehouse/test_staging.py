@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.records import Article, Quote
+from core.records import Article, Quote
 from tests.warehouse.test_articles import art, entry
 from warehouse.articles import known_urls
 from warehouse.connection import open_warehouse, write_lock
@@ -134,7 +134,7 @@ _SAVE_ONE = textwrap.dedent(
 def test_a_bad_article_in_a_staged_batch_becomes_an_error_row(shared):
     from datetime import UTC, datetime
 
-    from tests.tasks.test_batch import _article
+    from tests.pipeline.test_batch import _article
 
     # Year 1 overflows the wire-copy window arithmetic (what validation would have dropped).
     poison = _article(2, published_at=datetime(1, 1, 1, tzinfo=UTC))
@@ -217,7 +217,7 @@ def test_writers_in_separate_processes_stage_and_merge_at_once(shared):
 def test_threads_of_one_process_share_the_lock_and_the_first_holder_waits_for_the_others(shared):
     import threading
 
-    from warehouse.connection import _LOCKS_DB, _PG_HOLDER, _PG_QUERY, _lock_connection, lake_of
+    from warehouse.lake import _LOCKS_DB, _PG_HOLDER, _PG_QUERY, _lock_connection, lake_of
 
     def holder():
         con = _lock_connection(lake_of(shared))
@@ -249,7 +249,7 @@ def test_threads_of_one_process_share_the_lock_and_the_first_holder_waits_for_th
 
 
 def test_a_merge_that_lost_its_lock_commits_nothing(shared):
-    from warehouse.connection import (
+    from warehouse.lake import (
         _LOCKS_DB,
         _PG_EXECUTE,
         WarehouseBusyError,

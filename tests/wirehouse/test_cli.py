@@ -251,7 +251,7 @@ def test_progress_bar_follows_progress_records():
 
     from rich.console import Console
 
-    from tasks.report import Progress
+    from pipeline.report import Progress
     from wirehouse.progress import ProgressBar
 
     bar = ProgressBar(Console(file=io.StringIO()))
@@ -265,7 +265,7 @@ def test_progress_bar_follows_progress_records():
 
 
 def test_progress_lines_are_throttled():
-    from tasks.report import Progress
+    from pipeline.report import Progress
 
     progress = Progress(feeds_total=3, articles_total=0, every=2.0)
     progress.feeds_done = 1
@@ -279,7 +279,7 @@ def test_progress_lines_are_throttled():
 def test_feeds_reset_enable_and_disable_undo_what_health_did(tmp_path, capsys):
     from datetime import UTC, datetime
 
-    from tasks.records import FeedFetch
+    from core.records import FeedFetch
     from warehouse.feeds import store_fetches
 
     (tmp_path / "f.opml").write_text(

@@ -1,8 +1,8 @@
+from core.settings import SettingsError
 from tasks.export import ExportError
 from tasks.feeds import FeedListError
 from tasks.http import BlockedAddressError, FetchError
 from tasks.search import SearchError
-from tasks.settings import SettingsError
 from warehouse.connection import WarehouseBusyError, WarehouseError
 from wirehouse.errors import PermanentError, TransientError, WirehouseError, is_transient
 

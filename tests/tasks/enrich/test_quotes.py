@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from core.records import Quote
 from tasks.enrich.quotes import MAX_QUOTE_CHARS, enrich, find_quotes
-from tasks.records import Quote
 from tests.factories import make_article
 
 SEED = Path(__file__).resolve().parents[4] / "shared" / "seed"

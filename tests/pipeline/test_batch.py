@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.batch import KEEP_BUSY, BatchQueue, run_batch
+from core.records import FeedEntry
+from core.settings import Settings
+from pipeline.batch import KEEP_BUSY, BatchQueue, run_batch
 from tasks.http import HttpClient
-from tasks.records import FeedEntry
-from tasks.settings import Settings
 from warehouse.connection import WarehouseError, hold_warehouse, open_warehouse
 
 # A dpa-style wire story of our own (tests/fixtures/pages).
@@ -77,7 +77,7 @@ def _article(n, **fields):
 def test_one_article_the_warehouse_refuses_is_isolated_and_the_rest_of_the_batch_lands(tmp_path):
     from datetime import UTC, datetime
 
-    from tasks.batch import store_isolating
+    from pipeline.batch import store_isolating
     from warehouse.articles import store_articles
 
     path = tmp_path / "news.sqlite"
@@ -99,7 +99,7 @@ def test_one_article_the_warehouse_refuses_is_isolated_and_the_rest_of_the_batch
 
 
 def test_a_warehouse_error_is_not_split_but_raised(tmp_path):
-    from tasks.batch import store_isolating
+    from pipeline.batch import store_isolating
     from warehouse.connection import WarehouseMemoryError
 
     calls = []

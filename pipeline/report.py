@@ -12,7 +12,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE as NO_CACHE
 
-from tasks.records import FeedFetch, IngestSummary
+from core.records import FeedFetch, IngestSummary
 from warehouse.articles import run_breakdown
 from warehouse.connection import open_warehouse
 

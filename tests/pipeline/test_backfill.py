@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tasks.backfill import Filters, page_of, sourced, summary_lines, wanted
-from tasks.records import ArchiveLoad, Article, BackfillSummary
+from core.records import ArchiveLoad, Article, BackfillSummary
+from pipeline.backfill import Filters, page_of, sourced, summary_lines, wanted
 from tasks.warc import ArchiveRecord
 
 CAPTURED = datetime(2024, 10, 28, 9, 0, tzinfo=UTC)

@@ -19,10 +19,10 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 
+from core.records import ArchiveLoad, Article, BackfillSummary, FeedEntry, Page
+from pipeline.load import batched
 from tasks.cpu import process_in_pool
 from tasks.feeds import canonical_url
-from tasks.load import batched
-from tasks.records import ArchiveLoad, Article, BackfillSummary, FeedEntry, Page
 from tasks.warc import (
     BROKEN_GZIP,
     UNREADABLE,

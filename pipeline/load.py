@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,12 +16,16 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
-from tasks.records import FeedEntry, FeedFetch, FeedResult, FeedSource
-from tasks.settings import DEMO_PORT, SettingsError
+from core.records import FeedEntry, FeedFetch, FeedResult, FeedSource
+from core.settings import DEMO_PORT, SettingsError
+from pipeline.report import Progress
+from tasks.feeds import settled_fetches
 from warehouse.articles import known_urls, stored_page_urls
 from warehouse.connection import WarehouseError, ensure_schema, open_warehouse, write_lock
 from warehouse.demo import remember_port, remembered_port
 from warehouse.feeds import due_feeds, save_feeds, store_fetches, waiting_feeds
+
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- pure functions
 
@@ -176,7 +183,7 @@ def demo_newsroom_port(path: Path, serving: int) -> int:
             the lake for later runs; 0: none.
 
     Returns:
-        ``serving``, else the port the lake remembers, else :data:`~tasks.settings.DEMO_PORT`.
+        ``serving``, else the port the lake remembers, else :data:`~core.settings.DEMO_PORT`.
     """
     if serving:
         with write_lock(path), open_warehouse(path) as con:
@@ -274,6 +281,51 @@ def record_fetches(path: Path, fetches: list[FeedFetch], run_id: str | None) -> 
     """
     with write_lock(path), open_warehouse(path) as con:
         return store_fetches(con, fetches, run_id)
+
+
+_RECORD_ATTEMPTS = 5
+
+
+class SettledSoFar:
+    """What an interrupted run has done: its feed results in entry order, and its progress."""
+
+    def __init__(self) -> None:
+        self.results: list[FeedResult] = []
+        self.progress: Progress | None = None
+
+
+@contextmanager
+def fetches_kept_on_interrupt(path: Path, run_id: str | None) -> Iterator[SettledSoFar]:
+    """On Ctrl-C, store the feed fetches that claim no article left unstored, then let it go on.
+
+    Batches are collected in submission order, so the stored entries are a prefix of the run's
+    entries (``progress.articles_done`` of them); see :func:`settled_fetches`.
+
+    Args:
+        path: The warehouse.
+        run_id: The flow run.
+
+    Yields:
+        The record the flow keeps up to date.
+    """
+    settled = SettledSoFar()
+    try:
+        yield settled
+    except KeyboardInterrupt:
+        stored = settled.progress.articles_done if settled.progress else 0
+        fetches = settled_fetches(settled.results, stored)
+        # A plain call, not a task run: the run is being interrupted. Batches still running in other
+        # threads commit meanwhile, and a commit that meets one of theirs can fail; a new attempt
+        # starts after it. Within the interrupt watchdog's time; a fetch record that never lands only
+        # means the feed is fetched again (its articles are known by URL).
+        for attempt in range(_RECORD_ATTEMPTS):
+            try:
+                record_fetches.fn(path, fetches, run_id)
+                break
+            except Exception as exc:  # any failure: the interrupt must still end the run cleanly
+                logger.debug("recording fetches on interrupt failed (attempt %d): %s", attempt + 1, exc)
+                time.sleep(0.1)
+        raise
 
 
 @task(name="select-stored-pages", cache_policy=NO_CACHE)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from wirehouse.errors import PermanentError
+from core.errors import PermanentError
 
 PROJECT_URL = "https://github.com/wirehouse-news/wirehouse"
 VERSION = "0.1.0"
@@ -265,6 +265,16 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return bool(libc.mallopt(_M_ARENA_MAX, arenas))
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
         return False
+
+
+def prepare_process() -> None:
+    """Ready this process for a run: the project's Prefect defaults (before prefect is imported) and fewer arenas.
+
+    Called where a run starts (``flows``, each flow module, the CLI's ``main``), never on import of a
+    library module: ``import wirehouse`` or ``import tasks`` leaves a notebook's environment alone.
+    """
+    apply_prefect_defaults()
+    limit_malloc_arenas()
 
 
 def export_settings(**values: Any) -> None:

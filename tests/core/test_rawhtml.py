@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.rawhtml import COMPRESSION, compress_html, decompress_html
+from core.rawhtml import COMPRESSION, compress_html, decompress_html
 
 
 def test_a_page_comes_back_byte_for_byte():

@@ -3,8 +3,8 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from tasks.load import batched, plan_new_entries
-from tasks.records import FeedEntry, FeedFetch, FeedResult
+from core.records import FeedEntry, FeedFetch, FeedResult
+from pipeline.load import batched, plan_new_entries
 
 NOW = datetime(2024, 10, 28, 15, 0, tzinfo=UTC)
 
@@ -36,8 +36,8 @@ def test_batched():
 def test_parse_shard_reads_i_of_n_and_names_what_is_wrong():
     import pytest
 
-    from tasks.load import parse_shard
-    from tasks.settings import SettingsError
+    from core.settings import SettingsError
+    from pipeline.load import parse_shard
 
     assert parse_shard("0/4") == (0, 4)
     assert parse_shard(" 3 / 4 ") == (3, 4)
@@ -48,8 +48,8 @@ def test_parse_shard_reads_i_of_n_and_names_what_is_wrong():
 
 
 def test_shards_split_the_feeds_stably_and_completely():
-    from tasks.load import in_shard, shard_of
-    from tasks.records import FeedSource
+    from core.records import FeedSource
+    from pipeline.load import in_shard, shard_of
 
     feeds = [FeedSource(url=f"https://site{n}.example/feed.xml") for n in range(200)]
     parts = [in_shard(feeds, (i, 4)) for i in range(4)]

@@ -15,11 +15,11 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
+from core.records import FeedEntry
+from core.settings import Settings
 from tasks.cpu import process_in_pool
 from tasks.http import HttpClient
 from tasks.pages import fetch_pages_now
-from tasks.records import FeedEntry
-from tasks.settings import Settings
 from warehouse.articles import error_row, store_isolating, stored_pages
 from warehouse.connection import WarehouseBusyError, WarehouseMemoryError, open_warehouse
 from warehouse.staging import merge_staged, pending_batches, save_batch

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.settings import Settings, SettingsError, settings_from_mappings
+from core.settings import Settings, SettingsError, settings_from_mappings
 
 
 def test_defaults_match_the_documented_politeness_settings():
@@ -54,7 +54,7 @@ def test_bad_values_raise_a_settings_error(file_values, env):
 def test_malloc_arenas_are_capped_unless_the_user_chose(monkeypatch):
     import platform
 
-    from tasks.settings import limit_malloc_arenas
+    from core.settings import limit_malloc_arenas
 
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False  # the user's own setting wins
@@ -66,7 +66,7 @@ def test_malloc_arenas_are_capped_unless_the_user_chose(monkeypatch):
 def test_exported_settings_are_undone_after_the_block(monkeypatch):
     import os
 
-    from tasks.settings import exported_settings
+    from core.settings import exported_settings
 
     monkeypatch.setenv("WIREHOUSE_HOST_DELAY", "2.5")
     monkeypatch.delenv("WIREHOUSE_ALLOW_PRIVATE_HOSTS", raising=False)
@@ -84,7 +84,7 @@ def test_warehouse_memory_is_capped_by_default_and_zero_means_duckdbs_own():
 
 
 def test_arrow_uses_the_system_allocator_unless_the_user_chose(monkeypatch):
-    from tasks.settings import apply_prefect_defaults
+    from core.settings import apply_prefect_defaults
 
     monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
     apply_prefect_defaults()
@@ -95,7 +95,7 @@ def test_arrow_uses_the_system_allocator_unless_the_user_chose(monkeypatch):
 
 
 def test_a_postgresql_url_becomes_a_catalog_address_that_survives_being_a_path():
-    from tasks.settings import postgres_conninfo
+    from core.settings import postgres_conninfo
 
     settings = settings_from_mappings(
         {}, {"WIREHOUSE_WAREHOUSE": "postgresql://u:p%20w@db.example:5433/lake"}

@@ -1,0 +1,1 @@
+"""The pipeline's steps that touch storage: Prefect tasks over tasks/ (pure stages) and warehouse/ (storage)."""
