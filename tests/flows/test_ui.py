@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
 from flows.ingest import ingest
 from tasks.report import summary_line
+from wirehouse.cli import TEMPORARY_UI_NOTE
 
 
 def _final_task_runs(run_id, expected):
@@ -62,3 +66,29 @@ def test_a_failed_fetch_is_a_red_task_and_the_run_carries_its_summary_line(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-summary"]))
         )
     assert str(summary.run_id) in {str(a.flow_run_id) for a in artifacts}
+
+
+def test_a_run_on_the_temporary_server_says_its_ui_is_gone_and_how_to_keep_one(newsroom, tmp_path):
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wirehouse.cli",
+            "ingest",
+            "--feeds",
+            newsroom.opml,
+            "--warehouse",
+            str(tmp_path / "news.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.splitlines()[-1] == f"wirehouse: {TEMPORARY_UI_NOTE}"
+    assert "make ui" in TEMPORARY_UI_NOTE and "PREFECT_API_URL" in TEMPORARY_UI_NOTE
+    assert "feeds: 3 fetched, 0 failed" in result.stdout  # the summary as before
