@@ -23,6 +23,7 @@ from tasks.feeds import (
     fetch_feed,
     fetches_kept_on_interrupt,
     no_feed_fetched_message,
+    quiet_exhausted_fetches,
     read_feed_list,
     state_exception,
 )
@@ -97,6 +98,7 @@ def _ingest(
     """The body of the ingest flow, run while the warehouse's run lock is held."""
     logger = get_run_logger()
     path = settings.warehouse_path
+    quiet_exhausted_fetches()
     prepare_warehouse(path)
     # The batches' own threads, apart from the feed fetches' (the flow's runner): a batch never waits
     # for a feed thread, nor a feed for a batch. Entered first, so it is left last, as the flow's own

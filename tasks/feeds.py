@@ -690,6 +690,24 @@ def fetch_feed(client: HttpClient, feed: FeedSource, settings: Settings) -> Feed
     return result
 
 
+class _QuietExhaustedFetch(logging.Filter):
+    """Drop Prefect's "Task run failed with state: Failed fetch(<the whole record>) - Retries are exhausted".
+
+    Prefect logs it (with an empty traceback, "NoneType: None") when a retried task returns a Failed
+    state; its "Finished in state Failed fetch('<error>')" line right after says the same in one line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Task run failed with state: Failed fetch(")
+
+
+def quiet_exhausted_fetches() -> None:
+    """Install the filter on Prefect's task-run logger (once per process; console and UI alike)."""
+    task_logger = logging.getLogger("prefect.task_runs")
+    if not any(isinstance(f, _QuietExhaustedFetch) for f in task_logger.filters):
+        task_logger.addFilter(_QuietExhaustedFetch())
+
+
 def feed_result_of(state: Any) -> FeedResult | None:
     """Return the result a finished fetch-feed task holds, failed fetches included (None if it has none).
 

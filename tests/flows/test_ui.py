@@ -92,3 +92,24 @@ def test_a_run_on_the_temporary_server_says_its_ui_is_gone_and_how_to_keep_one(n
     assert result.stderr.splitlines()[-1] == f"wirehouse: {TEMPORARY_UI_NOTE}"
     assert "make ui" in TEMPORARY_UI_NOTE and "PREFECT_API_URL" in TEMPORARY_UI_NOTE
     assert "feeds: 3 fetched, 0 failed" in result.stdout  # the summary as before
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_fetch_out_of_retries_is_logged_in_one_line(newsroom, warehouse_path, tmp_path):
+    import logging
+
+    dead = "http://127.0.0.1:9/dead.rss"  # refused: transient, retried, then given up
+    feed_list = tmp_path / "feeds.txt"
+    feed_list.write_text(f"{newsroom.base}/feeds/inland.rss\n{dead}\n")
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    task_logger = logging.getLogger("prefect.task_runs")
+    task_logger.addHandler(handler)
+    try:
+        summary = ingest(feeds=str(feed_list), warehouse=str(warehouse_path))
+    finally:
+        task_logger.removeHandler(handler)
+    assert summary.failures_by_reason.get("feed:connect") == 1
+    assert not [line for line in seen if "Retries are exhausted" in line], seen
+    assert [line for line in seen if line.startswith("Finished in state Failed fetch('cannot connect")]
