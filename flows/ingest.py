@@ -12,7 +12,7 @@ from typing import Any
 from prefect import State, flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
-from prefect.states import Failed
+from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from core.records import FeedResult, FeedSource, IngestSummary
@@ -28,11 +28,13 @@ from pipeline.load import (
     prepare_warehouse,
     record_fetches,
 )
-from pipeline.report import Progress, publish_report, summarize
+from pipeline.report import Progress, publish_report, summarize, summary_line
 from tasks.feeds import (
     failed_feed_result,
+    feed_result_of,
     fetch_feed,
     no_feed_fetched_message,
+    quiet_exhausted_fetches,
     read_feed_list,
     state_exception,
 )
@@ -70,7 +72,8 @@ def ingest(
             workers share the feeds of one lake; None takes every feed.
 
     Returns:
-        The run summary; a Failed state when no feed at all could be fetched.
+        A Completed state holding the run summary (its message the one-line summary); a Failed
+            state when no feed at all could be fetched.
     """
     started = time.monotonic()
     logger = get_run_logger()
@@ -99,6 +102,7 @@ def _ingest(
     """The body of the ingest flow, run while the warehouse's run lock is held."""
     logger = get_run_logger()
     path = settings.warehouse_path
+    quiet_exhausted_fetches()
     prepare_warehouse(path)
     # The batches' own threads, apart from the feed fetches' (the flow's runner): a batch never waits
     # for a feed thread, nor a feed for a batch. Entered first, so it is left last, as the flow's own
@@ -217,7 +221,8 @@ def _ingest(
     if fetches and summary.feeds_failed == summary.feeds:
         # A Failed state, not an exception: the run fails with one clear message and no traceback.
         return Failed(message=no_feed_fetched_message(fetches))
-    return summary
+    # The one-line summary as the state's message: the run's page in the UI shows it beside its state.
+    return Completed(message=summary_line(summary), data=summary)
 
 
 def _put(done: queue.SimpleQueue[Any], kind: str, feed: FeedSource | None, future: Any) -> None:
@@ -227,8 +232,8 @@ def _put(done: queue.SimpleQueue[Any], kind: str, feed: FeedSource | None, futur
 def _feed_result(feed: FeedSource, future: PrefectFuture[Any]) -> FeedResult:
     """A feed task's result; when its retries are exhausted, the failure recorded (the run goes on)."""
     future.wait()  # returns at once (the task is done); keeps the final state, so none is asked for
-    if future.state.is_completed():
-        result: FeedResult = future.result()
+    result = feed_result_of(future.state)  # a fetch that failed is a Failed task holding its record
+    if result is not None:
         return result
     return failed_feed_result(
         feed, state_exception(future.state) or RuntimeError("task failed"), datetime.now(UTC)

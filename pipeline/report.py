@@ -156,6 +156,16 @@ def summary_markdown(summary: IngestSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_line(summary: IngestSummary) -> str:
+    """The run summary in one line: the flow run's final state message in the Prefect UI."""
+    stored = sum(summary.articles_by_status.values())
+    failures = ", ".join(f"{k} {v}" for k, v in summary.failures_by_reason.items()) or "none"
+    return (
+        f"feeds {summary.feeds - summary.feeds_failed}/{summary.feeds}, "
+        f"articles {summary.new_entries} new / {stored} stored, failures: {failures}"
+    )
+
+
 def summary_lines(summary: IngestSummary) -> list[str]:
     """The short plain-text summary printed by the CLI."""
     stored = sum(summary.articles_by_status.values())

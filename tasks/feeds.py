@@ -18,9 +18,10 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import courlan
 import feedparser
 from lxml import etree, html
-from prefect import task
+from prefect import State, task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.runtime import task_run
+from prefect.states import Failed
 
 from core.errors import PermanentError
 from core.records import FeedEntry, FeedFetch, FeedResult, FeedSource, ParsedFeed
@@ -617,7 +618,7 @@ def read_feed_list_source(source: str, client: HttpClient, settings: Settings) -
     retry_condition_fn=lambda _task, _run, state: is_transient(state_exception(state)),
     cache_policy=NO_CACHE,
 )
-def fetch_feed(client: HttpClient, feed: FeedSource, settings: Settings) -> FeedResult:
+def fetch_feed(client: HttpClient, feed: FeedSource, settings: Settings) -> FeedResult | State[FeedResult]:
     """Fetch one feed; transient errors are retried by Prefect, the last attempt records the failure.
 
     Args:
@@ -626,16 +627,50 @@ def fetch_feed(client: HttpClient, feed: FeedSource, settings: Settings) -> Feed
         settings: Run settings (``feed_retries`` must match the task's retries).
 
     Returns:
-        Its fetch record and entries.
+        Its fetch record and entries; for a fetch that failed, a Failed state holding that record.
     """
     started = datetime.now(UTC)
     try:
-        return fetch_feed_result(client, feed, settings)
+        result = fetch_feed_result(client, feed, settings)
     except FetchError as exc:
         if task_run.run_count <= settings.feed_retries:
             raise  # Prefect tries again after retry_delay
-        # Out of retries: a recorded failure, not a failed task (one bad feed never fails the run).
-        return failed_feed_result(feed, exc, started)
+        result = failed_feed_result(feed, exc, started)
+    if result.fetch.error:
+        # Red in the UI, yet the run goes on: the flow takes the record from the state (feed_result_of).
+        return Failed(name="Failed fetch", message=result.fetch.error, data=result)
+    return result
+
+
+class _QuietExhaustedFetch(logging.Filter):
+    """Drop Prefect's "Task run failed with state: Failed fetch(<the whole record>) - Retries are exhausted".
+
+    Prefect logs it (with an empty traceback, "NoneType: None") when a retried task returns a Failed
+    state; its "Finished in state Failed fetch('<error>')" line right after says the same in one line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Task run failed with state: Failed fetch(")
+
+
+def quiet_exhausted_fetches() -> None:
+    """Install the filter on Prefect's task-run logger (once per process; console and UI alike)."""
+    task_logger = logging.getLogger("prefect.task_runs")
+    if not any(isinstance(f, _QuietExhaustedFetch) for f in task_logger.filters):
+        task_logger.addFilter(_QuietExhaustedFetch())
+
+
+def feed_result_of(state: Any) -> FeedResult | None:
+    """Return the result a finished fetch-feed task holds, failed fetches included (None if it has none).
+
+    Args:
+        state: The task run's final state.
+
+    Returns:
+        Its FeedResult, or None when the task ended without one (it raised).
+    """
+    data = state.result(raise_on_failure=False)
+    return data if isinstance(data, FeedResult) else None
 
 
 def state_exception(state: Any) -> BaseException | None:

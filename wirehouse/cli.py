@@ -386,9 +386,22 @@ def run_ingest(
                     shard=shard,
                     return_state=True,
                 )
+            _note_temporary_ui(temporary)
             if not state.is_completed():
                 raise _run_failed(state, "the ingest")
             return state.result()
+
+
+# Said on stderr after a run reported to a temporary server: the "View at" link Prefect logged is dead.
+TEMPORARY_UI_NOTE = (
+    "this run reported to a temporary Prefect server, now stopped (its 'View at' link is gone); "
+    "to keep runs in a UI: `make ui`, or PREFECT_API_URL=http://HOST:PORT/api of a running server"
+)
+
+
+def _note_temporary_ui(temporary: TemporaryServer | None) -> None:
+    if temporary is not None:
+        _note(TEMPORARY_UI_NOTE)
 
 
 def _run_failed(state: Any, what: str) -> BaseException:
@@ -481,6 +494,7 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
                     batch_size=args.batch_size,
                     return_state=True,
                 )
+            _note_temporary_ui(temporary)
             if not state.is_completed():
                 raise _run_failed(state, "the backfill")
             return state.result()
