@@ -83,6 +83,16 @@ def known_fault(exc: BaseException, warehouse: str) -> PermanentError | Transien
     """The one-line error of a failure below wirehouse that the user can act on, if ``exc`` is one."""
     if storage_full(exc):
         return storage_full_error(exc)
-    if catalog_lost(exc):
+    if catalog_lost(exc) or (_on_server(warehouse) and _invalidated(exc)):
         return catalog_lost_error(exc, warehouse)
     return None
+
+
+def _on_server(warehouse: str) -> bool:
+    return warehouse.startswith(("postgres:", "postgresql://", "postgres://"))
+
+
+def _invalidated(exc: BaseException) -> bool:
+    # A connection cut inside a statement can leave DuckDB's "database has been invalidated" as the only
+    # error the run sees: on a server catalog, the catalog going away is what caused it.
+    return any(isinstance(seen, duckdb.FatalException) for seen in _chain(exc))

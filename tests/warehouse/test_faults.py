@@ -59,3 +59,12 @@ def test_known_fault_is_none_for_anything_else_and_first_line_never_fails():
     assert isinstance(known_fault(OSError(errno.ENOSPC, "full"), "w"), StorageFullError)
     assert first_line(ValueError("")) == "ValueError"
     assert first_line(ValueError("  one\ntwo")) == "one"
+
+
+def test_an_invalidated_database_on_a_server_catalog_is_the_catalog_lost():
+    fatal = duckdb.FatalException(
+        "FATAL Error: Failed: database has been invalidated because of a previous fatal error"
+    )
+    fault = known_fault(_raised_from(fatal), "postgres:host=db dbname=lake")
+    assert isinstance(fault, CatalogLostError) and "postgres:host=db dbname=lake" in str(fault)
+    assert known_fault(_raised_from(fatal), "warehouse/news.sqlite") is None  # embedded: a bug to report
