@@ -569,24 +569,22 @@ def _since(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
-def _port(value: str) -> int:
+def _whole_number(value: str, low: int, high: int) -> int:
     try:
-        port = int(value)
+        number = int(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError("must be between 1 and 65535")
-    return port
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+    return number
+
+
+def _port(value: str) -> int:
+    return _whole_number(value, 1, 65535)
 
 
 def _days(value: str) -> int:
-    try:
-        days = int(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
-    if not 1 <= days <= 3660:
-        raise argparse.ArgumentTypeError("must be between 1 and 3660")
-    return days
+    return _whole_number(value, 1, 3660)
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
