@@ -16,6 +16,7 @@ from core.errors import first_line
 from core.rawhtml import COMPRESSION, compress_html, decompress_html
 from core.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
+from warehouse import keys as key_index
 from warehouse.connection import (
     WarehouseError,
     WarehouseMemoryError,
@@ -109,24 +110,13 @@ RAW_SCHEMA = pa.schema(
 )
 
 
-CANDIDATE_SCHEMA = pa.schema([("url", pa.string()), ("feed_url", pa.string()), ("guid", pa.string())])
+CANDIDATE_SCHEMA = pa.schema([("url", pa.string())])
 
 
-# Known = stored under the same canonical URL, or the same GUID in the same feed; a page whose fetch
-# failed for a passing reason is taken again once its pause is over, until MAX_FETCH_ATTEMPTS.
-_KNOWN = """
-WITH stored AS (
-    SELECT url, feed_url, guid FROM article_store
-    WHERE NOT (
-        retryable AND fetch_attempts < ?
-        AND fetched_at + to_minutes(CAST(? * pow(2, fetch_attempts - 1) AS BIGINT)) <= ?
-    )
-)
-SELECT c.url FROM candidates c JOIN stored s ON s.url = c.url
-UNION
-SELECT c.url FROM candidates c JOIN stored s ON s.feed_url = c.feed_url AND s.guid = c.guid
-UNION  -- staged by a run on a shared lake and not merged yet: someone is storing it already
-SELECT c.url FROM candidates c JOIN (
+# Staged by a run on a shared lake and not merged yet: someone is storing it already. (Stored URLs are
+# the key index's: warehouse.keys.)
+_STAGED = """
+SELECT DISTINCT c.url FROM candidates c JOIN (
     SELECT unnest(b.urls) AS url FROM staged_batches b
     WHERE NOT EXISTS (SELECT 1 FROM merged_batches m WHERE m.batch_id = b.batch_id)
 ) p ON p.url = c.url
@@ -169,12 +159,6 @@ _REPLACE_ARTICLES = (
     + "\nWHEN NOT MATCHED THEN INSERT BY NAME\n"
 )
 
-# Per URL of a batch: is it stored already, and may it be written (new, or a retryable failure)?
-_STORED = """
-SELECT b.url, count(a.url) > 0, coalesce(bool_and(a.retryable), TRUE)
-FROM batch b LEFT JOIN article_store a ON a.url = b.url
-GROUP BY b.url
-"""
 # A batch of articles none of which is stored yet (the usual ingest batch) is appended: the same rows
 # as the MERGEs would write, without their join against the whole table, and with nothing to delete.
 _APPEND_ARTICLES = "INSERT INTO article_store BY NAME (SELECT * FROM batch)"
@@ -387,22 +371,16 @@ def known_urls(
     """
     if not entries:
         return set()
-    candidates = pa.table(
-        {
-            "url": [e.url for e in entries],
-            "feed_url": [e.feed_url for e in entries],
-            "guid": [e.guid for e in entries],
-        },
-        schema=CANDIDATE_SCHEMA,
-    )
+    path = key_index.index_path(con)
+    key_index.catch_up(con, path)
+    known = key_index.known(path, entries, now or datetime.now(UTC), MAX_FETCH_ATTEMPTS, RETRY_BASE_MINUTES)
+    candidates = pa.table({"url": [e.url for e in entries]}, schema=CANDIDATE_SCHEMA)
     con.register("candidates", candidates)
     try:
-        rows = con.execute(
-            _KNOWN, [MAX_FETCH_ATTEMPTS, RETRY_BASE_MINUTES, now or datetime.now(UTC)]
-        ).fetchall()
+        known.update(row[0] for row in con.execute(_STAGED).fetchall())
     finally:
         con.unregister("candidates")
-    return {row[0] for row in rows}
+    return known
 
 
 def store_articles(
@@ -474,18 +452,15 @@ def _store_articles(
 ) -> list[Article]:
     """The body of :func:`store_articles`: one transaction (the caller holds ``_LOAD_LOCK``)."""
     with transaction(con):
-        con.register("batch", articles_table(articles, run_id))
-        try:
-            found = con.execute(_STORED).fetchall()
-        finally:
-            con.unregister("batch")
+        # The index caught up with this transaction's snapshot: exactly what the lake holds for it.
+        path = key_index.index_path(con)
+        key_index.catch_up(con, path)
+        stored = key_index.stored(path, {a.url for a in articles})
         # Only new articles and retryable failures are written; a settled article stays as it is,
         # and so do its raw HTML and quotes.
-        writable = {url for url, _, may_write in found if may_write}
-        kept = list(articles) if replace else [a for a in articles if a.url in writable]
-        stored = {url for url, is_stored, _ in found if is_stored}
-        renewed = sorted({a.url for a in kept} & stored)  # rows replaced, with their quotes and keys
-        kept, keys, renamed = assign_story_ids(con, kept)
+        kept = list(articles) if replace else [a for a in articles if stored.get(a.url, True)]
+        renewed = sorted({a.url for a in kept} & stored.keys())  # rows replaced, with their quotes and keys
+        kept, keys, renamed = assign_story_ids(con, kept, path)
         if renewed:
             execute_with(
                 con, "batch", articles_table(kept, run_id), _REPLACE_ARTICLES if replace else _INSERT_ARTICLES

@@ -83,6 +83,7 @@ class Lake:
     data_path: str | None  # None: the catalog remembers it (a PostgreSQL catalog created elsewhere)
     search_dir: Path
     lock: Path  # the run lock file (on this machine)
+    keys: Path  # the key index (warehouse.keys), on this machine
     sqlite: Path | None = None  # the embedded catalog file
     legacy: Path | None = None  # a single-file DuckDB warehouse of an older wirehouse, converted on first use
 
@@ -136,6 +137,7 @@ def lake_of(warehouse: Path | str | Lake, data_path: str | None = None) -> Lake:
             data_path=data,
             search_dir=local.with_name(local.name.rstrip("/") + ".search"),
             lock=local.with_name(local.name + ".lock"),
+            keys=local.with_name(local.name.rstrip("/") + ".keys"),
         )
     path = Path(text)
     catalog = path.with_suffix(".sqlite") if path.suffix == ".duckdb" else path
@@ -147,6 +149,7 @@ def lake_of(warehouse: Path | str | Lake, data_path: str | None = None) -> Lake:
         data_path=str(catalog.with_name(stem + ".data").absolute()) + os.sep,
         search_dir=catalog.with_name(stem + ".search"),
         lock=catalog.with_name(catalog.name + ".lock"),
+        keys=catalog.with_name(stem + ".keys"),
         sqlite=catalog,
         legacy=legacy,
     )

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from core.records import Article
 from tasks import wirecopy
+from warehouse import keys as key_index
 from warehouse.connection import execute_with
 
 _TS = pa.timestamp("us", tz="UTC")
 
-# Stored articles sharing an LSH band key with the batch, within the wire-copy window, with their story.
-_STORY_CANDIDATES = """
-WITH hits AS (
-    SELECT DISTINCT k.url FROM story_keys k JOIN batch_keys b ON k.band_key = b.band_key
-    WHERE k.seen_at BETWEEN ? AND ?
-)
-SELECT a.url, coalesce(a.published_at, a.fetched_at), a.fingerprint, coalesce(a.story_id, a.url),
-       coalesce(r.published_at, r.fetched_at, a.published_at, a.fetched_at)
-FROM hits h JOIN article_store a ON a.url = h.url
-LEFT JOIN article_store r ON r.url = coalesce(a.story_id, a.url)
-WHERE a.fingerprint IS NOT NULL
+# Stored articles sharing an LSH band key with the batch, within the wire-copy window. Story keys are
+# appended batch by batch, so their files' seen_at ranges follow time and the window prunes most of them;
+# what the hits are (fingerprint, story) comes from the key index, not a scan of article_store.
+_STORY_HITS = """
+SELECT DISTINCT k.url FROM story_keys k JOIN batch_keys b ON k.band_key = b.band_key
+WHERE k.seen_at BETWEEN ? AND ?
 """
 
 
@@ -37,13 +34,14 @@ _INSERT_KEYS = "INSERT INTO story_keys BY NAME (SELECT * FROM key_batch)"
 
 
 def assign_story_ids(
-    con: duckdb.DuckDBPyConnection, articles: Sequence[Article]
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], index: Path
 ) -> tuple[list[Article], pa.Table, dict[str, str]]:
     """Give each article its wire-copy ``story_id``, looking up stored candidates by LSH band key.
 
     Args:
         con: A connection inside the batch's transaction.
         articles: The articles about to be written.
+        index: The key index, caught up with the transaction's snapshot.
 
     Returns:
         The articles with ``story_id`` set, their band-key rows for ``story_keys``, and the stored
@@ -59,10 +57,10 @@ def assign_story_ids(
         high = max(r.seen_at for r in fresh) + wirecopy.WINDOW
         con.register("batch_keys", pa.table({"band_key": pa.array([k for k, _, _ in keys], pa.int64())}))
         try:
-            rows = con.execute(_STORY_CANDIDATES, [low, high]).fetchall()
+            hits = [row[0] for row in con.execute(_STORY_HITS, [low, high]).fetchall()]
         finally:
             con.unregister("batch_keys")
-        stored = [wirecopy.StoredArticle(*row) for row in rows]
+        stored = key_index.candidates(index, hits) if hits else []
     result = wirecopy.assign_stories(fresh, stored)
     assigned = [replace(a, story_id=result.story_ids.get(a.url, a.url)) for a in articles]
     key_rows = pa.table(

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 import warehouse
 from core.records import FeedFetch, FeedSource, Quote
 from tasks import wirecopy
 from tests.warehouse.test_articles import WIRE, art
-from warehouse.articles import store_articles
+from warehouse.articles import articles_table, quotes_table, raw_pages_table
 from warehouse.connection import connect, lake_of
 from warehouse.convert import TABLES
 from warehouse.feeds import save_feeds, store_fetches
@@ -35,11 +37,41 @@ def make_old_warehouse(path: Path) -> None:
             art(2, language="fr", fingerprint=wirecopy.fingerprint(WIRE)),
             art(3, extraction_status="http_error", text=None, retryable=True),
         ]
-        store_articles(con, articles, "old-run")
+        _store_as_old_versions_did(con, articles, "old-run")
         fetch = FeedFetch(feed_url="https://x.example/rss", started_at=NOW, finished_at=NOW, http_status=200)
         store_fetches(con, [fetch], "old-run", NOW)
     finally:
         con.close()
+
+
+def _store_as_old_versions_did(con: duckdb.DuckDBPyConnection, articles: list, run_id: str) -> None:
+    """Bulk-insert a batch with its raw pages, quotes and story keys (a single file has no key index).
+
+    The wire copies share a story, as the grouping of the old versions gave them.
+    """
+    story = articles[0].url
+    grouped = [replace(a, story_id=story if a.fingerprint else a.url) for a in articles]
+    keys = [
+        (key, a.url, a.published_at or a.fetched_at)
+        for a in grouped
+        for key in wirecopy.band_keys(a.fingerprint)
+    ]
+    tables = {
+        "article_store": articles_table(grouped, run_id),
+        "raw_pages": raw_pages_table(grouped),
+        "quotes": quotes_table(grouped),
+        "story_keys": pa.table(
+            {
+                "band_key": pa.array([k for k, _, _ in keys], pa.int64()),
+                "url": [u for _, u, _ in keys],
+                "seen_at": pa.array([t for _, _, t in keys], pa.timestamp("us", tz="UTC")),
+            }
+        ),
+    }
+    for name, table in tables.items():
+        con.register("rows", table)
+        con.execute(f"INSERT INTO {name} BY NAME (SELECT * FROM rows)")
+        con.unregister("rows")
 
 
 def describe(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:

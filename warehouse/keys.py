@@ -1,0 +1,271 @@
+"""The key index: every stored URL in a local SQLite file, so a batch's lookups cost O(batch · log lake).
+
+DuckLake has no indexes (its files prune only on min/max statistics, and URLs are spread over every
+file), so asking "is this URL stored?" of ``article_store`` reads the URLs of the whole lake. The key
+index is derived state beside the lake, like the search index: one row per stored URL (its GUID, fetch
+bookkeeping and story), B-tree indexed, and the lake snapshot it holds (the mark). It catches up from
+DuckLake's change feed before each use, in one SQLite transaction with its mark, so a kill at any point
+leaves it at an older mark that the next use catches up from. It is rebuilt from the lake when it is
+missing, from another lake, older than the snapshots the lake still keeps, or of an older layout.
+
+Each machine has its own (beside the search index); the lake stays the only truth, and every lookup a
+writer trusts is made inside the transaction that writes, on an index caught up with that transaction's
+snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from core.records import FeedEntry
+from tasks.wirecopy import StoredArticle
+from warehouse.lake import lake_of
+
+# Raised when the layout below changes: an index of another version is rebuilt, never misread.
+_VERSION = 1
+_LAYOUT = """
+CREATE TABLE IF NOT EXISTS mark (
+    only INTEGER PRIMARY KEY CHECK (only = 0),
+    version INTEGER NOT NULL,
+    snapshot INTEGER NOT NULL,    -- every article change through this snapshot is in
+    snapshot_time TEXT NOT NULL   -- that snapshot's time: a lake made anew under the same name differs
+);
+CREATE TABLE IF NOT EXISTS article (
+    url TEXT PRIMARY KEY,
+    feed_url TEXT,
+    guid TEXT,
+    retryable INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    fetched_us INTEGER NOT NULL,  -- microseconds since the epoch, UTC
+    seen_us INTEGER NOT NULL,     -- coalesce(published_at, fetched_at), as story keys have it
+    story_id TEXT,
+    fingerprint BLOB              -- tasks.wirecopy's, for a story candidate's containment estimate
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS article_guid ON article (feed_url, guid) WHERE guid IS NOT NULL;
+"""
+_HAS_LAYOUT = "SELECT 1 FROM sqlite_master WHERE name = 'mark'"
+_DROP = "DROP TABLE IF EXISTS article; DROP TABLE IF EXISTS mark;"
+_READ_MARK = "SELECT version, snapshot, snapshot_time FROM mark"
+_WRITE_MARK = "INSERT OR REPLACE INTO mark VALUES (0, ?, ?, ?)"
+_UPSERT = "INSERT OR REPLACE INTO article VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_DELETE = "DELETE FROM article WHERE url = ?"
+# A list travels as one JSON parameter: one statement per lookup, whatever the batch's size.
+_BY_URL = (
+    "SELECT url, retryable, attempts, fetched_us FROM article WHERE url IN (SELECT value FROM json_each(?))"
+)
+_BY_GUID = """
+SELECT a.url, j.value ->> 0, a.retryable, a.attempts, a.fetched_us
+FROM json_each(?) j JOIN article a ON a.feed_url = j.value ->> 1 AND a.guid = j.value ->> 2
+"""
+# A story candidate: when it appeared, its fingerprint, its story and when that story's first copy did.
+_CANDIDATES = """
+SELECT a.url, a.seen_us, a.fingerprint, coalesce(a.story_id, a.url), coalesce(r.seen_us, a.seen_us)
+FROM article a LEFT JOIN article r ON r.url = coalesce(a.story_id, a.url)
+WHERE a.url IN (SELECT value FROM json_each(?)) AND a.fingerprint IS NOT NULL
+"""
+
+# On the lake (DuckDB): its identity, its snapshots, and the rows the index keeps.
+_LAKE_PATH = "SELECT path FROM duckdb_databases() WHERE database_name = 'news'"
+_DATA_PATH = "SELECT value FROM news.options() WHERE option_name = 'data_path'"
+_CURRENT = "SELECT id FROM news.current_snapshot()"
+_SNAPSHOT_TIME = "SELECT CAST(snapshot_time AS VARCHAR) FROM news.snapshots() WHERE snapshot_id = ?"
+_COLUMNS = """url, feed_url, guid, retryable, fetch_attempts, epoch_us(fetched_at),
+       epoch_us(coalesce(published_at, fetched_at)), story_id, fingerprint"""
+_ALL_ROWS = f"SELECT {_COLUMNS} FROM article_store"  # noqa: S608 (constant text, no values)
+# A URL whose last change in the range is a delete leaves the index; an update's post-image follows
+# its pre-image, and a delete in the same snapshot comes before an insert of the same URL.
+_CHANGES = f"""
+SELECT {_COLUMNS}, change_type = 'delete'
+FROM news.table_changes('article_store', ?, ?)
+WHERE change_type IN ('insert', 'update_postimage', 'delete')
+ORDER BY snapshot_id, change_type = 'delete' DESC, rowid
+"""  # noqa: S608 (constant text, no values)
+_FETCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """What the index knows of one stored URL's fetch: whether it may be fetched (and written) again."""
+
+    retryable: bool
+    attempts: int
+    fetched_at: datetime
+
+    def due(self, now: datetime, max_attempts: int, base_minutes: int) -> bool:
+        """Whether a failed fetch's pause is over and attempts are left (a settled article never is)."""
+        if not self.retryable or self.attempts >= max_attempts:
+            return False
+        # As DuckDB's CAST(? * pow(2, attempts - 1) AS BIGINT) did: rounded to whole minutes.
+        pause = timedelta(minutes=round(base_minutes * math.pow(2, self.attempts - 1)))
+        return self.fetched_at + pause <= now
+
+
+def index_path(con: duckdb.DuckDBPyConnection) -> Path:
+    """The key index of the lake a connection has attached (beside its search index)."""
+    row = con.execute(_LAKE_PATH).fetchone()
+    if row is None or row[0] is None:
+        raise RuntimeError("no lake attached as 'news'")
+    catalog = str(row[0])
+    if catalog.startswith("sqlite:"):
+        return lake_of(catalog.removeprefix("sqlite:")).keys
+    data = con.execute(_DATA_PATH).fetchone()
+    return lake_of(catalog, data_path=str(data[0]) if data else "").keys
+
+
+def catch_up(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> int:
+    """Bring the key index up to the snapshot ``con`` reads (inside a transaction: that transaction's).
+
+    Args:
+        con: A connection to the lake.
+        path: The index file (default: the lake's, :func:`index_path`).
+
+    Returns:
+        Article changes applied (the whole lake when it was rebuilt; 0 when it was up to date).
+    """
+    path = path or index_path(con)
+    current = _current(con)
+    try:
+        return _catch_up_file(con, path, current)
+    except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise  # another process's catch-up for five minutes: a busy index is no damaged one
+        # Damaged, or not an index at all: derived state, so it is made anew from the lake.
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        return _catch_up_file(con, path, current)
+
+
+def _catch_up_file(con: duckdb.DuckDBPyConnection, path: Path, current: int) -> int:
+    with _open(path) as db:
+        db.execute("BEGIN IMMEDIATE")  # one catch-up at a time per file: the mark is read under the lock
+        try:
+            applied = _catch_up(con, db, current)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return applied
+
+
+def known(
+    path: Path, entries: Sequence[FeedEntry], now: datetime, max_attempts: int, base_minutes: int
+) -> set[str]:
+    """Return the URLs of entries stored (by URL, or by GUID within the feed) and not due for a retry.
+
+    Args:
+        path: A caught-up index.
+        entries: Candidate entries.
+        now: The current time.
+        max_attempts: Fetches after which a failing page is given up.
+        base_minutes: The pause after the first failed fetch (doubling after each).
+
+    Returns:
+        The canonical URLs among ``entries`` that need no fetch.
+    """
+    with _open(path) as db:
+        found = {
+            url: StoredKey(bool(r), n, _time(us))
+            for url, r, n, us in db.execute(_BY_URL, [json.dumps([e.url for e in entries])])
+        }
+        pairs = [[e.url, e.feed_url, e.guid] for e in entries if e.guid and e.feed_url]
+        by_guid = db.execute(_BY_GUID, [json.dumps(pairs)]).fetchall() if pairs else []
+    known_urls = {url for url, key in found.items() if not key.due(now, max_attempts, base_minutes)}
+    for _, entry_url, r, n, us in by_guid:
+        if not StoredKey(bool(r), n, _time(us)).due(now, max_attempts, base_minutes):
+            known_urls.add(entry_url)
+    return known_urls
+
+
+def stored(path: Path, urls: Iterable[str]) -> dict[str, bool]:
+    """Return, for each of ``urls`` that is stored, whether it is a retryable failure (may be rewritten)."""
+    with _open(path) as db:
+        return {url: bool(r) for url, r, _, _ in db.execute(_BY_URL, [json.dumps(list(urls))])}
+
+
+def candidates(path: Path, urls: Iterable[str]) -> list[StoredArticle]:
+    """Return the stored articles among ``urls`` that have a fingerprint, as story candidates."""
+    with _open(path) as db:
+        rows = db.execute(_CANDIDATES, [json.dumps(list(urls))]).fetchall()
+    return [StoredArticle(url, _time(seen), fp, story, _time(first)) for url, seen, fp, story, first in rows]
+
+
+def _catch_up(con: duckdb.DuckDBPyConnection, db: sqlite3.Connection, current: int) -> int:
+    # The lake is known by its history, not its address: a copy of the lake with its index is still
+    # caught up, while a lake made anew under the same name has other snapshot times.
+    mark = db.execute(_READ_MARK).fetchone()
+    if mark is not None and mark[0] == _VERSION and mark[1] <= current:
+        _, snapshot, snapshot_time = mark
+        if snapshot == current and _snapshot_time(con, current) == snapshot_time:
+            return 0
+        if _snapshot_time(con, snapshot) == snapshot_time:  # the same lake's history, still kept
+            try:
+                changes = con.execute(_CHANGES, [snapshot + 1, current]).fetchall()
+            except duckdb.Error:  # the snapshots since the mark expired: rebuild
+                changes = None
+            if changes is not None:
+                for *row, deleted in changes:
+                    db.execute(_DELETE, [row[0]]) if deleted else db.execute(_UPSERT, row)
+                _mark(db, current, _snapshot_time(con, current))
+                return len(changes)
+    return _rebuild(con, db, current)
+
+
+def _rebuild(con: duckdb.DuckDBPyConnection, db: sqlite3.Connection, current: int) -> int:
+    for statement in (_DROP + _LAYOUT).split(";"):
+        if statement.strip():
+            db.execute(statement)
+    count = 0
+    result = con.execute(_ALL_ROWS)
+    while rows := result.fetchmany(_FETCH_ROWS):
+        db.executemany(_UPSERT, rows)
+        count += len(rows)
+    _mark(db, current, _snapshot_time(con, current))
+    return count
+
+
+def _mark(db: sqlite3.Connection, snapshot: int, snapshot_time: str | None) -> None:
+    db.execute(_WRITE_MARK, [_VERSION, snapshot, snapshot_time or ""])
+
+
+def _current(con: duckdb.DuckDBPyConnection) -> int:
+    return int(_one(con, _CURRENT))
+
+
+def _snapshot_time(con: duckdb.DuckDBPyConnection, snapshot: int) -> str | None:
+    row = con.execute(_SNAPSHOT_TIME, [snapshot]).fetchone()
+    return str(row[0]) if row else None
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise RuntimeError(f"no answer to {sql!r}")
+    return row[0]
+
+
+def _time(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open the index (made on first use); autocommit, so transactions are the caller's BEGINs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path, timeout=300, isolation_level=None)) as db:
+        # WAL: readers (a worker's selection of new entries) never wait for a catch-up; NORMAL sync is
+        # safe for derived state (a lost last transaction is caught up again from the lake).
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        if not db.execute(_HAS_LAYOUT).fetchone():
+            db.executescript(_LAYOUT)
+        yield db
