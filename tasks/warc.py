@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ import httpx
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from core.dates import parse_iso_datetime
 from core.errors import PermanentError, first_line
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -367,22 +368,8 @@ def is_html(media_type: str | None, body: bytes) -> bool:
     return start.startswith((b"<!doctype html", b"<html")) or b"<html" in start
 
 
-def parse_warc_date(value: str | None) -> datetime | None:
-    """Read a WARC-Date (ISO 8601, UTC; ARC's 14-digit dates are converted to it by warcio).
-
-    Args:
-        value: The header's value.
-
-    Returns:
-        An aware datetime, or None where absent or unreadable.
-    """
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+# A WARC-Date is ISO 8601 in UTC (warcio converts ARC's 14-digit dates to it).
+parse_warc_date = parse_iso_datetime
 
 
 # --------------------------------------------------------------------------- filters
