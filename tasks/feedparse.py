@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 import feedparser
 from lxml import etree, html
 
+from core.dates import parse_iso_datetime
 from core.errors import PermanentError
 from core.records import FeedEntry, ParsedFeed
 from tasks.urls import canonical_url
@@ -188,16 +189,6 @@ def feed_kind(version: str) -> str | None:
     return "rss" if version.startswith("rss") else None
 
 
-def _parse_json_date(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def parse_json_feed(data: bytes, feed_url: str) -> ParsedFeed:
     """Parse a JSON Feed (1.0 or 1.1) document.
 
@@ -247,7 +238,7 @@ def parse_json_feed(data: bytes, feed_url: str) -> ParsedFeed:
                     item.get("summary") or item.get("content_text") or item.get("content_html")
                 ),
                 authors=authors,
-                published_at=_parse_json_date(item.get("date_published") or item.get("date_modified")),
+                published_at=parse_iso_datetime(item.get("date_published") or item.get("date_modified")),
                 language=_language_code(item.get("language")) or feed_language,
             )
         )

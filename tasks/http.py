@@ -1,374 +1,39 @@
-"""HTTP: the one place where wirehouse talks to the network (timeouts, size caps, SSRF guard, politeness)."""
+"""HTTP: the client through which wirehouse talks to the network (timeouts, size caps, redirects, robots.txt).
+
+The SSRF guard and deadline are in tasks.netguard, per-host politeness in tasks.politeness, and the
+Response, FetchError and header readers in tasks.responses (all importable from here as before).
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.message import Message
-from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
-import httpcore
 import httpx
 
-from core.errors import WirehouseError
 from core.settings import DEMO_HOST, DEMO_PORT, Settings
+from tasks.netguard import GuardedTransport, request_deadline
+from tasks.netguard import check_url_scheme as check_url_scheme
+from tasks.netguard import is_allowed_host as is_allowed_host
+from tasks.netguard import is_public_address as is_public_address
+from tasks.politeness import ROBOTS_UNAVAILABLE, HostGate
+from tasks.politeness import parse_robots as parse_robots
+from tasks.responses import NOT_SERVED as NOT_SERVED
+from tasks.responses import REDIRECT_STATUSES as REDIRECT_STATUSES
+from tasks.responses import TRANSIENT_STATUSES as TRANSIENT_STATUSES
+from tasks.responses import BlockedAddressError as BlockedAddressError
+from tasks.responses import Fetcher as Fetcher
+from tasks.responses import FetchError as FetchError
+from tasks.responses import Response as Response
+from tasks.responses import charset_from_content_type as charset_from_content_type
+from tasks.responses import parse_retry_after as parse_retry_after
 
 logger = logging.getLogger(__name__)
-
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# Statuses worth another try later: the server said "not now", not "never".
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class FetchError(WirehouseError):
-    """A fetch that produced no usable response; ``reason`` is a short machine-readable code."""
-
-    def __init__(self, reason: str, message: str, *, url: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.url = url
-        self.status = status
-
-    @property
-    def transient(self) -> bool:
-        """Whether trying again later may succeed (timeouts, refused connections, 5xx)."""
-        return self.reason in {"timeout", "connect", "protocol", "robots_unavailable"} or (
-            self.status in TRANSIENT_STATUSES
-        )
-
-
-# The reason of a fetch from a host wirehouse serves itself (the sample newsroom) when nothing serves it:
-# the demo server stopped. Like a blocked address, the setup's doing, not the feed's (tasks/health.py).
-NOT_SERVED = "not_served"
-
-
-class BlockedAddressError(FetchError):
-    """The URL's host resolves to an address the SSRF guard refuses."""
-
-
-@dataclass(frozen=True)
-class Response:
-    """A complete HTTP response, body already read and decompressed."""
-
-    url: str
-    final_url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    redirects: tuple[str, ...] = ()
-    elapsed: float = 0.0
-    permanent_url: str | None = None  # where leading 301/308 redirects lead (the resource moved)
-
-    @property
-    def content_type(self) -> str:
-        """The media type without parameters, lower case ('' when absent)."""
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    @property
-    def charset(self) -> str | None:
-        """The charset parameter of Content-Type, if any."""
-        return charset_from_content_type(self.headers.get("content-type", ""))
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Read a Retry-After header: delta-seconds or an HTTP date.
-
-    Args:
-        value: The header value.
-        now: The current time (for HTTP dates).
-
-    Returns:
-        Seconds to wait (>= 0), or None when absent or unreadable.
-    """
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def parse_robots(text: str) -> RobotFileParser:
-    """Parse a robots.txt body.
-
-    Args:
-        text: The file as text.
-
-    Returns:
-        The rules.
-    """
-    parser = RobotFileParser()
-    parser.parse(text.splitlines())
-    return parser
-
-
-# RFC 9309: while robots.txt cannot be read (5xx, timeout), assume everything is disallowed.
-_UNAVAILABLE = parse_robots("User-agent: *\nDisallow: /")
-
-
-class Fetcher(Protocol):
-    """What the pipeline needs from HTTP; the real client below is the only implementation."""
-
-    def get(
-        self,
-        url: str,
-        *,
-        max_bytes: int,
-        headers: Mapping[str, str] | None = None,
-        check_robots: bool = False,
-    ) -> Response:
-        """Fetch one URL."""
-        ...
-
-
-def charset_from_content_type(value: str) -> str | None:
-    """Return the charset parameter of a Content-Type header value.
-
-    Args:
-        value: e.g. ``text/html; charset=ISO-8859-1``.
-
-    Returns:
-        The lower-cased charset, or None.
-    """
-    if not value:
-        return None
-    message = Message()
-    message["content-type"] = value
-    charset = message.get_param("charset")
-    return str(charset).strip().lower() if isinstance(charset, str) and charset.strip() else None
-
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-
-
-def is_public_address(address: str) -> bool:
-    """Tell whether an IP address is a public unicast address (not private, loopback, link-local...).
-
-    Args:
-        address: An IPv4 or IPv6 address as text.
-
-    Returns:
-        True only for globally routable unicast addresses.
-    """
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        # IPv6 forms that carry an IPv4 address: judge the IPv4 address they lead to.
-        embedded = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
-        if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
-            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        if any(v4 is not None and not is_public_address(str(v4)) for v4 in embedded):
-            return False
-    return ip.is_global and not ip.is_multicast
-
-
-def check_url_scheme(url: str) -> None:
-    """Refuse any scheme but http(s), and URLs without a host.
-
-    Args:
-        url: The URL about to be fetched.
-    """
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in {"http", "https"}:
-        raise FetchError(
-            "bad_scheme", f"only http(s) URLs are fetched, not {parts.scheme or 'none'!r}", url=url
-        )
-    if not parts.hostname:
-        raise FetchError("bad_url", "URL has no host", url=url)
-
-
-def is_allowed_host(host: str, allow_list: Iterable[str]) -> bool:
-    """Tell whether a host name/literal is on the private-address allow-list.
-
-    Args:
-        host: The host as written in the URL (IPv6 literals with or without brackets).
-        allow_list: Allowed names/literals.
-
-    Returns:
-        True when the host may resolve to private addresses.
-    """
-    return host.strip("[]").lower() in {h.strip("[]").lower() for h in allow_list}
-
-
-# The deadline of the request this thread is making: every socket read and write is cut short at it,
-# so a server that drips its headers one byte at a time cannot stall a fetch past the total timeout.
-_DEADLINE = threading.local()
-
-
-def _remaining(timeout: float | None) -> float | None:
-    deadline: float | None = getattr(_DEADLINE, "at", None)
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise httpcore.ReadTimeout("total timeout reached")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose reads and writes never outlive the current request's deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _remaining(timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _remaining(timeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _remaining(timeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _GuardedBackend(httpcore.SyncBackend):
-    """Network backend that resolves the host itself and connects only to addresses the guard allows.
-
-    Checking at connect time (not before the request) covers redirects and DNS answers that change
-    between the check and the connection.
-    """
-
-    def __init__(self, allow_private_hosts: frozenset[str], local_hosts: Mapping[str, int]) -> None:
-        self._allow = allow_private_hosts
-        self._local = {name.lower(): port for name, port in local_hosts.items()}
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        local_port = self._local.get(host.lower())
-        if local_port is not None:
-            return self._connect_local(host, local_port, timeout, local_address, socket_options)
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if not is_allowed_host(host, self._allow):
-            blocked = [a for a in addresses if not is_public_address(a)]
-            if blocked:
-                raise BlockedAddressError(
-                    "blocked_address",
-                    f"{host} resolves to non-public address {blocked[0]} "
-                    "(allow it with WIREHOUSE_ALLOW_PRIVATE_HOSTS)",
-                    url=host,
-                )
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                stream = super().connect_tcp(
-                    address, port, _remaining(timeout), local_address, socket_options
-                )
-                return _DeadlineStream(stream)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-    def _connect_local(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None,
-        local_address: str | None,
-        socket_options: Iterable[Any] | None,
-    ) -> httpcore.NetworkStream:
-        """Connect a host that wirehouse serves itself (the sample newsroom) to its loopback port.
-
-        Such a name never goes to DNS, and its only address is 127.0.0.1, so the guard has nothing
-        to check; a server that is not running is said as such (see :data:`NOT_SERVED`).
-        """
-        try:
-            stream = super().connect_tcp(
-                "127.0.0.1", port, _remaining(timeout), local_address, socket_options
-            )
-        except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-            raise FetchError(
-                NOT_SERVED,
-                f"nothing serves {host} on 127.0.0.1:{port}: the sample newsroom is not running "
-                f"(`wirehouse demo` serves it while it ingests; `wirehouse demo --serve --port {port}` until Ctrl-C)",
-                url=host,
-            ) from exc
-        return _DeadlineStream(stream)
-
-
-class _GuardedTransport(httpx.HTTPTransport):
-    """httpx's own transport with the connection pool swapped for one using the guarded backend."""
-
-    def __init__(
-        self, allow_private_hosts: frozenset[str], max_connections: int, local_hosts: Mapping[str, int]
-    ) -> None:
-        super().__init__(trust_env=False)
-        # httpx exposes no network_backend option; rebuilding its pool is the supported httpcore way.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(allow_private_hosts, local_hosts),
-        )
-
-
-@dataclass
-class _HostGate:
-    """Per-host politeness: at most N requests in flight and a minimum gap between request starts."""
-
-    concurrency: int
-    delay: float
-    _slots: threading.Semaphore = field(init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _next_start: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._slots = threading.Semaphore(max(1, self.concurrency))
-
-    def slow_down(self, delay: float) -> None:
-        """Raise the gap between requests (a robots.txt Crawl-delay), never lower it."""
-        with self._lock:
-            self.delay = max(self.delay, delay)
-
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        with self._slots:
-            with self._lock:
-                now = time.monotonic()
-                wait = self._next_start - now
-                self._next_start = max(now, self._next_start) + self.delay
-            if wait > 0:
-                time.sleep(wait)
-            yield
 
 
 class HttpClient:
@@ -387,7 +52,7 @@ class HttpClient:
         max_connections = max(4, settings.fetch_workers * 2)
         local_hosts = {DEMO_HOST: demo_port or settings.demo_port or DEMO_PORT}
         self._client = httpx.Client(
-            transport=_GuardedTransport(settings.allow_private_hosts, max_connections, local_hosts),
+            transport=GuardedTransport(settings.allow_private_hosts, max_connections, local_hosts),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
@@ -398,7 +63,7 @@ class HttpClient:
             follow_redirects=False,  # followed by hand so every hop is checked and counted
             trust_env=False,
         )
-        self._gates: dict[str, _HostGate] = {}
+        self._gates: dict[str, HostGate] = {}
         self._gates_lock = threading.Lock()
         # robots.txt per origin, fetched once per client (one client per run); each origin has its own
         # lock so that concurrent page fetches wait for one robots.txt download instead of racing.
@@ -415,12 +80,12 @@ class HttpClient:
         """Close the connection pool."""
         self._client.close()
 
-    def _gate(self, url: str) -> _HostGate:
+    def _gate(self, url: str) -> HostGate:
         host = (urlsplit(url).hostname or "").lower()
         with self._gates_lock:
             gate = self._gates.get(host)
             if gate is None:
-                gate = _HostGate(self._settings.host_concurrency, self._settings.host_delay)
+                gate = HostGate(self._settings.host_concurrency, self._settings.host_delay)
                 self._gates[host] = gate
             return gate
 
@@ -438,10 +103,10 @@ class HttpClient:
             except FetchError as exc:
                 # RFC 9309: an unreachable robots.txt means "assume everything is disallowed" for now.
                 logger.info("robots.txt of %s unreachable (%s): not fetching its pages this run", origin, exc)
-                rules = _UNAVAILABLE
+                rules = ROBOTS_UNAVAILABLE
             else:
                 if response.status >= 500:
-                    rules = _UNAVAILABLE
+                    rules = ROBOTS_UNAVAILABLE
                 elif response.status >= 400:
                     rules = None  # no robots.txt: everything allowed
                 else:
@@ -495,7 +160,7 @@ class HttpClient:
         while True:
             check_url_scheme(current)
             if check_robots and self._settings.robots and not self.allowed_by_robots(current):
-                if self._robots_for(current) is _UNAVAILABLE:
+                if self._robots_for(current) is ROBOTS_UNAVAILABLE:
                     # Not a "no": the page is fetched on a later run, once robots.txt answers.
                     raise FetchError(
                         "robots_unavailable", "robots.txt unreachable: not fetched this run", url=url
@@ -535,11 +200,8 @@ class HttpClient:
             with self._gate(url).turn():
                 # The total timeout starts once it is our turn: waiting politely is not the server's fault.
                 deadline = time.monotonic() + self._settings.total_timeout
-                _DEADLINE.at = deadline
-                try:
+                with request_deadline(deadline):
                     return self._stream(url, max_bytes, headers, deadline)
-                finally:
-                    _DEADLINE.at = None
         except FetchError as exc:
             exc.url = url  # the guard only knows the host it refused
             raise

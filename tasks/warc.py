@@ -5,31 +5,36 @@ not decompress are yielded as :class:`ArchiveProblem` and reading goes on with t
 compressed archive is split into its gzip members here (one record per member, as WARC writers and
 Common Crawl do), so a broken member costs that member only; each member's records are parsed by
 warcio, which reads ARC files too (``python -m bench.warc`` compares it with fastwarc).
+
+Opening the sources is tasks.archivesources, the host and date filters tasks.archivefilters (their
+names importable from here as before).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 import io
-import os
 import zlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import IO, Any
-from urllib.parse import urlsplit
 
-import httpx
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from core.errors import PermanentError, first_line
+from core.dates import parse_iso_datetime
+from core.errors import first_line
+from tasks.archivefilters import host_matches as host_matches
+from tasks.archivefilters import host_of as host_of
+from tasks.archivefilters import in_period as in_period
+from tasks.archivefilters import split_list as split_list
+from tasks.archivesources import HTTP_TIMEOUT as HTTP_TIMEOUT
+from tasks.archivesources import READ_CHUNK as READ_CHUNK
+from tasks.archivesources import ArchiveSourceError as ArchiveSourceError
+from tasks.archivesources import expand_sources as expand_sources
+from tasks.archivesources import open_source as open_source
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
-READ_CHUNK = 1 << 20
 FEED_BYTES = 64 << 10  # compressed bytes given to zlib at a time
 # A record bigger than this once decompressed is no news page (Common Crawl cuts payloads at 1 MiB);
 # the cap also keeps a gzip bomb from filling memory.
@@ -71,9 +76,6 @@ class ArchiveProblem:
 
 
 ArchiveItem = ArchiveRecord | ArchiveProblem
-
-
-# --------------------------------------------------------------------------- reading
 
 
 def read_archive(stream: IO[bytes]) -> Iterator[ArchiveItem]:
@@ -367,249 +369,5 @@ def is_html(media_type: str | None, body: bytes) -> bool:
     return start.startswith((b"<!doctype html", b"<html")) or b"<html" in start
 
 
-def parse_warc_date(value: str | None) -> datetime | None:
-    """Read a WARC-Date (ISO 8601, UTC; ARC's 14-digit dates are converted to it by warcio).
-
-    Args:
-        value: The header's value.
-
-    Returns:
-        An aware datetime, or None where absent or unreadable.
-    """
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-# --------------------------------------------------------------------------- filters
-
-
-def host_of(url: str) -> str:
-    """The lower-cased host of a URL (no port).
-
-    Args:
-        url: An absolute URL.
-
-    Returns:
-        The host, or an empty string.
-    """
-    return (urlsplit(url).hostname or "").lower()
-
-
-def split_list(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Read a comma list (or several) into its items, lower-cased, empty ones dropped.
-
-    Args:
-        value: ``"a, b"``, a list of such strings, or None.
-
-    Returns:
-        The items.
-    """
-    if value is None:
-        return ()
-    parts = [value] if isinstance(value, str) else list(value)
-    return tuple(item.strip().lower() for part in parts for item in part.split(",") if item.strip())
-
-
-def host_matches(host: str, patterns: tuple[str, ...]) -> bool:
-    """Tell whether a host passes the ``--host`` filter.
-
-    A pattern with ``*``, ``?`` or ``[`` is a glob over the whole host; a plain name matches that
-    host and its subdomains (``example.org`` takes ``www.example.org``).
-
-    Args:
-        host: The page's host.
-        patterns: The filter's patterns (none: every host passes).
-
-    Returns:
-        True when the page is wanted.
-    """
-    if not patterns:
-        return True
-    for pattern in patterns:
-        if any(c in pattern for c in "*?["):
-            if fnmatch.fnmatchcase(host, pattern):
-                return True
-        elif host == pattern or host.endswith("." + pattern):
-            return True
-    return False
-
-
-def in_period(when: datetime | None, since: datetime | None, until: datetime | None) -> bool:
-    """Tell whether a date lies in ``[since, until)``; an unknown date passes no bound.
-
-    Args:
-        when: The page's date.
-        since: Lower bound (inclusive), or None.
-        until: Upper bound (exclusive), or None.
-
-    Returns:
-        True when the page is wanted.
-    """
-    if since is None and until is None:
-        return True
-    if when is None:
-        return False
-    return (since is None or when >= since) and (until is None or when < until)
-
-
-# --------------------------------------------------------------------------- sources
-
-
-class ArchiveSourceError(PermanentError):
-    """An archive source that names no file, or a file that cannot be opened."""
-
-
-_GLOB_CHARS = frozenset("*?[")
-HTTP_TIMEOUT = httpx.Timeout(60.0, connect=20.0)
-
-
-def _is_glob(text: str) -> bool:
-    return any(c in _GLOB_CHARS for c in text)
-
-
-def expand_sources(sources: Iterable[str]) -> list[str]:
-    """Turn the sources a user gave into archive files: globs expanded, each file once, in order.
-
-    Args:
-        sources: Local paths or globs, http(s) URLs, ``s3://bucket/key`` URLs (the key may be a glob).
-
-    Returns:
-        One source per archive file.
-
-    Raises:
-        ArchiveSourceError: A path that does not exist, a glob that matches nothing.
-    """
-    found: list[str] = []
-    for source in sources:
-        source = source.strip()
-        if source.startswith(("http://", "https://")):
-            found.append(source)
-        elif source.startswith("s3://"):
-            found.extend(_s3_matches(source) if _is_glob(source) else [source])
-        elif _is_glob(source):
-            matches = sorted(
-                p for p in glob.glob(os.path.expanduser(source), recursive=True) if os.path.isfile(p)
-            )
-            if not matches:
-                raise ArchiveSourceError(f"no archive file matches {source}")
-            found.extend(str(Path(p).resolve()) for p in matches)
-        else:
-            path = Path(source).expanduser()
-            if path.is_dir():
-                raise ArchiveSourceError(f"{source} is a folder: name its files, e.g. {path / '*.warc.gz'}")
-            if not path.is_file():
-                raise ArchiveSourceError(f"no such archive file: {source}")
-            # Absolute: the file is known as loaded whichever folder the next backfill starts in.
-            found.append(str(path.resolve()))
-    return list(dict.fromkeys(found))
-
-
-def _s3_parts(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if not parts.netloc:
-        raise ArchiveSourceError(f"not an s3://bucket/key URL: {url}")
-    return parts.netloc, parts.path.lstrip("/")
-
-
-def _s3_client() -> Any:
-    # boto3 reads AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION (and
-    # ~/.aws) itself; imported here, since only an s3:// source needs it.
-    import boto3
-
-    return boto3.client("s3")
-
-
-def _s3_matches(url: str) -> list[str]:
-    """The objects an ``s3://bucket/prefix*.warc.gz`` glob names, sorted."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    bucket, pattern = _s3_parts(url)
-    prefix = pattern[: min(pattern.find(c) for c in _GLOB_CHARS if c in pattern)]
-    keys: list[str] = []
-    try:
-        pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for page in pages:
-            keys.extend(item["Key"] for item in page.get("Contents", ()))
-    except (BotoCoreError, ClientError) as exc:
-        raise ArchiveSourceError(f"cannot list {url}: {first_line(exc)}") from exc
-    matches = sorted(f"s3://{bucket}/{key}" for key in keys if fnmatch.fnmatchcase(key, pattern))
-    if not matches:
-        raise ArchiveSourceError(f"no archive file matches {url}")
-    return matches
-
-
-@contextmanager
-def open_source(source: str) -> Iterator[IO[bytes]]:
-    """Open an archive file for reading front to back: a local file, an http(s) URL or an s3:// object.
-
-    Args:
-        source: One of :func:`expand_sources`' results.
-
-    Yields:
-        A binary stream of the file as stored (still compressed).
-
-    Raises:
-        ArchiveSourceError: The file cannot be opened (missing, refused, not found on the server).
-    """
-    if source.startswith(("http://", "https://")):
-        with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True) as client:
-            try:
-                with client.stream("GET", source) as response:
-                    if response.status_code != 200:
-                        raise ArchiveSourceError(f"cannot fetch {source}: HTTP {response.status_code}")
-                    # Raw bytes: a server that adds its own Content-Encoding must not undo the archive's gzip.
-                    yield io.BufferedReader(_IterStream(response.iter_raw(READ_CHUNK)), READ_CHUNK)
-            except httpx.HTTPError as exc:
-                raise ArchiveSourceError(
-                    f"cannot fetch {source}: {first_line(exc) or type(exc).__name__}"
-                ) from exc
-        return
-    if source.startswith("s3://"):
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        bucket, key = _s3_parts(source)
-        try:
-            body = _s3_client().get_object(Bucket=bucket, Key=key)["Body"]
-        except (BotoCoreError, ClientError) as exc:
-            raise ArchiveSourceError(f"cannot read {source}: {first_line(exc)}") from exc
-        try:
-            yield body
-        except (BotoCoreError, ClientError) as exc:  # the connection broke off mid-way
-            raise ArchiveSourceError(f"reading {source} failed: {first_line(exc)}") from exc
-        finally:
-            body.close()
-        return
-    try:
-        handle = open(source, "rb")  # noqa: SIM115  (closed below, after the caller's block)
-    except OSError as exc:
-        raise ArchiveSourceError(f"cannot open {source}: {exc.strerror or exc}") from exc
-    with handle:
-        yield handle
-
-
-class _IterStream(io.RawIOBase):
-    """A readable stream over an iterator of byte chunks (an HTTP response body)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        view = memoryview(target).cast("B")
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = chunk
-        count = min(len(view), len(self._pending))
-        view[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
+# A WARC-Date is ISO 8601 in UTC (warcio converts ARC's 14-digit dates to it).
+parse_warc_date = parse_iso_datetime

@@ -7,12 +7,8 @@ from trafilatura.utils import load_html
 
 from core.records import FeedEntry, Page
 from tasks.extract import (
-    decode_html,
-    drop_leading_title,
     extract_article,
     page_metadata,
-    prune_furniture,
-    reconcile_body,
 )
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
@@ -91,18 +87,6 @@ def test_failures_fall_back_to_the_feed_entry(kw, status):
     assert article.extraction_error
 
 
-def test_decode_html_charset_order():
-    text = "<p>Grüße aus Köln</p>"
-    assert decode_html(text.encode("utf-8")) == text
-    assert decode_html(text.encode("latin-1"), "iso-8859-1") == text
-    meta = '<meta charset="windows-1252"><p>Grüße</p>'
-    assert decode_html(meta.encode("cp1252")) == meta
-    # header says utf-8 but bytes are latin-1: must not raise, falls through to a decodable charset
-    assert "Gr" in decode_html(text.encode("latin-1"), "utf-8")
-    assert decode_html(b"\xef\xbb\xbf" + text.encode()) == text
-    assert decode_html(text.encode(), "no-such-charset") == text
-
-
 def test_page_metadata_reads_jsonld_graph_and_html_lang():
     tree = load_html((PAGES / "wire_de.html").read_text(encoding="utf-8"))
     stated = page_metadata(tree)
@@ -165,19 +149,6 @@ def test_lines_missing_from_a_complete_articlebody_are_dropped_but_subheadings_s
     assert article.text.count("Absatz") == 4
 
 
-def test_valid_utf8_beats_a_stale_meta_charset():
-    text = '<meta charset="iso-8859-1"><p>Grüße</p>'
-    assert decode_html(text.encode("utf-8")) == text
-
-
-def test_drop_leading_title_also_drops_a_headline_with_its_kicker():
-    body = "Nach dem Gipfel Fähre fällt aus\nErster Absatz der Meldung."
-    assert drop_leading_title(body, "Fähre fällt aus") == "Erster Absatz der Meldung."
-    # a first paragraph that merely ends like the title is prose, not a headline
-    long_line = "Der Rat tagte lange und am Ende des Abends stand fest: Fähre fällt aus\nZweiter Absatz."
-    assert drop_leading_title(long_line, "Fähre fällt aus") == long_line
-
-
 def test_fact_boxes_photo_credits_and_link_lists_are_pruned_but_layout_classes_are_not():
     body = (
         "<article><div class='hasCaption'><h1>Fähre fällt aus</h1>"
@@ -198,20 +169,6 @@ def test_fact_boxes_photo_credits_and_link_lists_are_pruned_but_layout_classes_a
         assert furniture not in article.text
 
 
-MENU = "<nav><ul>" + "".join(f"<li><a href='/r{i}'>Ressort {i}</a></li>" for i in range(8)) + "</ul></nav>"
-
-
-def test_a_wrapper_holding_most_of_the_running_text_is_the_story_whatever_its_class():
-    body = (
-        f"{MENU}<div class='share-layout'><h2>Fähre fällt aus</h2><p>{STORY}</p><p>{STORY}</p>"
-        "<div class='share'><a href='/teilen'>Teilen</a></div></div>"
-    )
-    pruned = prune_furniture(load_html(article_page("", body).decode()))
-    text = " ".join(pruned.itertext())
-    assert "Satz 11 über den Hafen" in text  # the wrapper stays: it is the story
-    assert "Teilen" not in text  # the share box inside it still goes
-
-
 def test_where_the_steps_lose_the_article_trafilaturas_own_answer_is_taken():
     # The story sits in two boxes whose class says "related": each holds half the running text, so the
     # pruning takes both, and what is left ("scroll to top" furniture) is not in trafilatura's answer.
@@ -224,14 +181,6 @@ def test_where_the_steps_lose_the_article_trafilaturas_own_answer_is_taken():
     assert article.extraction_status == "ok"
     assert "Satz 11 über den Hafen" in article.text
     assert "scrollen" not in article.text
-
-
-def test_reconcile_keeps_a_refinement_inside_trafilaturas_answer_and_refuses_another_part_of_the_page():
-    menu = "Startseite Politik Wirtschaft Sport Kultur Wetter Region Abo Login Suche " * 4
-    assert reconcile_body(STORY, STORY + "\nMehr zum Thema: " + STORY[:80]) == STORY  # trimmed: kept
-    assert reconcile_body(menu, STORY) == STORY  # another part of the page: trafilatura's answer
-    assert reconcile_body(menu, "Zu kurz.") == menu  # no article in trafilatura's answer either
-    assert reconcile_body(STORY * 2, STORY) == STORY * 2  # longer than trafilatura's: nothing lost
 
 
 def test_an_article_shipped_as_html_in_a_script_is_extracted():

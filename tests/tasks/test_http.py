@@ -6,7 +6,7 @@ import pytest
 from werkzeug import Response as WResponse
 
 from core.settings import Settings
-from tasks.http import FetchError, HttpClient, charset_from_content_type, fetch_many, is_public_address
+from tasks.http import FetchError, HttpClient, fetch_many
 
 LOOPBACK = Settings(
     allow_private_hosts=frozenset({"127.0.0.1", "localhost"}), host_delay=0, total_timeout=5, read_timeout=2
@@ -129,30 +129,6 @@ def test_only_http_schemes(url, client):
         client.get(url, max_bytes=100)
 
 
-@pytest.mark.parametrize(
-    ("address", "public"),
-    [
-        ("8.8.8.8", True),
-        ("2a00:1450:4001::1", True),
-        ("127.0.0.1", False),
-        ("10.1.2.3", False),
-        ("172.16.0.1", False),
-        ("192.168.1.1", False),
-        ("169.254.169.254", False),
-        ("::1", False),
-        ("fe80::1", False),
-        ("fc00::1", False),
-        ("224.0.0.1", False),
-        ("0.0.0.0", False),
-        ("::ffff:127.0.0.1", False),
-        ("100.64.0.1", False),
-        ("nonsense", False),
-    ],
-)
-def test_is_public_address(address, public):
-    assert is_public_address(address) is public
-
-
 def test_fetch_many_keeps_order_and_turns_errors_into_values(httpserver, client):
     httpserver.expect_request("/1").respond_with_data("one")
     httpserver.expect_request("/2").respond_with_data("two", status=404)
@@ -181,11 +157,6 @@ def test_host_delay_spaces_requests_to_one_host(httpserver):
         fetch_many(polite, [httpserver.url_for("/d")] * 3, max_bytes=100, workers=3)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) == 3 and all(gap >= 0.25 for gap in sorted(gaps))
-
-
-def test_charset_from_content_type():
-    assert charset_from_content_type('text/html; charset="ISO-8859-1"') == "iso-8859-1"
-    assert charset_from_content_type("text/html") is None
 
 
 def test_robots_txt_is_obeyed_for_pages_and_its_crawl_delay_slows_the_host(httpserver):

@@ -13,14 +13,8 @@ from tasks import warc
 from tasks.warc import (
     ArchiveProblem,
     ArchiveRecord,
-    ArchiveSourceError,
-    expand_sources,
-    host_matches,
-    in_period,
-    open_source,
     parse_content_type,
     read_archive,
-    split_list,
 )
 from tests.warcfiles import Capture, page, warc_member, write_arc, write_warc
 
@@ -185,47 +179,6 @@ def test_members_spanning_read_chunks_read_the_same(monkeypatch, chunk):
     assert [p.kind for p in problems(expected)] == ["broken_gzip", "truncated"]
 
 
-def test_content_type_and_filters():
+def test_content_type():
     assert parse_content_type('Text/HTML; Charset="UTF-8"') == ("text/html", "utf-8")
     assert parse_content_type(None) == (None, None)
-    assert split_list(["a.example, B.example", " ", "c"]) == ("a.example", "b.example", "c")
-    assert host_matches("www.harbour-news.example", ("harbour-news.example",))
-    assert not host_matches("harbour-news.example.net", ("harbour-news.example",))
-    assert host_matches("blog.other.example", ("*.other.example",))
-    assert not host_matches("other.example", ("*.other.example",))
-    assert host_matches("anything.example", ())
-    day = datetime(2024, 10, 28, tzinfo=UTC)
-    later = datetime(2024, 10, 29, tzinfo=UTC)
-    assert in_period(day, day, later) and not in_period(later, day, later)
-    assert not in_period(None, day, None) and in_period(None, None, None)
-
-
-def test_sources_expand_globs_and_name_what_is_missing(tmp_path):
-    for name in ("b.warc.gz", "a.warc.gz", "notes.txt"):
-        (tmp_path / name).write_bytes(b"")
-    found = expand_sources(
-        [str(tmp_path / "*.warc.gz"), str(tmp_path / "a.warc.gz"), "https://x.example/c.warc"]
-    )
-    assert found == [str(tmp_path / "a.warc.gz"), str(tmp_path / "b.warc.gz"), "https://x.example/c.warc"]
-    with pytest.raises(ArchiveSourceError, match="no archive file matches"):
-        expand_sources([str(tmp_path / "*.arc")])
-    with pytest.raises(ArchiveSourceError, match="no such archive file"):
-        expand_sources([str(tmp_path / "missing.warc.gz")])
-    with pytest.raises(ArchiveSourceError, match="is a folder"):
-        expand_sources([str(tmp_path)])
-
-
-def test_http_sources_stream_the_file_as_stored(httpserver, tmp_path):
-    data = write_warc(tmp_path / "a.warc.gz", CAPTURES).read_bytes()
-    # A server that labels the gzip file with a Content-Encoding must not have it undone.
-    httpserver.expect_request("/crawl/a.warc.gz").respond_with_data(
-        data, headers={"Content-Encoding": "gzip"}, content_type="application/warc"
-    )
-    with open_source(httpserver.url_for("/crawl/a.warc.gz")) as stream:
-        assert [r.url for r in records(read_archive(stream))] == [c.url for c in CAPTURES]
-    httpserver.expect_request("/nothing.warc.gz").respond_with_data("no", status=404)
-    with (
-        pytest.raises(ArchiveSourceError, match="HTTP 404"),
-        open_source(httpserver.url_for("/nothing.warc.gz")),
-    ):
-        pass
