@@ -154,4 +154,7 @@ def test_a_damaged_index_is_made_anew(warehouse_path, damage):
         store_articles(con, [art(1), art(2)], "run-1")
         known_urls(con, [entry(1)])
         lake.keys.write_bytes(damage + lake.keys.read_bytes()[len(damage) : 100])
-        assert known_urls(con, [entry(1), entry(2), entry(3)]) == {"https://x.example/1", "https://x.example/2"}
+        assert known_urls(con, [entry(1), entry(2), entry(3)]) == {
+            "https://x.example/1",
+            "https://x.example/2",
+        }
