@@ -417,7 +417,7 @@ def store_articles(
     # the index learns the batches in the order the lake committed them (so its mark never skips one).
     with _LOAD_LOCK:
         try:
-            kept = _store_articles(
+            kept, snapshot = _store_articles(
                 con,
                 articles,
                 run_id,
@@ -432,7 +432,7 @@ def store_articles(
                 # Read right after the commit, under _LOAD_LOCK: no other article change can come in
                 # between (one writer per embedded lake, batches one at a time), so this snapshot is the
                 # batch's, or a later one that changed no article.
-                index_articles(search_dir, kept, current_snapshot(con))
+                index_articles(search_dir, kept, snapshot)
             except BaseException as exc:
                 index_gap(search_dir)  # stored but maybe not indexed: the next catch-up takes it
                 if storage_full(exc):
@@ -449,16 +449,20 @@ def _store_articles(
     replace: bool,
     merged_batches: Sequence[tuple[str, int]] = (),
     before_commit: Callable[[], None] | None = None,
-) -> list[Article]:
-    """The body of :func:`store_articles`: one transaction (the caller holds ``_LOAD_LOCK``)."""
+) -> tuple[list[Article], int]:
+    """The body of :func:`store_articles`: one transaction (the caller holds ``_LOAD_LOCK``).
+
+    Returns:
+        The articles written, and the lake's snapshot right after the commit.
+    """
     with transaction(con):
         # The index caught up with this transaction's snapshot: exactly what the lake holds for it.
         path = key_index.index_path(con)
-        key_index.catch_up(con, path)
+        start = key_index.catch_up_to(con, path)
         stored = key_index.stored(path, {a.url for a in articles})
         # Only new articles and retryable failures are written; a settled article stays as it is,
         # and so do its raw HTML and quotes.
-        kept = list(articles) if replace else [a for a in articles if stored.get(a.url, True)]
+        kept = list(articles) if replace else [a for a in articles if _writable(stored.get(a.url))]
         renewed = sorted({a.url for a in kept} & stored.keys())  # rows replaced, with their quotes and keys
         kept, keys, renamed = assign_story_ids(con, kept, path)
         if renewed:
@@ -477,7 +481,36 @@ def _store_articles(
             con.execute(_MARK_MERGED, [batch_id, now, count])
         if before_commit is not None:
             before_commit()
-    return kept
+    snapshot = current_snapshot(con)
+    rows = [_key_row(a, stored.get(a.url), replace) for a in kept]
+    key_index.record(path, start, snapshot, rows, renamed, key_index.snapshot_time(con, snapshot))
+    return kept, snapshot
+
+
+def _writable(key: key_index.StoredKey | None) -> bool:
+    """New, or a failure that may be fetched again."""
+    return key is None or key.retryable
+
+
+def _key_row(article: Article, was: key_index.StoredKey | None, replace: bool) -> key_index.KeyRow:
+    """An article as the key index holds it once the batch's MERGE or INSERT wrote it."""
+    if was is None:
+        retryable, attempts = article.retryable, 1
+    elif replace:  # re-processing fetched nothing: the fetch bookkeeping stays
+        retryable, attempts = was.retryable, was.attempts
+    else:  # a retried failure
+        retryable, attempts = article.retryable, was.attempts + 1
+    return key_index.key_row(
+        article.url,
+        article.feed_url or None,
+        article.guid,
+        retryable,
+        attempts,
+        article.fetched_at,
+        article.published_at or article.fetched_at,
+        article.story_id,
+        article.fingerprint,
+    )
 
 
 def stored_page_urls(

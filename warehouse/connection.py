@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 import warehouse
 from core.errors import first_line
 from warehouse.convert import convert_legacy
-from warehouse.lake import _HELD_LOCKS_GUARD, _USE_LAKE, attach, check_local
+from warehouse.lake import _HELD_LOCKS_GUARD, _USE_LAKE, attach, attached_lake, check_local, remember_lake
 from warehouse.lake import LAKE as LAKE
 from warehouse.lake import DatabaseError as DatabaseError
 from warehouse.lake import Lake as Lake
@@ -96,6 +96,9 @@ def _acquire(warehouse: Path | str, read_only: bool) -> tuple[tuple[str, bool], 
         cursor = shared.con.cursor()
     try:
         cursor.execute(_USE_LAKE)
+        lake = attached_lake(shared.con)
+        if lake is not None:
+            remember_lake(cursor, lake)
     except BaseException:
         cursor.close()
         _release(key)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,10 +29,10 @@ import duckdb
 
 from core.records import FeedEntry
 from tasks.wirecopy import StoredArticle
-from warehouse.lake import lake_of
+from warehouse.lake import attached_lake, lake_of
 
 # Raised when the layout below changes: an index of another version is rebuilt, never misread.
-_VERSION = 1
+_VERSION = 2
 _LAYOUT = """
 CREATE TABLE IF NOT EXISTS mark (
     only INTEGER PRIMARY KEY CHECK (only = 0),
@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS article (
     fingerprint BLOB              -- tasks.wirecopy's, for a story candidate's containment estimate
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS article_guid ON article (feed_url, guid) WHERE guid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS article_story ON article (story_id);
 """
 _HAS_LAYOUT = "SELECT 1 FROM sqlite_master WHERE name = 'mark'"
 _DROP = "DROP TABLE IF EXISTS article; DROP TABLE IF EXISTS mark;"
@@ -59,6 +60,7 @@ _READ_MARK = "SELECT version, snapshot, snapshot_time FROM mark"
 _WRITE_MARK = "INSERT OR REPLACE INTO mark VALUES (0, ?, ?, ?)"
 _UPSERT = "INSERT OR REPLACE INTO article VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _DELETE = "DELETE FROM article WHERE url = ?"
+_RENAME = "UPDATE article SET story_id = ? WHERE story_id = ?"  # as warehouse.stories renames in the lake
 # A list travels as one JSON parameter: one statement per lookup, whatever the batch's size.
 _BY_URL = (
     "SELECT url, retryable, attempts, fetched_us FROM article WHERE url IN (SELECT value FROM json_each(?))"
@@ -91,6 +93,7 @@ WHERE change_type IN ('insert', 'update_postimage', 'delete')
 ORDER BY snapshot_id, change_type = 'delete' DESC, rowid
 """  # noqa: S608 (constant text, no values)
 _FETCH_ROWS = 50_000
+KeyRow = tuple[str, str | None, str | None, bool, int, int, int, str | None, bytes | None]
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,9 @@ class StoredKey:
 
 def index_path(con: duckdb.DuckDBPyConnection) -> Path:
     """The key index of the lake a connection has attached (beside its search index)."""
+    lake = attached_lake(con)
+    if lake is not None:
+        return lake.keys
     row = con.execute(_LAKE_PATH).fetchone()
     if row is None or row[0] is None:
         raise RuntimeError("no lake attached as 'news'")
@@ -122,18 +128,26 @@ def index_path(con: duckdb.DuckDBPyConnection) -> Path:
     return lake_of(catalog, data_path=str(data[0]) if data else "").keys
 
 
-def catch_up(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> int:
+def catch_up_to(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Catch the index up (:func:`catch_up`) and return the snapshot it now holds."""
+    current = _current(con)
+    catch_up(con, path, current)
+    return current
+
+
+def catch_up(con: duckdb.DuckDBPyConnection, path: Path | None = None, current: int | None = None) -> int:
     """Bring the key index up to the snapshot ``con`` reads (inside a transaction: that transaction's).
 
     Args:
         con: A connection to the lake.
         path: The index file (default: the lake's, :func:`index_path`).
+        current: The snapshot ``con`` reads, if the caller has it already.
 
     Returns:
         Article changes applied (the whole lake when it was rebuilt; 0 when it was up to date).
     """
     path = path or index_path(con)
-    current = _current(con)
+    current = _current(con) if current is None else current
     try:
         return _catch_up_file(con, path, current)
     except sqlite3.DatabaseError as exc:
@@ -186,10 +200,90 @@ def known(
     return known_urls
 
 
-def stored(path: Path, urls: Iterable[str]) -> dict[str, bool]:
-    """Return, for each of ``urls`` that is stored, whether it is a retryable failure (may be rewritten)."""
+def stored(path: Path, urls: Iterable[str]) -> dict[str, StoredKey]:
+    """Return what the index knows of each of ``urls`` that is stored."""
     with _open(path) as db:
-        return {url: bool(r) for url, r, _, _ in db.execute(_BY_URL, [json.dumps(list(urls))])}
+        return {
+            url: StoredKey(bool(r), n, _time(us))
+            for url, r, n, us in db.execute(_BY_URL, [json.dumps(list(urls))])
+        }
+
+
+def record(
+    path: Path,
+    after: int,
+    snapshot: int,
+    rows: Sequence[KeyRow],
+    renamed: Mapping[str, str],
+    snapshot_time: str,
+) -> bool:
+    """Take in what one commit wrote, when it is the only one since the index's mark.
+
+    Reading the change feed for a batch the process has just written costs more than the batch's own
+    statements; the rows it wrote are at hand. Only when the mark is ``after`` and the commit made
+    snapshot ``after + 1`` is that exact; otherwise the next :func:`catch_up` reads the change feed.
+
+    Args:
+        path: The index.
+        after: The snapshot the writing transaction read (its catch-up's).
+        snapshot: The lake's snapshot right after the commit.
+        rows: The articles written, as stored (:func:`key_row`).
+        renamed: Stories renamed by the commit (old story_id -> new).
+        snapshot_time: That snapshot's time.
+
+    Returns:
+        Whether the index took it in (False: it stays at its mark for the next catch-up).
+    """
+    if snapshot != after + 1:
+        return False
+    try:
+        with _open(path) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                mark = db.execute(_READ_MARK).fetchone()
+                if mark is None or mark[0] != _VERSION or mark[1] != after:
+                    db.execute("ROLLBACK")
+                    return False
+                db.executemany(_UPSERT, rows)
+                db.executemany(_RENAME, [(new, old) for old, new in renamed.items()])
+                _mark(db, snapshot, snapshot_time)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+    except sqlite3.Error:
+        return False  # the lake has committed: the index stays behind, and the next catch-up reads it
+    return True
+
+
+def key_row(
+    url: str,
+    feed_url: str | None,
+    guid: str | None,
+    retryable: bool,
+    attempts: int,
+    fetched_at: datetime,
+    seen_at: datetime,
+    story_id: str | None,
+    fingerprint: bytes | None,
+) -> KeyRow:
+    """One article as the index holds it (the columns :data:`_COLUMNS` reads from the lake)."""
+    return (
+        url,
+        feed_url,
+        guid,
+        retryable,
+        attempts,
+        _micros(fetched_at),
+        _micros(seen_at),
+        story_id,
+        fingerprint,
+    )
+
+
+def snapshot_time(con: duckdb.DuckDBPyConnection, snapshot: int) -> str:
+    """The time of one of the lake's snapshots, as the mark records it."""
+    return _snapshot_time(con, snapshot) or ""
 
 
 def candidates(path: Path, urls: Iterable[str]) -> list[StoredArticle]:
@@ -253,8 +347,17 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return row[0]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _time(us: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _micros(moment: datetime) -> int:
+    # A naive time is UTC, as the Arrow tables the lake is written from take it.
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(microseconds=1)
 
 
 @contextmanager

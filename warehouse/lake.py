@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -155,6 +156,21 @@ def lake_of(warehouse: Path | str | Lake, data_path: str | None = None) -> Lake:
     )
 
 
+# The lake each open connection (and cursor) has attached, so that what is derived from the lake (the
+# key index) is found without asking DuckDB; weak, so a closed connection leaves nothing behind.
+_LAKES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Lake] = weakref.WeakKeyDictionary()
+
+
+def remember_lake(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Record which lake ``con`` has attached (see :func:`attached_lake`)."""
+    _LAKES[con] = lake
+
+
+def attached_lake(con: duckdb.DuckDBPyConnection) -> Lake | None:
+    """The lake a connection opened by wirehouse has attached; None for one opened otherwise."""
+    return _LAKES.get(con)
+
+
 def sql_string(value: str) -> str:
     """Quote a string as an SQL literal, for the few statements that take no parameters (LOAD, ATTACH)."""
     if "\x00" in value:
@@ -281,6 +297,7 @@ def _attach(lake: Lake, *, read_only: bool, as_of: int | datetime | None) -> duc
         statement, params = _attach_sql(lake, read_only=read_only, as_of=as_of)
         con.execute(statement, params)
         con.execute(_USE_LAKE)
+        remember_lake(con, lake)
     except duckdb.Error as exc:
         con.close()
         raise WarehouseError(f"cannot open warehouse {lake.name}: {first_line(exc)}") from exc
