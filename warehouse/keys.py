@@ -28,11 +28,11 @@ from typing import Any
 import duckdb
 
 from core.records import FeedEntry
-from tasks.wirecopy import StoredArticle
+from tasks.wirecopy import StoredArticle, band_keys
 from warehouse.lake import attached_lake, lake_of
 
 # Raised when the layout below changes: an index of another version is rebuilt, never misread.
-_VERSION = 2
+_VERSION = 3
 _LAYOUT = """
 CREATE TABLE IF NOT EXISTS mark (
     only INTEGER PRIMARY KEY CHECK (only = 0),
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS mark (
     snapshot_time TEXT NOT NULL   -- that snapshot's time: a lake made anew under the same name differs
 );
 CREATE TABLE IF NOT EXISTS article (
-    url TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
     feed_url TEXT,
     guid TEXT,
     retryable INTEGER NOT NULL,
@@ -50,16 +51,30 @@ CREATE TABLE IF NOT EXISTS article (
     seen_us INTEGER NOT NULL,     -- coalesce(published_at, fetched_at), as story keys have it
     story_id TEXT,
     fingerprint BLOB              -- tasks.wirecopy's, for a story candidate's containment estimate
+);
+-- Its LSH band keys (tasks.wirecopy.band_keys, 64 an article): the lake's story_keys, by key.
+CREATE TABLE IF NOT EXISTS band (
+    key INTEGER NOT NULL,
+    article INTEGER NOT NULL,
+    PRIMARY KEY (key, article)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS article_guid ON article (feed_url, guid) WHERE guid IS NOT NULL;
 CREATE INDEX IF NOT EXISTS article_story ON article (story_id);
 """
 _HAS_LAYOUT = "SELECT 1 FROM sqlite_master WHERE name = 'mark'"
-_DROP = "DROP TABLE IF EXISTS article; DROP TABLE IF EXISTS mark;"
+_DROP = "DROP TABLE IF EXISTS band; DROP TABLE IF EXISTS article; DROP TABLE IF EXISTS mark;"
 _READ_MARK = "SELECT version, snapshot, snapshot_time FROM mark"
 _WRITE_MARK = "INSERT OR REPLACE INTO mark VALUES (0, ?, ?, ?)"
-_UPSERT = "INSERT OR REPLACE INTO article VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_DELETE = "DELETE FROM article WHERE url = ?"
+_FIND = "SELECT id, fingerprint FROM article WHERE url = ?"
+_INSERT = "INSERT INTO article VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UPDATE = """
+UPDATE article SET feed_url = ?, guid = ?, retryable = ?, attempts = ?, fetched_us = ?, seen_us = ?,
+                   story_id = ?, fingerprint = ?
+WHERE id = ?
+"""
+_DELETE = "DELETE FROM article WHERE id = ?"
+_ADD_BANDS = "INSERT OR IGNORE INTO band VALUES (?, ?)"
+_DROP_BANDS = "DELETE FROM band WHERE key = ? AND article = ?"
 _RENAME = "UPDATE article SET story_id = ? WHERE story_id = ?"  # as warehouse.stories renames in the lake
 # A list travels as one JSON parameter: one statement per lookup, whatever the batch's size.
 _BY_URL = (
@@ -69,12 +84,15 @@ _BY_GUID = """
 SELECT a.url, j.value ->> 0, a.retryable, a.attempts, a.fetched_us
 FROM json_each(?) j JOIN article a ON a.feed_url = j.value ->> 1 AND a.guid = j.value ->> 2
 """
-# A story candidate: when it appeared, its fingerprint, its story and when that story's first copy did.
+# Story candidates: stored articles sharing a band key with the batch, within the window, with when
+# they appeared, their fingerprint, their story and when that story's first copy did.
 _CANDIDATES = """
-SELECT a.url, a.seen_us, a.fingerprint, coalesce(a.story_id, a.url), coalesce(r.seen_us, a.seen_us)
-FROM article a LEFT JOIN article r ON r.url = coalesce(a.story_id, a.url)
-WHERE a.url IN (SELECT value FROM json_each(?)) AND a.fingerprint IS NOT NULL
+SELECT DISTINCT a.url, a.seen_us, a.fingerprint, coalesce(a.story_id, a.url), coalesce(r.seen_us, a.seen_us)
+FROM json_each(?) j JOIN band b ON b.key = j.value JOIN article a ON a.id = b.article
+LEFT JOIN article r ON r.url = coalesce(a.story_id, a.url)
+WHERE a.seen_us BETWEEN ? AND ? AND a.fingerprint IS NOT NULL
 """
+
 
 # On the lake (DuckDB): its identity, its snapshots, and the rows the index keeps.
 _LAKE_PATH = "SELECT path FROM duckdb_databases() WHERE database_name = 'news'"
@@ -244,7 +262,8 @@ def record(
                 if mark is None or mark[0] != _VERSION or mark[1] != after:
                     db.execute("ROLLBACK")
                     return False
-                db.executemany(_UPSERT, rows)
+                for row in rows:
+                    _put(db, row)
                 db.executemany(_RENAME, [(new, old) for old, new in renamed.items()])
                 _mark(db, snapshot, snapshot_time)
                 db.execute("COMMIT")
@@ -286,10 +305,21 @@ def snapshot_time(con: duckdb.DuckDBPyConnection, snapshot: int) -> str:
     return _snapshot_time(con, snapshot) or ""
 
 
-def candidates(path: Path, urls: Iterable[str]) -> list[StoredArticle]:
-    """Return the stored articles among ``urls`` that have a fingerprint, as story candidates."""
+def candidates(path: Path, band_keys: Iterable[int], low: datetime, high: datetime) -> list[StoredArticle]:
+    """Return the stored articles that share a band key with ``band_keys`` and appeared in [low, high].
+
+    Args:
+        path: A caught-up index.
+        band_keys: The batch's LSH band keys.
+        low: The window's start (the batch's earliest time minus the wire-copy window).
+        high: Its end.
+
+    Returns:
+        The candidates, for :func:`tasks.wirecopy.assign_stories`.
+    """
+    params = [json.dumps(sorted(set(band_keys))), _micros(low), _micros(high)]
     with _open(path) as db:
-        rows = db.execute(_CANDIDATES, [json.dumps(list(urls))]).fetchall()
+        rows = db.execute(_CANDIDATES, params).fetchall()
     return [StoredArticle(url, _time(seen), fp, story, _time(first)) for url, seen, fp, story, first in rows]
 
 
@@ -308,7 +338,7 @@ def _catch_up(con: duckdb.DuckDBPyConnection, db: sqlite3.Connection, current: i
                 changes = None
             if changes is not None:
                 for *row, deleted in changes:
-                    db.execute(_DELETE, [row[0]]) if deleted else db.execute(_UPSERT, row)
+                    _remove(db, row[0]) if deleted else _put(db, tuple(row))
                 _mark(db, current, _snapshot_time(con, current))
                 return len(changes)
     return _rebuild(con, db, current)
@@ -321,10 +351,45 @@ def _rebuild(con: duckdb.DuckDBPyConnection, db: sqlite3.Connection, current: in
     count = 0
     result = con.execute(_ALL_ROWS)
     while rows := result.fetchmany(_FETCH_ROWS):
-        db.executemany(_UPSERT, rows)
+        bands: list[tuple[int, int]] = []
+        for row in rows:  # into empty tables: no earlier row to look up
+            article = _insert(db, row)
+            bands.extend((key, article) for key in band_keys(row[-1]))
+        bands.sort()  # in key order, B-tree pages are written once each
+        db.executemany(_ADD_BANDS, bands)
         count += len(rows)
     _mark(db, current, _snapshot_time(con, current))
     return count
+
+
+def _put(db: sqlite3.Connection, row: KeyRow) -> None:
+    """Insert or update one article's row, and its band keys when its fingerprint changed."""
+    found = db.execute(_FIND, [row[0]]).fetchone()
+    fingerprint = row[-1]
+    if found is None:
+        article = _insert(db, row)
+        db.executemany(_ADD_BANDS, [(key, article) for key in band_keys(fingerprint)])
+        return
+    article, old = found
+    db.execute(_UPDATE, [*row[1:], article])
+    if old != fingerprint:
+        db.executemany(_DROP_BANDS, [(key, article) for key in band_keys(old)])
+        db.executemany(_ADD_BANDS, [(key, article) for key in band_keys(fingerprint)])
+
+
+def _insert(db: sqlite3.Connection, row: KeyRow) -> int:
+    article = db.execute(_INSERT, row).lastrowid
+    if article is None:
+        raise sqlite3.DatabaseError("an inserted article has no row id")
+    return article
+
+
+def _remove(db: sqlite3.Connection, url: str) -> None:
+    found = db.execute(_FIND, [url]).fetchone()
+    if found is not None:
+        article, fingerprint = found
+        db.executemany(_DROP_BANDS, [(key, article) for key in band_keys(fingerprint)])
+        db.execute(_DELETE, [article])
 
 
 def _mark(db: sqlite3.Connection, snapshot: int, snapshot_time: str | None) -> None:

@@ -16,15 +16,6 @@ from warehouse.connection import execute_with
 
 _TS = pa.timestamp("us", tz="UTC")
 
-# Stored articles sharing an LSH band key with the batch, within the wire-copy window. Story keys are
-# appended batch by batch, so their files' seen_at ranges follow time and the window prunes most of them;
-# what the hits are (fingerprint, story) comes from the key index, not a scan of article_store.
-_STORY_HITS = """
-SELECT DISTINCT k.url FROM story_keys k JOIN batch_keys b ON k.band_key = b.band_key
-WHERE k.seen_at BETWEEN ? AND ?
-"""
-
-
 _RENAME_STORIES = """
 UPDATE article_store SET story_id = r.new_story_id
 FROM story_renames r WHERE article_store.story_id = r.old_story_id
@@ -55,12 +46,9 @@ def assign_story_ids(
     if keys:
         low = min(r.seen_at for r in fresh) - wirecopy.WINDOW
         high = max(r.seen_at for r in fresh) + wirecopy.WINDOW
-        con.register("batch_keys", pa.table({"band_key": pa.array([k for k, _, _ in keys], pa.int64())}))
-        try:
-            hits = [row[0] for row in con.execute(_STORY_HITS, [low, high]).fetchall()]
-        finally:
-            con.unregister("batch_keys")
-        stored = key_index.candidates(index, hits) if hits else []
+        # From the key index's band keys, not the lake's story_keys: a B-tree lookup per key, where
+        # story_keys (no index) would be read in every file whose time range meets the window.
+        stored = key_index.candidates(index, [k for k, _, _ in keys], low, high)
     result = wirecopy.assign_stories(fresh, stored)
     assigned = [replace(a, story_id=result.story_ids.get(a.url, a.url)) for a in articles]
     key_rows = pa.table(

@@ -164,7 +164,15 @@ def test_export_refuses_a_folder_with_the_users_quotes_parquet(con, tmp_path):
     with pytest.raises(ExportRefusedError, match=r"holds no earlier wirehouse export \(quotes.parquet\)"):
         export_parquet(con, out)
     assert (out / "quotes.parquet").read_text() == "mine"
-    lake_files = {"news.data", "news.sqlite", "news.keys", "news.keys-wal", "news.keys-shm"}
+    lake_files = {
+        "news.data",
+        "news.sqlite",
+        "news.sqlite-wal",
+        "news.sqlite-shm",
+        "news.keys",
+        "news.keys-wal",
+        "news.keys-shm",
+    }
     assert {p.name for p in tmp_path.iterdir()} - lake_files == {"mine"}
 
 
