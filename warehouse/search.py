@@ -375,6 +375,59 @@ def _fill(con: duckdb.DuckDBPyConnection, writer: Any) -> Counter[str]:
     return counts
 
 
+def ranked(
+    folder: Path,
+    terms: Sequence[str],
+    *,
+    lang: str | None = None,
+    since: date | datetime | None = None,
+    limit: int = 20,
+) -> list[tuple[str, float]]:
+    """Rank the indexed articles for query words: (url, score) pairs, best first.
+
+    Args:
+        folder: The index folder.
+        terms: Query words (:func:`tasks.search.query_terms`).
+        lang: Only articles in this language (ISO 639-1); the words are stemmed for it.
+        since: Only articles published (else fetched) at or after this day (UTC) or time.
+        limit: At most this many.
+
+    Returns:
+        The URLs and their scores.
+
+    Raises:
+        SearchError: No index yet.
+    """
+    if not terms:
+        return []
+    index = _open(folder, create=False)
+    index.reload()
+    wanted = _primary(lang) if lang else None
+    stemmers = [index_stemmer(wanted)] if wanted else _ALL
+    schema = index.schema
+    words = " ".join(f'"{t.lower()}"' for t in terms)
+    fields = [f"{kind}_{s}" for s in stemmers for kind in ("title", "text")]
+    parts = [(tantivy.Occur.Must, index.parse_query(words, fields))]
+    if wanted:
+        parts.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "lang", wanted)))
+    start = as_timestamp(since)
+    if start is not None:
+        low = min(max(start, _EARLIEST), _LATEST)
+        parts.append(
+            (
+                tantivy.Occur.Must,
+                tantivy.Query.range_query(schema, "seen", tantivy.FieldType.Date, low, _LATEST),
+            )
+        )
+    searcher = index.searcher()
+    found = searcher.search(tantivy.Query.boolean_query(parts), limit).hits
+    scores: dict[str, float] = {}
+    for score, address in found:
+        doc = searcher.doc(address)
+        scores[str(doc["url"][0])] = float(score)
+    return list(scores.items())
+
+
 def search(
     con: duckdb.DuckDBPyConnection,
     folder: Path,
@@ -403,38 +456,12 @@ def search(
     if not 1 <= limit <= MAX_LIMIT:
         raise SearchError(f"limit must be between 1 and {MAX_LIMIT}")
     terms = query_terms(query)
-    if not terms:
-        return []
-    index = _open(folder, create=False)
-    index.reload()
-    wanted = _primary(lang) if lang else None
-    stemmers = [index_stemmer(wanted)] if wanted else _ALL
-    schema = index.schema
-    words = " ".join(f'"{t.lower()}"' for t in terms)
-    fields = [f"{kind}_{s}" for s in stemmers for kind in ("title", "text")]
-    parts = [(tantivy.Occur.Must, index.parse_query(words, fields))]
-    if wanted:
-        parts.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "lang", wanted)))
-    start = as_timestamp(since)
-    if start is not None:
-        low = min(max(start, _EARLIEST), _LATEST)
-        parts.append(
-            (
-                tantivy.Occur.Must,
-                tantivy.Query.range_query(schema, "seen", tantivy.FieldType.Date, low, _LATEST),
-            )
-        )
-    searcher = index.searcher()
-    found = searcher.search(tantivy.Query.boolean_query(parts), limit).hits
-    scores: dict[str, float] = {}
-    for score, address in found:
-        doc = searcher.doc(address)
-        scores[str(doc["url"][0])] = float(score)
+    scores = dict(ranked(folder, terms, lang=lang, since=since, limit=limit))
     if not scores:
         return []
     rows = {r[0]: r for r in con.execute(_HITS, [list(scores)]).fetchall()}
     marks = set(terms)
-    for stemmer in stemmers:
+    for stemmer in [index_stemmer(_primary(lang))] if lang else _ALL:
         analyzer = _analyzer(stemmer)
         marks.update(token for term in terms for token in analyzer.analyze(term))
     hits = [
