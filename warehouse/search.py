@@ -21,6 +21,7 @@ killed at any moment leaves a mark that lags, never one that runs ahead. Every r
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections import Counter
@@ -76,6 +77,14 @@ _ALL = sorted(INDEX_STEMMERS | {NO_STEMMER})
 # Tokens longer than this are not words (URLs, base64); tantivy would index them whole.
 _LONGEST_TOKEN = 40
 _WRITER_HEAP = 32_000_000
+# Every document's title also goes, unstemmed, into one field shared by all languages. Its BM25 statistics
+# (document frequencies, average length) are those of all documents; a stemmer's own fields average their
+# lengths over every document of the index too, most of which leave them empty, so a language with few
+# documents had its matches crushed by length normalisation (an article of 3 in 1,000 was not in the top
+# 200 for its own title; python -m bench.search_titles). Boosted: a title match counts more than the text.
+_SHARED_TITLE = "title_all"
+TITLE_BOOST = 2.0
+_MISMATCH = "schema does not match"  # tantivy's error for an index written with another schema
 _EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)  # tantivy's dates are nanoseconds since 1970 in 64 bits
 _LATEST = datetime(2262, 1, 1, tzinfo=UTC)
 # One writer per index in a process; another process waits on tantivy's own lock file.
@@ -143,20 +152,50 @@ def _schema() -> Any:
     for stemmer in _ALL:
         builder.add_text_field(f"title_{stemmer}", tokenizer_name=f"wirehouse_{stemmer}")
         builder.add_text_field(f"text_{stemmer}", tokenizer_name=f"wirehouse_{stemmer}")
+    builder.add_text_field(_SHARED_TITLE, tokenizer_name=f"wirehouse_{NO_STEMMER}")
     return builder.build()
 
 
 def _open(folder: Path, *, create: bool) -> Any:
+    return _reader(folder, create=create)[0]
+
+
+def _reader(folder: Path, *, create: bool = False) -> tuple[Any, bool]:
+    """Open the index; tell whether it has the current schema (only when not ``create``, it may not)."""
     if not create and not (folder.is_dir() and tantivy.Index.exists(str(folder))):
         raise SearchError("no search index yet: run an ingest, or build it with `wirehouse search --rebuild`")
+    current = True
     try:
         folder.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(_schema(), path=str(folder), reuse=True)
     except (OSError, ValueError) as exc:
-        raise SearchError(f"cannot open the search index {folder}: {exc}") from exc
+        if create or _MISMATCH not in str(exc):
+            raise SearchError(f"cannot open the search index {folder}: {exc}") from exc
+        # Written by an older wirehouse and not rebuilt yet (its writer was busy): read it as it is.
+        index, current = tantivy.Index.open(str(folder)), False
     for stemmer in _ALL:
         index.register_tokenizer(f"wirehouse_{stemmer}", _analyzer(stemmer))
-    return index
+    return index, current
+
+
+def _outdated(folder: Path) -> bool:
+    """Tell whether the folder holds an index of another schema (an older wirehouse's): it is rebuilt."""
+    if not (folder.is_dir() and tantivy.Index.exists(str(folder))):
+        return False
+    try:
+        tantivy.Index(_schema(), path=str(folder), reuse=True)
+    except ValueError as exc:
+        return _MISMATCH in str(exc)
+    return False
+
+
+def _discard(folder: Path, wait: float) -> None:
+    """Remove an outdated index and its mark, once no other process writes it; the mark's absence rebuilds it."""
+    _take_writer(tantivy.Index.open(str(folder)), folder, wait).wait_merging_threads()  # releases the lock
+    shutil.rmtree(folder)
+    held = _HELD.get(folder.absolute())
+    if held is not None:
+        held.through = None  # what it continued from is gone with the old index
 
 
 def _primary(language: str | None) -> str:
@@ -170,13 +209,25 @@ def _document(url: str, title: str | None, text: str | None, language: str | Non
         lang=_primary(language),
         stemmer=stemmer,
         seen=min(max(seen, _EARLIEST), _LATEST),
-        **{f"title_{stemmer}": split_cjk(title or ""), f"text_{stemmer}": split_cjk(text or "")},
+        **{
+            f"title_{stemmer}": split_cjk(title or ""),
+            f"text_{stemmer}": split_cjk(text or ""),
+            _SHARED_TITLE: split_cjk(title or ""),
+        },
     )
 
 
 def _new_writer(folder: Path, wait: float = _WRITER_WAIT) -> Any:
-    """Open the index and take its writer, waiting up to ``wait`` seconds for another process's writer."""
-    index = _open(folder, create=True)
+    """Open the index and take its writer, waiting up to ``wait`` seconds for another process's writer.
+
+    An outdated index is removed first (see :func:`_discard`); callers hold ``_WRITE_LOCK``.
+    """
+    if _outdated(folder):
+        _discard(folder, wait)
+    return _take_writer(_open(folder, create=True), folder, wait)
+
+
+def _take_writer(index: Any, folder: Path, wait: float) -> Any:
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -400,14 +451,18 @@ def ranked(
     """
     if not terms:
         return []
-    index = _open(folder, create=False)
+    index, current = _reader(folder)
     index.reload()
     wanted = _primary(lang) if lang else None
     stemmers = [index_stemmer(wanted)] if wanted else _ALL
     schema = index.schema
     words = " ".join(f'"{t.lower()}"' for t in terms)
     fields = [f"{kind}_{s}" for s in stemmers for kind in ("title", "text")]
-    parts = [(tantivy.Occur.Must, index.parse_query(words, fields))]
+    boosts = {}
+    if current:  # an outdated index has no shared title field (and ranks as it used to)
+        fields.append(_SHARED_TITLE)
+        boosts[_SHARED_TITLE] = TITLE_BOOST
+    parts = [(tantivy.Occur.Must, index.parse_query(words, fields, field_boosts=boosts))]
     if wanted:
         parts.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "lang", wanted)))
     start = as_timestamp(since)
@@ -542,7 +597,8 @@ def _write_mark(folder: Path, snapshot: int) -> None:
 
 
 def _exists(folder: Path) -> bool:
-    return folder.is_dir() and tantivy.Index.exists(str(folder))
+    """An index of the current schema is there (an outdated one counts as none: it is rebuilt)."""
+    return folder.is_dir() and tantivy.Index.exists(str(folder)) and not _outdated(folder)
 
 
 def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
