@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import pytest
 import tantivy
 
-import warehouse.search
+import warehouse.searchschema
+import warehouse.searchwrite
 from tasks.search import NO_STEMMER
 from tests.warehouse.test_search import art
 from warehouse.articles import store_articles
@@ -53,7 +54,7 @@ def _old_schema():
     builder.add_text_field("lang", tokenizer_name="raw")
     builder.add_text_field("stemmer", stored=True, tokenizer_name="raw")
     builder.add_date_field("seen", indexed=True, fast=True)
-    for stemmer in warehouse.search._ALL:
+    for stemmer in warehouse.searchschema.FIELD_GROUPS:
         builder.add_text_field(f"title_{stemmer}", tokenizer_name=f"wirehouse_{stemmer}")
         builder.add_text_field(f"text_{stemmer}", tokenizer_name=f"wirehouse_{stemmer}")
     return builder.build()
@@ -62,8 +63,8 @@ def _old_schema():
 def _write_old_index(folder, url, title):
     folder.mkdir(parents=True, exist_ok=True)
     index = tantivy.Index(_old_schema(), path=str(folder))
-    for stemmer in warehouse.search._ALL:
-        index.register_tokenizer(f"wirehouse_{stemmer}", warehouse.search._analyzer(stemmer))
+    for stemmer in warehouse.searchschema.FIELD_GROUPS:
+        index.register_tokenizer(f"wirehouse_{stemmer}", warehouse.searchschema.analyzer(stemmer))
     writer = index.writer(heap_size=15_000_000, num_threads=1)
     seen = datetime(2024, 1, 1, tzinfo=UTC)
     writer.add_document(
@@ -79,7 +80,7 @@ def test_an_index_of_the_older_schema_is_read_until_the_next_catch_up_rebuilds_i
         store_articles(con, articles, "run-1")
         _write_old_index(folder, articles[0].url, "Nachrichten")
         # a mark that says it is up to date: the schema, not the mark, tells that it must be rebuilt
-        warehouse.search._write_mark(folder, current_snapshot(con))
+        warehouse.searchwrite._write_mark(folder, current_snapshot(con))
         assert [h.url for h in search(con, folder, "Nachrichten")] == [articles[0].url]  # no error
         assert search_lag(con, folder) == 3
         assert catch_up_search_index(con, folder) == 3
@@ -93,7 +94,7 @@ def test_a_batch_written_to_an_index_of_the_older_schema_leaves_it_to_be_rebuilt
     with open_warehouse(warehouse_path, migrate=True) as con:
         store_articles(con, articles[:2], "run-1")
         _write_old_index(folder, articles[0].url, "Nachrichten")
-        warehouse.search._write_mark(folder, current_snapshot(con))
+        warehouse.searchwrite._write_mark(folder, current_snapshot(con))
         store_articles(con, articles[2:], "run-2")
         index_articles(folder, articles[2:])  # replaces the old index, and its mark, with this batch
         assert [h.url for h in search(con, folder, "Nachrichten")] == [articles[2].url]
