@@ -130,7 +130,7 @@ def search(
     since: date | datetime | None = None,
     limit: int = 20,
 ) -> list[SearchHit]:
-    """Find articles by BM25 over title and text, best first.
+    """Find articles by BM25 over title and text (and, counting double, the shared title field), best first.
 
     Args:
         con: A connection (read-only is fine), for the articles' columns and text.
