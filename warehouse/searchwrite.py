@@ -68,7 +68,7 @@ _OK_COUNT = "SELECT count(*) FROM articles WHERE extraction_status = 'ok'"
 
 
 def _discard(folder: Path, wait: float) -> None:
-    """Remove an outdated index and its mark once no other process writes it (no mark: the catch-up rebuilds)."""
+    """Remove an outdated index and its mark once nobody writes it; without a mark the catch-up rebuilds."""
     _take_writer(tantivy.Index.open(str(folder)), folder, wait).wait_merging_threads()  # releases the lock
     try:
         shutil.rmtree(folder)
