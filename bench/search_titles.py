@@ -78,8 +78,12 @@ def _article(row: dict[str, str | None]) -> Article:
     )
 
 
-def ranks(rows: list[dict[str, str | None]]) -> list[tuple[int | None, dict[str, str | None]]]:
-    """Each titled row's rank (1-based; None past LIMIT) when its own title is searched without a language."""
+def ranks(rows: list[dict[str, str | None]]) -> list[tuple[int | None, bool, dict[str, str | None]]]:
+    """Each titled row's rank (1-based; None past LIMIT) when its own title is searched without a language.
+
+    The flag tells that only articles with the very same title rank above it (pages of one site).
+    """
+    titles = {r["url"]: r["title"] for r in rows}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "search"
         index_articles(folder, [_article(r) for r in rows])
@@ -90,7 +94,9 @@ def ranks(rows: list[dict[str, str | None]]) -> list[tuple[int | None, dict[str,
             # search() orders equal scores by publication time (none here), then URL
             hits = sorted(ranked(folder, query_terms(row["title"]), limit=LIMIT), key=lambda h: (-h[1], h[0]))
             urls = [url for url, _ in hits]
-            found.append((urls.index(str(row["url"])) + 1 if row["url"] in urls else None, row))
+            rank = urls.index(str(row["url"])) + 1 if row["url"] in urls else None
+            twins = rank is not None and all(titles[u] == row["title"] for u in urls[: rank - 1])
+            found.append((rank, twins, row))
     return found
 
 
@@ -112,15 +118,18 @@ def main() -> int:
     parser.add_argument("--show", type=int, default=10, help="worst-ranked titles to list")
     args = parser.parse_args()
     found = ranks(extract(args.cache))
-    counts = Counter(bucket(rank) for rank, _ in found)
+    counts = Counter(bucket(rank) for rank, _, _ in found)
+    twins = sum(1 for rank, twin, _ in found if twin and rank != 1)
     print(f"| rank of own title ({len(found)} titled articles) | articles |")
     print("|---|---|")
     for name in ("1", "2-10", f"11-{LIMIT}", f"missing (> {LIMIT})"):
         print(f"| {name} | {counts.get(name, 0)} |")
+    print(f"below rank 1 behind only articles of the same title: {twins}")
     worst = sorted(found, key=lambda f: -(f[0] or LIMIT + 1))[: args.show]
-    for rank, row in worst:
+    for rank, twin, row in worst:
         if rank != 1:
-            print(f"{rank or 'missing'}\t{row['language']}\t{str(row['title'])[:90]}")
+            same = " (behind the same title)" if twin else ""
+            print(f"{rank or 'missing'}{same}\t{row['language']}\t{str(row['title'])[:90]}")
     return 1 if counts.get(f"missing (> {LIMIT})") else 0
 
 
