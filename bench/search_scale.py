@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.records import Article
-from warehouse.search import _open, index_articles
+from warehouse.search import index_articles, open_index
 
 WORDS = [
     "regierung",
@@ -94,7 +94,7 @@ def measure(folder: Path, sizes: list[int]) -> list[str]:
             index_articles(folder, [article(stored + i, rng) for i in range(BATCH)])
             batch_seconds.append(time.perf_counter() - started)
             stored += BATCH
-        index = _open(folder, create=False)
+        index = open_index(folder, create=False)
         index.reload()
         searcher = index.searcher()
         query_seconds = []

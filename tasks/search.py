@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 
 from core.errors import PermanentError
 
-# ISO 639-1 code -> Snowball stemmer name. Languages whose stemmer tantivy does not ship (see
-# warehouse/search.py, INDEX_STEMMERS), every other language and `und` go to the unstemmed fields "none".
+# ISO 639-1 code -> Snowball stemmer name. Languages whose stemmer tantivy does not ship (see INDEX_STEMMERS
+# in warehouse/searchschema.py), every other language and `und` go to the unstemmed fields "none".
 # This dict is the closed set the index's field names come from.
 STEMMERS: dict[str, str] = {
     "ar": "arabic",

@@ -298,7 +298,7 @@ def run_scope(
     (maintenance).
 
     An exclusive scope holds the search index's writer too: batches add to it, leaving the scope commits
-    (see :func:`warehouse.search.deferred_commits`). A shared lake's runs, which merge at once, take the
+    (see :func:`warehouse.searchwrite.deferred_commits`). A shared lake's runs, which merge at once, take the
     writer for each batch instead.
 
     The CLI opens a scope before it starts a flow, and the flow opens its own: the inner scope shares

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 import tantivy
 
-import warehouse.search
+import warehouse.searchwrite
 from core.records import Article
 from tasks.search import SearchError
 from warehouse.articles import store_articles
@@ -134,7 +134,7 @@ def words(n):
 
 def test_a_run_commits_its_batches_when_it_ends(warehouse_path, folder, monkeypatch):
     # A run's batches wait for its next commit (at most COMMIT_SECONDS away); leaving the run commits.
-    monkeypatch.setattr(warehouse.search, "COMMIT_SECONDS", 3600.0)
+    monkeypatch.setattr(warehouse.searchwrite, "COMMIT_SECONDS", 3600.0)
     with run_scope(warehouse_path, timeout=10), open_warehouse(warehouse_path) as con:
         store_articles(con, ARTICLES[:3], "run-1", search_dir=folder)
         store_articles(con, ARTICLES[3:], "run-1", search_dir=folder)
@@ -143,20 +143,20 @@ def test_a_run_commits_its_batches_when_it_ends(warehouse_path, folder, monkeypa
         assert len(search(con, folder, "Soldaten", lang="de")) == 2
         assert len(search(con, folder, "soldats", lang="fr")) == 1
     # The writer is closed with the run: another one (a rebuild, the next run) gets tantivy's lock at once.
-    monkeypatch.setattr(warehouse.search, "_WRITER_WAIT", 0.0)
+    monkeypatch.setattr(warehouse.searchwrite, "_WRITER_WAIT", 0.0)
     with open_warehouse(warehouse_path, read_only=True) as con:
         assert build_search_index(con, folder).rows == 6
 
 
 def test_a_run_commits_every_commit_seconds(warehouse_path, folder, monkeypatch):
-    monkeypatch.setattr(warehouse.search, "COMMIT_SECONDS", 0.0)
+    monkeypatch.setattr(warehouse.searchwrite, "COMMIT_SECONDS", 0.0)
     with run_scope(warehouse_path, timeout=10), open_warehouse(warehouse_path) as con:
         store_articles(con, ARTICLES[:1], "run-1", search_dir=folder)
         assert [h.url for h in search(con, folder, "Nordkorea")] == ["https://news.example/1"]
 
 
 def test_a_failing_run_still_commits_what_it_stored(warehouse_path, folder, monkeypatch):
-    monkeypatch.setattr(warehouse.search, "COMMIT_SECONDS", 3600.0)
+    monkeypatch.setattr(warehouse.searchwrite, "COMMIT_SECONDS", 3600.0)
     with (
         pytest.raises(RuntimeError, match="later step"),
         run_scope(warehouse_path, timeout=10),
@@ -170,7 +170,7 @@ def test_a_failing_run_still_commits_what_it_stored(warehouse_path, folder, monk
 
 def test_a_run_of_many_batches_keeps_merging_segments(warehouse_path, folder, monkeypatch):
     # Every batch committed (the worst case): the held writer's merges run meanwhile and are not abandoned.
-    monkeypatch.setattr(warehouse.search, "COMMIT_SECONDS", 0.0)
+    monkeypatch.setattr(warehouse.searchwrite, "COMMIT_SECONDS", 0.0)
     batches = 24
     with run_scope(warehouse_path, timeout=10), open_warehouse(warehouse_path) as con:
         for n in range(batches):
