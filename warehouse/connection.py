@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 import warehouse
 from core.errors import first_line
 from warehouse.convert import convert_legacy
-from warehouse.lake import _HELD_LOCKS_GUARD, _USE_LAKE, attach, attached_lake, check_local, remember_lake
+from warehouse.lake import _USE_LAKE, attach, attached_lake, check_local, remember_lake
 from warehouse.lake import LAKE as LAKE
 from warehouse.lake import DatabaseError as DatabaseError
 from warehouse.lake import Lake as Lake
@@ -33,10 +33,11 @@ from warehouse.lake import QueryError as QueryError
 from warehouse.lake import WarehouseBusyError as WarehouseBusyError
 from warehouse.lake import WarehouseError as WarehouseError
 from warehouse.lake import WarehouseMemoryError as WarehouseMemoryError
-from warehouse.lake import confirm_lock as confirm_lock
 from warehouse.lake import lake_of as lake_of
 from warehouse.lake import sql_string as sql_string
-from warehouse.lake import warehouse_lock as warehouse_lock
+from warehouse.locks import _HELD_LOCKS_GUARD
+from warehouse.locks import confirm_lock as confirm_lock
+from warehouse.locks import warehouse_lock as warehouse_lock
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ import duckdb
 
 import warehouse
 from core.errors import first_line
-from warehouse.lake import LAKE, Lake, WarehouseError, attach, check_local, sql_string, warehouse_lock
+from warehouse.lake import LAKE, Lake, WarehouseError, attach, check_local, sql_string
+from warehouse.locks import warehouse_lock
 
 logger = logging.getLogger(__name__)
 

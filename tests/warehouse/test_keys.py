@@ -107,7 +107,8 @@ _WRITER = textwrap.dedent(
     """
     import contextlib, sys
     from tests.warehouse.test_articles import art
-    from warehouse.lake import lake_of, warehouse_lock
+    from warehouse.lake import lake_of
+    from warehouse.locks import warehouse_lock
     from warehouse.staging import save_batch
 
     first, step = int(sys.argv[1]), int(sys.argv[2])

@@ -217,7 +217,8 @@ def test_writers_in_separate_processes_stage_and_merge_at_once(shared):
 def test_threads_of_one_process_share_the_lock_and_the_first_holder_waits_for_the_others(shared):
     import threading
 
-    from warehouse.lake import _LOCKS_DB, _PG_HOLDER, _PG_QUERY, _lock_connection, lake_of
+    from warehouse.lake import lake_of
+    from warehouse.locks import _LOCKS_DB, _PG_HOLDER, _PG_QUERY, _lock_connection
 
     def holder():
         con = _lock_connection(lake_of(shared))
@@ -249,13 +250,8 @@ def test_threads_of_one_process_share_the_lock_and_the_first_holder_waits_for_th
 
 
 def test_a_merge_that_lost_its_lock_commits_nothing(shared):
-    from warehouse.lake import (
-        _LOCKS_DB,
-        _PG_EXECUTE,
-        WarehouseBusyError,
-        _lock_connection,
-        lake_of,
-    )
+    from warehouse.lake import WarehouseBusyError, lake_of
+    from warehouse.locks import _LOCKS_DB, _PG_EXECUTE, _lock_connection
 
     with open_warehouse(shared) as con:
         stage_batch(con, [art(1)], "writer-a")
