@@ -1,0 +1,291 @@
+"""The commands that run a flow: ingest, backfill, demo and reprocess, and what they say about the run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from core.settings import apply_prefect_defaults, load_settings, wants_progress_bar
+from wirehouse.cliargs import UserError, note, read_feed_list, run_query, warehouse_path
+from wirehouse.demo import DEMO_BASE
+from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
+from wirehouse.tables import format_rows
+
+EXAMPLE_QUERY = "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
+WIRE_QUERY = (
+    "SELECT dateline_place, agencies, title FROM articles WHERE len(agencies) > 0 ORDER BY published_at"
+)
+DEMO_SEARCH = "Nato Ostflanke"
+
+
+def run_ingest(
+    feeds: str | None, warehouse: Path, batch_size: int | None = None, shard: str | None = None
+) -> Any:
+    """Check what can be checked cheaply, then run the ingest flow.
+
+    Args:
+        feeds: Feed list to import first, or None for the stored feeds.
+        warehouse: The warehouse.
+        batch_size: Articles per batch.
+        shard: ``I/N``: only part I of N of the feeds.
+
+    Returns:
+        The flow's IngestSummary.
+    """
+    from warehouse.connection import open_warehouse, run_scope
+    from warehouse.feeds import active_feeds
+
+    settings = load_settings(warehouse_path=warehouse)
+    apply_prefect_defaults()
+    with ExitStack() as stack:
+        temporary = None
+        if needs_temporary_server():
+            # Started first, so that it boots while the checks below run; stopped however we leave.
+            temporary = TemporaryServer()
+            temporary.start()
+            stack.callback(temporary.stop)
+        # Fail fast, before the run: an unusable warehouse, shard, feed list or cluster is a one-line error.
+        from pipeline.load import parse_shard
+
+        parse_shard(shard)
+        if feeds:
+            read_feed_list(feeds)
+        _check_dask(settings.dask_address)
+        # The run lock is taken here already, so that a second ingest waits before doing anything at all.
+        # The scope holds the lake attached for the flow, which would otherwise load the extensions and
+        # attach it a second time.
+        with run_scope(
+            warehouse,
+            timeout=settings.lock_timeout,
+            on_wait=note,
+            hold=True,
+            memory_mb=settings.warehouse_memory_mb,
+        ):
+            with open_warehouse(warehouse) as con:
+                if not feeds and not active_feeds(con):
+                    raise UserError(
+                        f"no feeds in {warehouse}: use --feeds FILE or `wirehouse feeds import FILE`"
+                    )
+
+            from flows.ingest import ingest
+            from wirehouse.progress import terminal_progress
+
+            with prefect_api(temporary), terminal_progress(wants_progress_bar()):
+                state = ingest(
+                    feeds=feeds,
+                    warehouse=str(warehouse),
+                    batch_size=batch_size,
+                    shard=shard,
+                    return_state=True,
+                )
+            _note_temporary_ui(temporary)
+            if not state.is_completed():
+                raise run_failed(state, "the ingest")
+            return state.result()
+
+
+# Said on stderr after a run reported to a temporary server: the "View at" link Prefect logged is dead.
+TEMPORARY_UI_NOTE = (
+    "this run reported to a temporary Prefect server, now stopped (its 'View at' link is gone); "
+    "to keep runs in a UI: `make ui`, or PREFECT_API_URL=http://HOST:PORT/api of a running server"
+)
+
+
+def _note_temporary_ui(temporary: TemporaryServer | None) -> None:
+    if temporary is not None:
+        note(TEMPORARY_UI_NOTE)
+
+
+def run_failed(state: Any, what: str) -> BaseException:
+    """The error of a flow run that did not complete: the exception it raised, for main() to tell.
+
+    The state's message wraps it in Prefect's words ("Flow run encountered an exception: …") and may
+    run over many lines; main() says a wirehouse error or a fault below it (a full disk, a lost
+    catalog) in one line of its own.
+    """
+    cause = state.result(raise_on_failure=False)
+    if isinstance(cause, Exception):
+        return cause
+    return UserError(state.message or f"{what} ended in state {state.name}")
+
+
+def _check_dask(address: str) -> None:
+    """Fail before a run whose Dask scheduler (``WIREHOUSE_DASK_ADDRESS``) does not answer."""
+    if address:
+        from tasks.cluster import check_scheduler
+
+        check_scheduler(address)
+
+
+def use_dask(args: argparse.Namespace) -> None:
+    """Hand ``--dask-address`` to the flows this process starts (they read their settings themselves)."""
+    if getattr(args, "dask_address", None):
+        from core.settings import export_settings
+
+        export_settings(dask_address=args.dask_address)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """`wirehouse ingest`."""
+    from pipeline.report import summary_lines
+
+    use_dask(args)
+    summary = run_ingest(args.feeds, warehouse_path(args), args.batch_size, args.shard)
+    print("\n".join(summary_lines(summary)))
+    return 0
+
+
+def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
+    """Check the sources cheaply, then run the backfill flow.
+
+    Args:
+        args: The parsed ``backfill`` arguments.
+        warehouse: The warehouse.
+
+    Returns:
+        The flow's BackfillSummary.
+    """
+    from pipeline.load import parse_when
+    from tasks.warc import expand_sources
+    from warehouse.connection import run_scope
+
+    settings = load_settings(warehouse_path=warehouse)
+    apply_prefect_defaults()
+    for value in (args.since, args.until):
+        parse_when(value)  # a bad date is one line, before any server starts
+    # So is a missing file or a glob that matches nothing, and a Dask scheduler that does not answer.
+    expand_sources(args.sources)
+    _check_dask(settings.dask_address)
+    with ExitStack() as stack:
+        temporary = None
+        if needs_temporary_server():
+            temporary = TemporaryServer()
+            temporary.start()
+            stack.callback(temporary.stop)
+        with run_scope(
+            warehouse,
+            timeout=settings.lock_timeout,
+            on_wait=note,
+            hold=True,
+            memory_mb=settings.warehouse_memory_mb,
+        ):
+            from flows.backfill import backfill
+
+            with prefect_api(temporary):
+                state = backfill(
+                    sources=list(args.sources),
+                    warehouse=str(warehouse),
+                    host=args.host,
+                    lang=args.lang,
+                    since=args.since,
+                    until=args.until,
+                    batch_size=args.batch_size,
+                    return_state=True,
+                )
+            _note_temporary_ui(temporary)
+            if not state.is_completed():
+                raise run_failed(state, "the backfill")
+            return state.result()
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """`wirehouse backfill WARC...`."""
+    from pipeline.backfill import summary_lines
+
+    use_dask(args)
+    summary = run_backfill(args, warehouse_path(args))
+    print("\n".join(summary_lines(summary)))
+    failed = [load for load in summary.files if load.error]
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise UserError(f"{failed[0].error}{more}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`wirehouse demo`: serve the bundled sample newsroom on loopback and ingest it."""
+    from core.settings import export_settings
+    from pipeline.report import summary_lines
+    from wirehouse.demo import serve_newsroom
+
+    if args.serve:
+        with serve_newsroom(port=args.port, public_base=DEMO_BASE) as base:
+            print(f"sample newsroom serving at {base} on 127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:  # the way to stop it: not an error
+                return 0
+    path = warehouse_path(args)
+    with serve_newsroom(port=args.port, public_base=DEMO_BASE) as base:
+        # The sample's host goes to 127.0.0.1 on this port (the run keeps the port in the lake, so the
+        # runs after the demo fetch the same feeds); one host, so no politeness delay for this local demo.
+        export_settings(demo_port=args.port, host_delay=0, robots=False)
+        print(f"sample newsroom serving at {base} on 127.0.0.1:{args.port}")
+        summary = run_ingest(f"{base}/sample.opml", path)
+    print()
+    print("\n".join(summary_lines(summary)))
+    for sql in (EXAMPLE_QUERY, WIRE_QUERY):
+        print(f'\n$ wirehouse query "{sql}"')
+        sys.stdout.write(run_query(sql, path, "table"))
+    _demo_search_and_today(path)
+    return 0
+
+
+def _demo_search_and_today(path: Path) -> None:
+    """Show search and the "today" query on the sample: its dates are served as today's."""
+    from warehouse import QUERIES_DIR
+    from warehouse.connection import lake_of, open_warehouse
+    from warehouse.search import search
+
+    # No rebuild: the ingest indexed every batch it stored.
+    with open_warehouse(path, read_only=True) as con:
+        hits = search(con, lake_of(path).search_dir, DEMO_SEARCH, limit=3)
+    print(f'\n$ wirehouse search "{DEMO_SEARCH}" --limit 3')
+    rows = [(round(h.score, 2), h.language, h.source, h.title) for h in hits]
+    sys.stdout.write(format_rows(["score", "language", "source", "title"], rows, "table"))
+    today = QUERIES_DIR / "top_stories_today.sql"
+    print(f"\n$ wirehouse query -f warehouse/queries/{today.name}")
+    sql = today.read_text(encoding="utf-8")
+    sys.stdout.write(run_query(sql.replace("SELECT story_id, title,", "SELECT title,"), path, "table"))
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    """`wirehouse reprocess`."""
+    from core.records import EXTRACTION_STATUSES
+    from warehouse.connection import lake_of
+
+    if args.status is not None and args.status not in EXTRACTION_STATUSES:
+        # Said before anything starts: an unknown status would match nothing, without a word.
+        raise UserError(
+            f"unknown --status {args.status!r}; the extraction statuses are {', '.join(EXTRACTION_STATUSES)}"
+        )
+    path = warehouse_path(args)
+    if not lake_of(path).exists():
+        raise UserError(f"warehouse {path} does not exist (run `wirehouse ingest` first)")
+    use_dask(args)
+    _check_dask(load_settings(warehouse_path=path).dask_address)
+    apply_prefect_defaults()
+    from flows.reprocess import reprocess
+
+    with prefect_api():
+        state = reprocess(
+            since=args.since and args.since.isoformat(),
+            until=args.until and args.until.isoformat(),
+            feed_url=args.feed,
+            status=args.status,
+            warehouse=str(path),
+            return_state=True,
+        )
+    if not state.is_completed():
+        raise run_failed(state, "reprocess")
+    counts = state.result()
+    print(
+        f"re-processed {sum(counts.values())} articles: "
+        + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none")
+    )
+    return 0
