@@ -12,6 +12,9 @@ with this tree's code on the path measures, one call at a time as the ingest mak
   labelled as bench/store.py labels them, the candidates statement alone too (a blank when the code
   no longer has it).
 
+With ``--ingest``, a whole ``wirehouse ingest`` of the kill trial's 1,030 corpus pages (served on
+loopback, bench/kill_trial.py) into each lake too, as pages stored per second of the process.
+
 The table gives p50 and p95 seconds per call and each p50 against the smallest lake's. Only public
 functions are timed, so the bench keeps working when their internals change. The measured batches
 stay in a reused lake (``--work``); their URLs are new on every run.
@@ -165,6 +168,31 @@ def run_child(spec: dict[str, Any], work: Path) -> dict[str, Any]:
     return result
 
 
+def ingest_rate(lake: Path, work: Path) -> tuple[int, float]:
+    """Ingest the kill trial's corpus pages into the lake: (articles stored, seconds of the process)."""
+    from bench.corpus_site import corpus_pages, serve_pages
+    from bench.kill_trial import CORPORA, PAGES, _env
+    from tests.chaos import rows
+
+    def count() -> int:
+        return int(rows(lake, "select count(*) from articles")[0][0])
+
+    pages = [
+        *corpus_pages(CORPORA / "trafilatura-eval", prefix="web"),
+        *corpus_pages(CORPORA / "fundus-world", prefix="world"),
+        *corpus_pages(CORPORA / "fundus", prefix="news"),
+    ][:PAGES]
+    before = count()
+    with serve_pages(pages) as (_base, opml, _served):
+        argv = [sys.executable, "-m", "wirehouse.cli", "ingest", "--feeds", opml, "--warehouse", str(lake)]
+        started = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=_env(), check=False)
+        seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"the ingest into {lake} failed:\n{done.stderr[-2000:]}")
+    return count() - before, seconds
+
+
 _ORDER = [
     "store wall",
     "store cpu",
@@ -209,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=20, help="store_articles batches per lake")
     parser.add_argument("--repeats", type=int, default=20, help="known_urls and assign_story_ids calls")
     parser.add_argument("--workers", type=int, default=2, help="processes generating a lake")
+    parser.add_argument("--ingest", action="store_true", help="also a 1,030-page ingest into each lake")
     parser.add_argument("--work", type=Path, help="keep the lakes here (lake-SIZE/) and reuse them next time")
     args = parser.parse_args(argv)
     sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
@@ -233,6 +262,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"{results[size]['linked_copies']} new articles linked to stored stories",
                 flush=True,
             )
+            if args.ingest:
+                stored, seconds = ingest_rate(lake, work)
+                results[size]["times"]["ingest s per page (1,030 pages)"] = [seconds / max(1, stored)]
+                print(
+                    f"  ingest: {stored:,} pages in {seconds:.1f} s, {stored / seconds:.1f} pages/s",
+                    flush=True,
+                )
             if args.work is None:
                 shutil.rmtree(lake.parent, ignore_errors=True)  # disk: the next lake may be ten times bigger
         print(

@@ -1,0 +1,17 @@
+"""bench-scale's table: p50 / p95 per lake, the ratio to the smallest, blanks for steps a lake lacks."""
+
+from __future__ import annotations
+
+from bench.scale import table
+
+
+def test_the_table_gives_each_lake_and_its_ratio_to_the_smallest():
+    results = {
+        100: {"articles": 100, "times": {"store wall": [1.0, 1.0, 3.0], "sql: story candidates": [0.5]}},
+        1000: {"articles": 1000, "times": {"store wall": [2.0, 2.0, 2.0]}},
+    }
+    lines = table(results).splitlines()
+    assert lines[0] == "| s per call (p50 / p95) | 100 articles | 1,000 articles | x 100 |"
+    assert lines[1] == "|---|---|---|---|"
+    assert lines[2] == "| store wall | 1.0000 / 3.0000 | 2.0000 / 2.0000 | 2.00 |"
+    assert lines[3] == "| sql: story candidates | 0.5000 / 0.5000 |  |  |"
