@@ -7,7 +7,8 @@ work on it), then filled chunk by chunk: worker processes make the articles (`co
 fingerprinted by `tasks.wirecopy.fingerprint` as the ingest's workers do) and turn them into the very
 Arrow tables `store_articles` writes (`warehouse.articles.articles_table`, `raw_pages_table`,
 `quotes_table`, and the band keys of `tasks.wirecopy.band_keys`); this process inserts each chunk
-into `article_store`, `raw_pages`, `quotes` and `story_keys` in one transaction. The search index is
+into `article_store`, `raw_pages`, `quotes` and `story_keys` in one transaction. Migrations newer than
+the generator (KNOWN_SCHEMA) are applied after the fill, as on a lake of an older wirehouse. The search index is
 then built by the catch-up the first run of an ingest would do (`catch_up_search_index`, no mark yet).
 
 What the articles look like:
@@ -27,14 +28,15 @@ What the articles look like:
   60 KB), so that a million articles fit a disk budget of a few GB. Benches of raw-page reads on
   such a lake understate their cost.
 
-Tables a later migration derives from `article_store` are only filled if that migration back-fills
-them: the generator writes the four tables above and nothing else.
+A table a later migration derives from `article_store` is only filled if that migration back-fills
+it: the generator writes the four tables above and nothing else.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import multiprocessing
 import re
 import shutil
@@ -51,6 +53,9 @@ import numpy as np
 import pyarrow as pa
 
 RUN_ID = "lakegen"
+# The newest migration when the generator was written: the tables it fills are theirs. Later migrations
+# run after the fill, so that one back-filling a new table from article_store (an index) sees the rows.
+KNOWN_SCHEMA = 9
 COPY_SHARE = 0.07
 FAILED_SHARE = 0.02
 OUTLETS = 240
@@ -420,6 +425,22 @@ def lake_bytes(path: Path) -> int:
     return total
 
 
+def _create(path: Path) -> None:
+    """A new lake with the migrations up to KNOWN_SCHEMA (the project's own runner)."""
+    import duckdb
+
+    import warehouse
+    from warehouse.connection import open_warehouse
+
+    with tempfile.TemporaryDirectory() as folder:
+        for version, _, file in warehouse.list_migrations():
+            if version <= KNOWN_SCHEMA:
+                shutil.copy(file, folder)
+        with open_warehouse(path) as con, contextlib.suppress(duckdb.Error):
+            # The views come last and may need a newer migration's table: then ensure_schema makes them.
+            warehouse.migrate(con, Path(folder))
+
+
 def _chunks(count: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, count, size):
         yield start, min(size, count - start)
@@ -463,7 +484,7 @@ def fill(
     step = timedelta(days=days) / max(1, len(parts))
     # Chunk k holds the articles of the k-th slice of the year: rows land in the order an ingest stores them.
     jobs = [(seed, start, n, begin + k * step, begin + (k + 1) * step) for k, (start, n) in enumerate(parts)]
-    ensure_schema(path)  # the project's migrations: tables, views, schema ledger
+    _create(path)
     lake = lake_of(path)
     started = time.perf_counter()
     inserting = 0.0
@@ -474,14 +495,16 @@ def fill(
                 for table, rows in tables.items():
                     execute_with(con, "generated", rows, _INSERT.format(table=table))
             inserting += time.perf_counter() - insert_started
-        filled = time.perf_counter() - started
-        docs, indexing = 0, 0.0
-        if index:
-            index_started = time.perf_counter()
+    ensure_schema(path)  # the migrations newer than the generator, on the filled lake; the views
+    filled = time.perf_counter() - started
+    docs, indexing = 0, 0.0
+    if index:
+        index_started = time.perf_counter()
+        with open_warehouse(path) as con:
             docs = catch_up_search_index(
                 con, lake.search_dir
             )  # no mark yet: a full build, as a first run does
-            indexing = time.perf_counter() - index_started
+        indexing = time.perf_counter() - index_started
     return FillStats(count, filled, inserting, indexing, docs, lake_bytes(path))
 
 

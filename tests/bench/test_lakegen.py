@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warehouse
 from bench import lakegen
 from tasks import wirecopy
 from warehouse.connection import lake_of, open_warehouse
@@ -16,6 +17,7 @@ def test_a_small_generated_lake_is_a_valid_lake_with_wire_copy_stories(tmp_path)
         def one(sql):
             return con.execute(sql).fetchone()[0]
 
+        assert not warehouse.needs_migration(con)  # every migration applied, the views made
         assert one("SELECT count(*) FROM articles") == 300
         assert one("SELECT count(DISTINCT url) FROM articles") == 300
         ok = one("SELECT count(*) FROM articles WHERE extraction_status = 'ok'")
