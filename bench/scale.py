@@ -15,7 +15,10 @@ with this tree's code on the path measures, one call at a time as the ingest mak
 With ``--ingest``, a whole ``wirehouse ingest`` of the kill trial's 1,030 corpus pages (served on
 loopback, bench/kill_trial.py) into each lake too, as pages stored per second of the process.
 
-The table gives p50 and p95 seconds per call and each p50 against the smallest lake's. Only public
+The table gives p50 and p95 seconds per call and each p50 against the smallest lake's. With ``--ref``,
+the same is measured with the code of a git ref (``git archive``, these two bench modules added) on
+the same lakes, after this tree's run (so on a lake with this run's batches in it), in a table of its
+own. Only public
 functions are timed, so the bench keeps working when their internals change. The measured batches
 stay in a reused lake (``--work``); their URLs are new on every run.
 """
@@ -23,6 +26,7 @@ stay in a reused lake (``--work``); their URLs are new on every run.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import random
@@ -63,15 +67,45 @@ def _batches(spec: dict[str, Any], originals: Sequence[Any], first: int, count: 
     ]
 
 
+def _key_index(con: Any) -> tuple[Any, Path] | None:
+    """The key index module and file where the code has one (warehouse.keys, #22), else None."""
+    import warehouse
+
+    # Looked for in the tree being measured: the venv's editable install may hold another checkout's.
+    if not (Path(warehouse.__file__).parent / "keys.py").is_file():
+        return None
+    import warehouse.keys as keys  # type: ignore[import-not-found, unused-ignore]
+
+    return keys, keys.index_path(con)
+
+
+def _story_lookup(con: Any) -> Any:
+    """``assign_story_ids`` called as ``store_articles`` calls it, with the key index where it takes one."""
+    from warehouse.stories import assign_story_ids
+
+    if len(inspect.signature(assign_story_ids).parameters) == 2:
+        return lambda batch: assign_story_ids(con, batch)
+    found = _key_index(con)
+    if found is None:
+        raise RuntimeError("assign_story_ids takes a key index but warehouse.keys is missing")
+    keys, path = found
+
+    def lookup(batch: Any) -> Any:
+        keys.catch_up(con, path)  # as the store does, inside the transaction (nothing to do here)
+        return assign_story_ids(con, batch, path)
+
+    return lookup
+
+
 def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Time store_articles, known_urls and assign_story_ids on one lake; seconds per call."""
+    import bench.store as store_module
     import warehouse.articles as articles_module
     from bench.lakegen import Original
     from bench.store import _FUNCTIONS, TimedConnection, _Clock, _timed
     from core.records import FeedEntry
     from warehouse.articles import known_urls, store_articles
     from warehouse.connection import lake_of, open_warehouse, run_scope
-    from warehouse.stories import assign_story_ids
 
     path = Path(spec["lake"])
     lake = lake_of(path)
@@ -95,10 +129,18 @@ def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
     times: dict[str, list[float]] = defaultdict(list)
 
     clock = _Clock()
+    # The candidates statement as the key index left it (#22): bench/store.py's label knows the older one.
+    store_module._LABELS.insert(0, (r"FROM story_keys k JOIN batch_keys", CANDIDATES_STEP))
     for attr, name in _FUNCTIONS.items():
         if hasattr(articles_module, attr):
             setattr(articles_module, attr, _timed(getattr(articles_module, attr), clock, name))
     with run_scope(path, timeout=60, hold=True), open_warehouse(path) as con:
+        found_index = _key_index(con)
+        if found_index is not None:
+            # A generated lake's first use builds the key index from the whole lake: once, not per batch.
+            started = time.perf_counter()
+            found_index[0].catch_up(con, found_index[1])
+            result["key index build (once)"] = time.perf_counter() - started
         timed = TimedConnection(con, clock)
         for batch in stores:
             clock.seconds.clear()
@@ -127,13 +169,14 @@ def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
 
     with open_warehouse(path) as con:
         timed = TimedConnection(con, clock)
+        lookup = _story_lookup(timed)
         hits = 0
         for batch in lookups:
             clock.seconds.clear()
             con.execute("BEGIN TRANSACTION")
             try:
                 started = time.perf_counter()
-                assigned, _, _ = assign_story_ids(timed, batch)  # type: ignore[arg-type]
+                assigned, _, _ = lookup(batch)
                 times["story candidates (assign_story_ids)"].append(time.perf_counter() - started)
             finally:
                 con.execute("ROLLBACK")
@@ -148,14 +191,28 @@ def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ parent side
 
 
-def run_child(spec: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Measure one lake in a fresh process (this tree's code first on the path, no warm caches)."""
-    spec_path = work / f"measure-{spec['size']}.json"
+def export_ref(ref: str, folder: Path) -> Path:
+    """The files of a git ref in ``folder`` (git archive: no worktree), with this bench's modules added."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(PROJECT), "archive", "--format=tar", ref], capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        raise SystemExit(f"bench.scale: git archive {ref} failed: {archive.stderr.decode()[-300:]}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    for name in ("lakegen.py", "scale.py"):  # the ref may predate them; they only call public functions
+        shutil.copy2(PROJECT / "bench" / name, folder / "bench" / name)
+    return folder
+
+
+def run_child(spec: dict[str, Any], work: Path, tree: Path = PROJECT) -> dict[str, Any]:
+    """Measure one lake in a fresh process (``tree``'s code first on the path, no warm caches)."""
+    spec_path = work / f"measure-{spec['size']}-{tree.name}.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(PROJECT), PREFECT_HOME=str(work / "prefect"))
+    env = dict(os.environ, PYTHONPATH=str(tree), PREFECT_HOME=str(work / "prefect"))
     env.pop("WIREHOUSE_WAREHOUSE", None)
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
+        [sys.executable, str(tree / "bench" / "scale.py"), "--child", str(spec_path)],
         cwd=work,
         env=env,
         capture_output=True,
@@ -212,7 +269,7 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     names = [n for n in _ORDER if any(n in r["times"] for r in results.values())]
     names += sorted({n for r in results.values() for n in r["times"]} - set(names))
     head = "| s per call (p50 / p95) | " + " | ".join(f"{results[s]['articles']:,} articles" for s in sizes)
-    lines = [head + " | " + " | ".join(f"x {sizes[0]:,}" for s in sizes[1:]) + " |"]
+    lines = [head + "".join(f" | x {sizes[0]:,}" for _ in sizes[1:]) + " |"]
     lines.append("|---" * (1 + 2 * len(sizes) - 1) + "|")
     for name in names:
         cells, ratios = [], []
@@ -238,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=20, help="known_urls and assign_story_ids calls")
     parser.add_argument("--workers", type=int, default=2, help="processes generating a lake")
     parser.add_argument("--ingest", action="store_true", help="also a 1,030-page ingest into each lake")
+    parser.add_argument("--ref", help="also measure with the code of this git ref (e.g. main), same lakes")
     parser.add_argument("--work", type=Path, help="keep the lakes here (lake-SIZE/) and reuse them next time")
     args = parser.parse_args(argv)
     sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
@@ -246,7 +304,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="wirehouse-bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     run = random.randrange(1000)
-    results: dict[int, dict[str, Any]] = {}
+    trees = {"this tree": PROJECT}
+    if args.ref:
+        trees[f"ref {args.ref}"] = export_ref(args.ref, work / "ref-tree")
+    results: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in trees}
     try:
         for size in sizes:
             lake = work / f"lake-{size}" / "news.sqlite"
@@ -255,16 +316,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             else:
                 print(fill(lake, size, workers=args.workers).line(), flush=True)
             spec = {"lake": str(lake), "size": size, "batches": args.batches, "repeats": args.repeats}
-            results[size] = run_child(spec | {"seed": run, "run": run}, work)
-            found = results[size]["known_found"]
-            print(
-                f"  measured: known_urls found {found[1]}-{found[2]} of 25 stored; "
-                f"{results[size]['linked_copies']} new articles linked to stored stories",
-                flush=True,
-            )
+            for offset, (name, tree) in enumerate(trees.items()):
+                result = run_child(spec | {"seed": run, "run": run + offset}, work, tree)
+                results[name][size] = result
+                found = result["known_found"]
+                built = result.get("key index build (once)")
+                print(
+                    f"  {name}: known_urls found {found[1]}-{found[2]} of 25 stored; "
+                    f"{result['linked_copies']} new articles linked to stored stories"
+                    + (f"; key index built in {built:.1f} s" if built is not None else ""),
+                    flush=True,
+                )
             if args.ingest:
                 stored, seconds = ingest_rate(lake, work)
-                results[size]["times"]["ingest s per page (1,030 pages)"] = [seconds / max(1, stored)]
+                results["this tree"][size]["times"]["ingest s per page (1,030 pages)"] = [
+                    seconds / max(1, stored)
+                ]
                 print(
                     f"  ingest: {stored:,} pages in {seconds:.1f} s, {stored / seconds:.1f} pages/s",
                     flush=True,
@@ -273,12 +340,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                 shutil.rmtree(lake.parent, ignore_errors=True)  # disk: the next lake may be ten times bigger
         print(
             f"\n{args.batches} store batches and {args.repeats} lookups of {BATCH} per lake "
-            f"(load {os.getloadavg()[0]:.1f} now; the machine may be shared)\n"
+            f"(load {os.getloadavg()[0]:.1f} now; the machine may be shared)"
         )
-        print(table(results))
+        for name, by_size in results.items():
+            print(f"\n{name}:\n" if len(results) > 1 else "\n")
+            print(table(by_size))
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
+        else:
+            shutil.rmtree(work / "ref-tree", ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,3 +15,12 @@ def test_the_table_gives_each_lake_and_its_ratio_to_the_smallest():
     assert lines[1] == "|---|---|---|---|"
     assert lines[2] == "| store wall | 1.0000 / 3.0000 | 2.0000 / 2.0000 | 2.00 |"
     assert lines[3] == "| sql: story candidates | 0.5000 / 0.5000 |  |  |"
+
+
+def test_one_lake_has_no_ratio_column():
+    lines = table({100: {"articles": 100, "times": {"known_urls": [0.25]}}}).splitlines()
+    assert lines[:3] == [
+        "| s per call (p50 / p95) | 100 articles |",
+        "|---|---|",
+        "| known_urls | 0.2500 / 0.2500 |",
+    ]
