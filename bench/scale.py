@@ -269,7 +269,7 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     names = [n for n in _ORDER if any(n in r["times"] for r in results.values())]
     names += sorted({n for r in results.values() for n in r["times"]} - set(names))
     head = "| s per call (p50 / p95) | " + " | ".join(f"{results[s]['articles']:,} articles" for s in sizes)
-    lines = [head + "".join(f" | x {sizes[0]:,}" for _ in sizes[1:]) + " |"]
+    lines = [head + "".join(f" | {results[s]['articles']:,} : smallest" for s in sizes[1:]) + " |"]
     lines.append("|---" * (1 + 2 * len(sizes) - 1) + "|")
     for name in names:
         cells, ratios = [], []

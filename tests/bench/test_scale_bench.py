@@ -11,7 +11,7 @@ def test_the_table_gives_each_lake_and_its_ratio_to_the_smallest():
         1000: {"articles": 1000, "times": {"store wall": [2.0, 2.0, 2.0]}},
     }
     lines = table(results).splitlines()
-    assert lines[0] == "| s per call (p50 / p95) | 100 articles | 1,000 articles | x 100 |"
+    assert lines[0] == "| s per call (p50 / p95) | 100 articles | 1,000 articles | 1,000 : smallest |"
     assert lines[1] == "|---|---|---|---|"
     assert lines[2] == "| store wall | 1.0000 / 3.0000 | 2.0000 / 2.0000 | 2.00 |"
     assert lines[3] == "| sql: story candidates | 0.5000 / 0.5000 |  |  |"
