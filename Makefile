@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 WAREHOUSE ?= warehouse/news.sqlite
 CORPUS ?= ../shared/corpora/fundus
+SIZES ?= 10000,100000,1000000
 UI_PORT ?= 4200
 DEMO_PORT ?= 8765
 UI_DIR := .prefect-ui
@@ -13,7 +14,7 @@ UI_DIR := .prefect-ui
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
 UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-chaos bench-kill ui ui-stop clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-scale bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-chaos bench-kill ui ui-stop clean help
 
 # Two passes over the targets so that the descriptions line up after the longest name (a tab did not).
 help:  ## list the targets
@@ -94,6 +95,9 @@ bench-quick: $(DEV_STAMP)  ## speed on the 126 corpus pages once, no scale run (
 
 bench-store: $(DEV_STAMP)  ## per-batch store cost by step on a 10k-article lake, this tree against main (~5 min)
 	$(BIN)/python -m bench.store --corpus $(CORPUS) --ref main
+
+bench-scale: $(DEV_STAMP)  ## per-batch store, known-URL and story-candidate cost on generated 10k, 100k and 1M lakes (SIZES=10000,100000 for a short run)
+	$(BIN)/python -m bench.scale --sizes $(SIZES)
 
 bench-cluster: $(DEV_STAMP)  ## CPU stage pages/s: local 2-process pool vs a 2-worker Dask cluster on this machine (~5 min)
 	$(BIN)/python -m bench.cluster --corpus $(CORPUS)
