@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from core.errors import first_line
-from core.rawhtml import COMPRESSION, compress_html, decompress_html
+from core.rawhtml import codec_of, compress_html, decompress_html
 from core.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse.connection import (
@@ -332,16 +332,18 @@ def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
         articles: The batch (raw HTML as served, or already compressed by a worker).
 
     Returns:
-        A table with RAW_SCHEMA (zlib-compressed HTML).
+        A table with RAW_SCHEMA (HTML compressed by core.rawhtml, each row labelled with its codec).
     """
     kept = [a for a in articles if a.raw_html_zlib or a.raw_html]
+    html = [a.raw_html_zlib or compress_html(a.raw_html or b"") for a in kept]
     return pa.table(
         {
             "url": [a.url for a in kept],
             "fetched_at": [a.fetched_at for a in kept],
             "charset": [a.charset for a in kept],
-            "compression": [COMPRESSION] * len(kept),
-            "html": [a.raw_html_zlib or compress_html(a.raw_html or b"") for a in kept],
+            # By what each row holds: a batch an older wirehouse staged carries zlib streams.
+            "compression": [codec_of(blob) for blob in html],
+            "html": html,
         },
         schema=RAW_SCHEMA,
     )
