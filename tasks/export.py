@@ -16,6 +16,7 @@ STATS_COLUMNS: dict[str, tuple[str, ...]] = {
     "languages": ("language", "articles", "share_pct"),
     "days": ("day", "articles", "ok"),
     "files": ("orphan_files", "orphan_bytes"),
+    "raw": ("pages", "file_bytes", "bytes_per_page"),
 }
 
 

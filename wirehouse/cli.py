@@ -725,6 +725,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "languages": "by language (extracted)",
         "days": f"by day (last {args.days}, UTC)",
         "files": "lake files no commit references",
+        "raw": "raw HTML kept for re-processing (bytes on disk)",
     }
     parts = []
     for name, rows in stats.items():
