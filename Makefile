@@ -110,7 +110,7 @@ bench-dedup: $(DEV_STAMP)  ## wire-copy grouping: pairwise precision/recall and 
 bench-warc: $(DEV_STAMP)  ## archive reading: warcio vs fastwarc (and wirehouse's reader) on WARC files of the corpus pages
 	$(BIN)/python -m bench.warc
 
-bench-rawhtml: $(DEV_STAMP)  ## raw HTML per page: zlib, zstd levels and dictionaries, in the column and in a lake's Parquet files (~3 min)
+bench-rawhtml: $(DEV_STAMP)  ## raw HTML per page: zlib, zstd levels and dictionaries, in the column and in a lake's Parquet files (~5 min)
 	$(BIN)/python -m bench.rawhtml
 
 clean:  ## remove the virtualenv and caches (keeps the warehouse)
