@@ -83,7 +83,7 @@ WITH files AS (
     SELECT coalesce(sum(data_file_size_bytes), 0) + coalesce(sum(delete_file_size_bytes), 0) AS bytes
     FROM ducklake_list_files('news', 'raw_pages')
 ), pages AS (SELECT count(*) AS pages FROM raw_pages)
-SELECT pages, bytes, CASE WHEN pages > 0 THEN round(bytes / pages) END FROM pages, files
+SELECT pages, bytes, CASE WHEN pages > 0 THEN CAST(round(bytes / pages) AS BIGINT) END FROM pages, files
 """
 
 
