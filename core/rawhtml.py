@@ -1,7 +1,7 @@
 """Raw HTML storage format: pages are kept zstd-compressed in ``raw_pages`` for re-processing.
 
 Rows written before the switch to zstd hold zlib streams; their ``compression`` column says so, and
-they are read back as they are (nothing is rewritten).
+they are read back as they are (a re-processing stores its pages again, then in zstd).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import zstandard
 COMPRESSION = "zstd"
 ZLIB = "zlib"  # the format up to 0.1.0, still read
 # Measured by `make bench-rawhtml` on 567 corpus pages (153 KB on average; docs/storage.md): in a lake
-# zstd-9 takes 27.4 KB a page against 33.9 KB for zlib-3 (the former format) and 30.0 KB for zstd-3; it
-# costs 4.7 ms a page to compress (once, in a worker; zlib-3 2.3 ms) and 0.14 ms to read back (at every
-# re-processing; zlib 0.47 ms). zstd-19 saves 5 % more for 40 times the compression time, dictionaries
-# (shared or per host) 4-9 % for training and keeping them.
-LEVEL = 9
+# zstd-3 takes 30.0 KB a page against 33.9 KB for zlib-3 (the former format), and is 4 times faster to
+# compress (0.54 against 2.26 ms) and 3.6 times faster to read back (0.13 against 0.47 ms). Both are paid
+# by the CPU stage, which bounds an ingest, and by every re-processing (it reads each page and stores
+# it again). zstd-9 saves another 9 % of disk (27.4 KB) for 9 times the compression time, zstd-19 13 %
+# for 340 times; dictionaries (shared or per host) 4-9 % for training and keeping them.
+LEVEL = 3
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
