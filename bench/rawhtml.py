@@ -33,6 +33,7 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 DEFAULT_CORPORA = [SHARED / "fundus", SHARED / "fundus-world", SHARED / "trafilatura-eval"]
 SHARED_DICT_BYTES = 112 * 1024  # zstd's customary dictionary size
 HOST_DICT_BYTES = 256 * 1024  # at most this much of a host's training pages
+ZLIB_LEVEL = 3  # the format of wirehouse 0.1 (core.rawhtml reads it still)
 _RAW_FILES = "SELECT data_file, data_file_size_bytes FROM ducklake_list_files('news', 'raw_pages')"
 _SET_PARQUET = "CALL news.set_option('parquet_compression', ?)"
 _CODEC = "SELECT DISTINCT compression FROM parquet_metadata(?) WHERE path_in_schema = 'html'"
@@ -58,7 +59,8 @@ def host(url: str) -> str:
 
 def split(pages: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
     """Training and measured halves, by a hash of the URL (the same split on every run)."""
-    train, test = [], []
+    train: list[tuple[str, bytes]] = []
+    test: list[tuple[str, bytes]] = []
     for url, html in pages:
         (train if hashlib.sha1(url.encode()).digest()[0] % 2 else test).append((url, html))
     return train, test
@@ -105,6 +107,39 @@ def lake_bytes(
     return sum(int(size) for _, size in files) / max(len(urls), 1), "/".join(sorted(written))
 
 
+def print_table(
+    rows: list[tuple[str, int, float, float, float, float, str]],
+    pages: list[tuple[str, bytes]],
+    train: list[tuple[str, bytes]],
+    test: list[tuple[str, bytes]],
+    sibling: list[int],
+    raw_mean: float,
+    htmls: list[bytes],
+) -> None:
+    """Print the measurements as one table (Markdown's pipes, as docs/storage.md shows it)."""
+    print(
+        f"{len(pages)} corpus pages ({len(train)} train the dictionaries, {len(test)} measured; "
+        f"{len(sibling)} of them have a host in the training half); raw HTML {raw_mean / 1024:.1f} KB/page"
+    )
+    header = (
+        "codec",
+        "pages",
+        "column KB/page",
+        "ratio",
+        "compress ms",
+        "decompress ms",
+        "lake KB/page",
+        "Parquet codec",
+    )
+    print(" | ".join(header))
+    for label, count, mean, c_ms, d_ms, on_disk, codec in rows:
+        subset_raw = raw_mean if count == len(htmls) else sum(len(htmls[i]) for i in sibling) / len(sibling)
+        print(
+            f"{label} | {count} | {mean / 1024:.1f} | {100 * mean / subset_raw:.1f} % | {c_ms:.2f} | {d_ms:.2f}"
+            f" | {on_disk / 1024:.1f} | {codec}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, action="append", help="corpus folder (default: the three)")
@@ -118,7 +153,9 @@ def main() -> None:
     htmls = [h for _, h in test]
     raw_mean = sum(map(len, htmls)) / len(htmls)
 
-    shared = zstandard.train_dictionary(SHARED_DICT_BYTES, [h for _, h in train], level=3)
+    # A small corpus (the tests') cannot fill zstd's customary dictionary size.
+    size = min(SHARED_DICT_BYTES, max(1024, sum(len(h) for _, h in train) // 100))
+    shared = zstandard.train_dictionary(size, [h for _, h in train], level=3)
     by_host: dict[str, list[bytes]] = defaultdict(list)
     for url, html in train:
         by_host[host(url)].append(html)
@@ -131,14 +168,10 @@ def main() -> None:
     sibling = [i for i, u in enumerate(urls) if host(u) in host_dicts]
 
     def zstd(level: int, dictionary: zstandard.ZstdCompressionDict | None = None) -> Callable[[bytes], bytes]:
-        kwargs = {"dict_data": dictionary} if dictionary is not None else {}
-        return zstandard.ZstdCompressor(level=level, **kwargs).compress
+        return zstandard.ZstdCompressor(level=level, dict_data=dictionary).compress
 
     def unzstd(dictionary: zstandard.ZstdCompressionDict | None = None) -> Callable[[bytes], bytes]:
-        kwargs = {"dict_data": dictionary} if dictionary is not None else {}
-        return zstandard.ZstdDecompressor(**kwargs).decompress
-
-    from core.rawhtml import LEVEL
+        return zstandard.ZstdDecompressor(dict_data=dictionary).decompress
 
     rows: list[tuple[str, int, float, float, float, float, str]] = []
     with tempfile.TemporaryDirectory(prefix="wirehouse-rawhtml-") as tmp:
@@ -165,7 +198,7 @@ def main() -> None:
         every = list(range(len(htmls)))
         measure("none", every, bytes, bytes)
         measure("none, Parquet zstd", every, bytes, bytes, parquet="zstd")
-        measure(f"zlib-{LEVEL}", every, lambda h: zlib.compress(h, LEVEL), zlib.decompress)
+        measure(f"zlib-{ZLIB_LEVEL}", every, lambda h: zlib.compress(h, ZLIB_LEVEL), zlib.decompress)
         for level in (3, 9, 19):
             measure(f"zstd-{level}", every, zstd(level), unzstd())
         measure(
@@ -176,45 +209,26 @@ def main() -> None:
             f"+{len(shared.as_bytes()) // 1024} KB dict",
         )
         # Per-host dictionaries: only pages whose host has training pages; zstd-3 on the same pages beside it.
-        measure("zstd-3 (host subset)", sibling, zstd(3), unzstd())
-        host_of = {i: host_dicts[host(urls[i])] for i in sibling}
-        compressors = {id(d): zstandard.ZstdCompressor(level=3, dict_data=d) for d in host_dicts.values()}
-        decompressors = {id(d): zstandard.ZstdDecompressor(dict_data=d) for d in host_dicts.values()}
-        by_page = {htmls[i]: id(host_of[i]) for i in sibling}
-        stored_of: dict[bytes, int] = {}
+        if sibling:
+            measure("zstd-3 (host subset)", sibling, zstd(3), unzstd())
+            host_of = {i: host_dicts[host(urls[i])] for i in sibling}
+            compressors = {id(d): zstandard.ZstdCompressor(level=3, dict_data=d) for d in host_dicts.values()}
+            decompressors = {id(d): zstandard.ZstdDecompressor(dict_data=d) for d in host_dicts.values()}
+            by_page = {htmls[i]: id(host_of[i]) for i in sibling}
+            stored_of: dict[bytes, int] = {}
 
-        def host_compress(html: bytes) -> bytes:
-            out = compressors[by_page[html]].compress(html)
-            stored_of[out] = by_page[html]
-            return out
+            def host_compress(html: bytes) -> bytes:
+                out = compressors[by_page[html]].compress(html)
+                stored_of[out] = by_page[html]
+                return out
 
-        def host_decompress(stored: bytes) -> bytes:
-            return decompressors[stored_of[stored]].decompress(stored)
+            def host_decompress(stored: bytes) -> bytes:
+                return decompressors[stored_of[stored]].decompress(stored)
 
-        dict_kb = sum(len(d.as_bytes()) for d in {id(d): d for d in host_of.values()}.values()) // 1024
-        measure("zstd-3 host dict", sibling, host_compress, host_decompress, f"+{dict_kb} KB dicts")
+            dict_kb = sum(len(d.as_bytes()) for d in {id(d): d for d in host_of.values()}.values()) // 1024
+            measure("zstd-3 host dict", sibling, host_compress, host_decompress, f"+{dict_kb} KB dicts")
 
-    print(
-        f"{len(pages)} corpus pages ({len(train)} train the dictionaries, {len(test)} measured; "
-        f"{len(sibling)} of them have a host in the training half); raw HTML {raw_mean / 1024:.1f} KB/page"
-    )
-    header = (
-        "codec",
-        "pages",
-        "column KB/page",
-        "ratio",
-        "compress ms",
-        "decompress ms",
-        "lake KB/page",
-        "Parquet codec",
-    )
-    print(" | ".join(header))
-    for label, count, mean, c_ms, d_ms, on_disk, codec in rows:
-        subset_raw = raw_mean if count == len(htmls) else sum(len(htmls[i]) for i in sibling) / len(sibling)
-        print(
-            f"{label} | {count} | {mean / 1024:.1f} | {100 * mean / subset_raw:.1f} % | {c_ms:.2f} | {d_ms:.2f}"
-            f" | {on_disk / 1024:.1f} | {codec}"
-        )
+    print_table(rows, pages, train, test, sibling, raw_mean, htmls)
 
 
 if __name__ == "__main__":
