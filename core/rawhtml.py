@@ -14,11 +14,11 @@ import zstandard
 COMPRESSION = "zstd"
 ZLIB = "zlib"  # the format up to 0.1.0, still read
 # Measured by `make bench-rawhtml` on 567 corpus pages (153 KB on average; docs/storage.md): in a lake
-# zstd-3 takes 30.0 KB a page against 33.9 KB for zlib-3 (the former format), and is 4 times faster to
-# compress (0.54 against 2.26 ms) and 3.6 times faster to read back (0.13 against 0.47 ms). Both are paid
+# zstd-3 takes 30.0 KB a page against 33.9 KB for zlib-3 (the former format), and is 2.8 times faster to
+# compress (0.52 against 1.44 ms) and 3.6 times faster to read back (0.12 against 0.43 ms). Both are paid
 # by the CPU stage, which bounds an ingest, and by every re-processing (it reads each page and stores
-# it again). zstd-9 saves another 9 % of disk (27.4 KB) for 9 times the compression time, zstd-19 13 %
-# for 340 times; dictionaries (shared or per host) 4-9 % for training and keeping them.
+# it again). zstd-9 saves another 9 % of disk (27.4 KB) for 4 times the compression time, zstd-19 13 %
+# for 160 times; dictionaries (shared or per host) 4-9 % for training and keeping them.
 LEVEL = 3
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
