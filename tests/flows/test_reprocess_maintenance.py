@@ -97,3 +97,32 @@ def test_raw_html_retention_in_maintenance_and_what_reprocess_says_of_the_pages_
     ] and out[-1].startswith("re-processed 2 articles: ")
     assert main(["stats", "--format", "json", "--warehouse", str(warehouse_path)]) == 0
     assert '"pages": 2' in capsys.readouterr().out
+
+
+def test_reprocess_reads_zlib_rows_of_the_old_format_and_stores_them_again_as_zstd(warehouse_path):
+    import zlib
+
+    from core.rawhtml import decompress_html
+    from tests.warehouse.test_articles import art
+    from warehouse.articles import store_articles
+    from warehouse.connection import open_warehouse
+
+    html = {
+        n: f"<html><body><article><p>Meldung {n}: der Rat tagt.</p></article></body></html>".encode()
+        for n in (1, 2)
+    }
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(n, raw_html=html[n], text="old") for n in (1, 2)], "r")
+        # What wirehouse 0.1 left: a zlib stream, labelled so.
+        con.execute(
+            "update raw_pages set compression = 'zlib', html = ? where url = ?",
+            [zlib.compress(html[1], 3), "https://x.example/1"],
+        )
+    counts = reprocess(warehouse=str(warehouse_path))
+    assert sum(counts.values()) == 2
+    with open_warehouse(warehouse_path, read_only=True) as con:
+        rows = con.execute("select url, compression, html from raw_pages order by url").fetchall()
+        texts = con.execute("select text from articles").fetchall()
+    assert [(url[-1], codec) for url, codec, _ in rows] == [("1", "zstd"), ("2", "zstd")]
+    assert [decompress_html(blob, codec) for _, codec, blob in rows] == [html[1], html[2]]
+    assert ("old",) not in texts  # both were re-extracted
