@@ -200,6 +200,7 @@ def warehouse_stats(
         "feeds": [tuple(r) for r in con.execute(_STATS_FEEDS).fetchall()],
         "languages": [tuple(r) for r in con.execute(_STATS_LANGUAGES).fetchall()],
         "days": [tuple(r) for r in con.execute(_STATS_DAYS, [first, last, since]).fetchall()],
-        "files": [(len(orphans), sum(f.size for f in orphans))],
+        # "files" stays last: a script reading the output's last line finds the orphans there as before.
         "raw": [tuple(r) for r in con.execute(_STATS_RAW).fetchall()],
+        "files": [(len(orphans), sum(f.size for f in orphans))],
     }
