@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.warehouse.test_articles import art
 from warehouse.articles import store_articles
 from warehouse.connection import connect, lake_of, open_warehouse, read_query
@@ -118,7 +120,16 @@ def test_raw_html_retention_never_deletes_a_page_inside_its_window(warehouse_pat
         assert expire_raw_html(con, RETENTION_DAYS, now=now) == 0  # a second pass finds nothing more
 
 
-def test_lake_upkeep_gives_the_removed_raw_html_bytes_back(warehouse_path):
+@pytest.fixture(params=["embedded", "postgres"])
+def any_lake(request, warehouse_path, tmp_path, monkeypatch):
+    """An embedded lake, and one with a PostgreSQL catalog (skipped without PostgreSQL binaries)."""
+    if request.param == "embedded":
+        return warehouse_path
+    monkeypatch.setenv("WIREHOUSE_DATA_PATH", str(tmp_path / "data") + "/")
+    return request.getfixturevalue("postgres_catalog")
+
+
+def test_lake_upkeep_gives_the_removed_raw_html_bytes_back(any_lake):
     """Deleted rows only leave the disk when their files are rewritten or dropped: upkeep does both."""
     import os
     from datetime import UTC, datetime
@@ -128,7 +139,7 @@ def test_lake_upkeep_gives_the_removed_raw_html_bytes_back(warehouse_path):
 
     now = datetime.now(UTC)
     old = now - timedelta(days=RETENTION_DAYS + 1)
-    with open_warehouse(warehouse_path, migrate=True) as con:
+    with open_warehouse(any_lake, migrate=True) as con:
         for b in range(2):  # each file holds old and recent pages alike, as merged files do
             batch = [
                 art(b * 20 + n, fetched_at=old if n % 2 else now, raw_html=os.urandom(20_000))
