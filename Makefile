@@ -14,7 +14,7 @@ UI_DIR := .prefect-ui
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
 UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-scale bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-chaos bench-kill ui ui-stop clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-scale bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-rawhtml bench-chaos bench-kill ui ui-stop clean help
 
 # Two passes over the targets so that the descriptions line up after the longest name (a tab did not).
 help:  ## list the targets
@@ -113,6 +113,9 @@ bench-dedup: $(DEV_STAMP)  ## wire-copy grouping: pairwise precision/recall and 
 
 bench-warc: $(DEV_STAMP)  ## archive reading: warcio vs fastwarc (and wirehouse's reader) on WARC files of the corpus pages
 	$(BIN)/python -m bench.warc
+
+bench-rawhtml: $(DEV_STAMP)  ## raw HTML per page: zlib, zstd levels and dictionaries, in the column and in a lake's Parquet files (~5 min)
+	$(BIN)/python -m bench.rawhtml
 
 clean:  ## remove the virtualenv and caches (keeps the warehouse)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

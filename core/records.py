@@ -166,8 +166,9 @@ class Article:
     retryable: bool = False  # the page fetch failed for a passing reason: try again on a later run
     charset: str | None = None  # from the HTTP header: kept with the raw HTML for re-processing
     raw_html: bytes | None = field(default=None, repr=False)
-    # The raw HTML zlib-compressed where it was extracted (a worker process), so that the flow's own
-    # process neither compresses it nor receives the uncompressed copy back; raw_html is then None.
+    # The raw HTML compressed where it was extracted (a worker process), so that the flow's own process
+    # neither compresses it nor receives the uncompressed copy back; raw_html is then None. Named when
+    # the format was zlib; now core.rawhtml's zstd (the staged batch format keeps the name).
     raw_html_zlib: bytes | None = field(default=None, repr=False)
     # Backfilled from an archive (no feed: feed_url is empty, stored as NULL): the file and the record.
     source_file: str | None = None

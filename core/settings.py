@@ -80,6 +80,9 @@ class Settings:
     # Hours a Parquet file no commit references stays before the maintenance flow deletes it: a
     # transaction writes its files before it commits, so a younger one may belong to a run still going.
     orphan_grace_hours: float = 24.0
+    # Days a page's raw HTML is kept after its fetch; the maintenance flow deletes older raw HTML (the
+    # article stays, but `reprocess` cannot redo it). None: kept always.
+    raw_html_days: int | None = None
     # The loopback port the sample newsroom is served on now (`wirehouse demo` sets it, and the lake
     # remembers it); 0: the port the lake remembers from the last demo, else DEMO_PORT.
     demo_port: int = 0
@@ -109,6 +112,7 @@ _FIELD_TYPES: dict[str, type] = {
     "data_path": str,
     "dask_address": str,
     "orphan_grace_hours": float,
+    "raw_html_days": int,
     "demo_port": int,
 }
 
@@ -172,6 +176,9 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(
             f"setting {name!r} must be 0 (DuckDB's default) or at least {MIN_WAREHOUSE_MEMORY_MB} (got {value!r})"
         )
+    if name == "raw_html_days" and coerced < 1:
+        # 0 would delete the raw HTML of today's pages too; keeping it always is the unset setting.
+        raise SettingsError(f"setting {name!r} must be at least 1 day, or unset to keep raw HTML always")
     return coerced
 
 

@@ -11,7 +11,13 @@ from prefect.runtime import flow_run
 
 from core.settings import load_settings, prepare_process
 from pipeline.batch import merge_pending, reprocess_batch
-from pipeline.load import batched, prepare_warehouse, select_stored_pages
+from pipeline.load import (
+    batched,
+    count_removed_raw_html,
+    prepare_warehouse,
+    removed_raw_html_line,
+    select_stored_pages,
+)
 from tasks.pools import cpu_pool
 from warehouse.connection import is_shared, run_scope
 
@@ -19,6 +25,8 @@ from warehouse.connection import is_shared, run_scope
 prepare_process()
 
 MAX_BATCHES_IN_FLIGHT = 4
+# The result's key for the selected pages whose raw HTML the retention setting removed (not a status).
+RAW_HTML_REMOVED = "raw_html_removed"
 
 
 @flow(name="reprocess", log_prints=False)
@@ -41,7 +49,8 @@ def reprocess(
         batch_size: Articles per batch (default: settings).
 
     Returns:
-        Articles rewritten, counted by their new extraction_status.
+        Articles rewritten, counted by their new extraction_status; under RAW_HTML_REMOVED the selected
+        pages whose raw HTML the retention setting removed (when there are any).
     """
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
@@ -58,6 +67,9 @@ def reprocess(
         run_id = scope.run_id
         prepare_warehouse(path)
         urls = select_stored_pages(path, since, until, feed_url, status)
+        removed = count_removed_raw_html(path, since, until, feed_url, status, settings.raw_html_days)
+        if removed:
+            logger.warning("%s", removed_raw_html_line(removed, len(urls), settings.raw_html_days))
         logger.info("re-processing %d stored pages in %s", len(urls), path)
         with cpu_pool(settings.cpu_workers, settings.dask_address) as pool:
             in_flight: deque[PrefectFuture[Any]] = deque()
@@ -69,4 +81,7 @@ def reprocess(
                 counts.update(future.result())
         if is_shared(path):  # what is still staged is merged before the run ends
             merge_pending(path, settings.lock_timeout, run_id)
-    return dict(sorted(counts.items()))
+    result = dict(sorted(counts.items()))
+    if removed:
+        result[RAW_HTML_REMOVED] = removed
+    return result

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from core.records import FeedEntry, FeedFetch, FeedResult, FeedSource
 from core.settings import DEMO_PORT, SettingsError
 from pipeline.report import Progress
 from tasks.feeds import settled_fetches
-from warehouse.articles import known_urls, stored_page_urls
+from warehouse.articles import known_urls, raw_html_gone, stored_page_urls
 from warehouse.connection import WarehouseError, ensure_schema, open_warehouse, write_lock
 from warehouse.demo import remember_port, remembered_port
 from warehouse.feeds import due_feeds, save_feeds, store_fetches, waiting_feeds
@@ -348,3 +348,56 @@ def select_stored_pages(
         return stored_page_urls(
             con, since=parse_when(since), until=parse_when(until), feed_url=feed_url, status=status
         )
+
+
+@task(name="count-removed-raw-html", cache_policy=NO_CACHE)
+def count_removed_raw_html(
+    path: Path,
+    since: str | None,
+    until: str | None,
+    feed_url: str | None,
+    status: str | None,
+    raw_html_days: int | None,
+) -> int:
+    """Count the pages a re-processing selects whose raw HTML the retention setting deleted.
+
+    Args:
+        path: The warehouse.
+        since: ISO date or datetime, published at or after.
+        until: ISO date or datetime, published before.
+        feed_url: Only this feed.
+        status: Only this extraction status.
+        raw_html_days: The retention setting (None: count every page whose raw HTML is gone, deleted
+            under an earlier setting).
+
+    Returns:
+        Pages that cannot be re-processed.
+    """
+    cutoff = datetime.now(UTC) - timedelta(days=raw_html_days) if raw_html_days is not None else None
+    with open_warehouse(path) as con:
+        return raw_html_gone(
+            con,
+            since=parse_when(since),
+            until=parse_when(until),
+            feed_url=feed_url,
+            status=status,
+            fetched_before=cutoff,
+        )
+
+
+def removed_raw_html_line(pages: int, kept: int, raw_html_days: int | None) -> str:
+    """The one line that says which selected pages cannot be re-processed, and why.
+
+    Args:
+        pages: Selected pages whose raw HTML is gone.
+        kept: Selected pages that are re-processed.
+        raw_html_days: The retention setting now.
+
+    Returns:
+        The line (for the run's log and the command's output).
+    """
+    setting = f"now {raw_html_days} days" if raw_html_days is not None else "unset now, set before"
+    return (
+        f"{pages} selected pages are not re-processed: their raw HTML was removed by the raw-HTML retention"
+        f" setting (raw_html_days, {setting}); re-processing the other {kept}"
+    )

@@ -73,6 +73,21 @@ def export_parquet_task(path: Path, out_dir: Path) -> ExportStats:
         return export.export_parquet(con, out_dir)
 
 
+@task(name="expire-raw-html", cache_policy=NO_CACHE)
+def expire_raw_html_task(path: Path, days: int) -> int:
+    """Delete the raw HTML of pages fetched more than ``days`` days ago (lake upkeep then frees the bytes).
+
+    Args:
+        path: The warehouse (the caller holds its run lock).
+        days: The ``raw_html_days`` retention window.
+
+    Returns:
+        Raw pages deleted.
+    """
+    with open_warehouse(path) as con:
+        return maintenance.expire_raw_html(con, days)
+
+
 @task(name="lake-upkeep", cache_policy=NO_CACHE)
 def lake_upkeep(
     path: Path, keep_snapshots_days: float, file_grace_minutes: float, orphan_grace_hours: float = 24.0

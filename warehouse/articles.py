@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from core.errors import first_line
-from core.rawhtml import COMPRESSION, compress_html, decompress_html
+from core.rawhtml import codec_of, compress_html, decompress_html
 from core.records import Article, FeedEntry, Page
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse import keys as key_index
@@ -190,6 +190,22 @@ WHERE NOT a.retryable  -- a page waiting for another fetch is the ingest's to fi
   AND (CAST(? AS VARCHAR) IS NULL OR a.extraction_status = ?)
 ORDER BY a.url
 """
+# The same selection's articles whose raw HTML was stored once and is gone (the raw_html_days retention
+# deleted it), fetched before the retention cutoff when one is given. Pages that never had any are left
+# out: failed fetches, answers that were no HTML, and rows standing in for an article that could not be
+# stored (error_row).
+_RAW_HTML_GONE = """
+SELECT count(*) FROM article_store a
+WHERE NOT a.retryable
+  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at >= ?)
+  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at < ?)
+  AND (CAST(? AS VARCHAR) IS NULL OR a.feed_url = ?)
+  AND (CAST(? AS VARCHAR) IS NULL OR a.extraction_status = ?)
+  AND a.extraction_status NOT IN ('fetch_failed', 'not_html')
+  AND NOT starts_with(coalesce(a.extraction_error, ''), 'storing failed')
+  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.fetched_at < ?)
+  AND NOT EXISTS (SELECT 1 FROM raw_pages r WHERE r.url = a.url)
+"""
 
 
 _STORED_PAGES = """
@@ -316,16 +332,18 @@ def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
         articles: The batch (raw HTML as served, or already compressed by a worker).
 
     Returns:
-        A table with RAW_SCHEMA (zlib-compressed HTML).
+        A table with RAW_SCHEMA (HTML compressed by core.rawhtml, each row labelled with its codec).
     """
     kept = [a for a in articles if a.raw_html_zlib or a.raw_html]
+    html = [a.raw_html_zlib or compress_html(a.raw_html or b"") for a in kept]
     return pa.table(
         {
             "url": [a.url for a in kept],
             "fetched_at": [a.fetched_at for a in kept],
             "charset": [a.charset for a in kept],
-            "compression": [COMPRESSION] * len(kept),
-            "html": [a.raw_html_zlib or compress_html(a.raw_html or b"") for a in kept],
+            # By what each row holds: a batch an older wirehouse staged carries zlib streams.
+            "compression": [codec_of(blob) for blob in html],
+            "html": html,
         },
         schema=RAW_SCHEMA,
     )
@@ -535,6 +553,33 @@ def stored_page_urls(
     """
     params = [since, since, until, until, feed_url, feed_url, status, status]
     return [row[0] for row in con.execute(_STORED_PAGE_URLS, params).fetchall()]
+
+
+def raw_html_gone(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    feed_url: str | None = None,
+    status: str | None = None,
+    fetched_before: datetime | None = None,
+) -> int:
+    """Count the articles :func:`stored_page_urls` selects but for their raw HTML, which retention deleted.
+
+    Args:
+        con: A connection.
+        since: Published at or after (None: no lower bound).
+        until: Published before (None: no upper bound).
+        feed_url: Only this feed.
+        status: Only this ``extraction_status``.
+        fetched_before: Only pages fetched before (the retention cutoff; None: any).
+
+    Returns:
+        Articles whose raw HTML was stored once and is gone.
+    """
+    params = [since, since, until, until, feed_url, feed_url, status, status, fetched_before, fetched_before]
+    row = con.execute(_RAW_HTML_GONE, params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def stored_pages(con: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[Page]:

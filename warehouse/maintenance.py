@@ -4,6 +4,10 @@ Each commit of more than a few rows writes a Parquet file per table, so a day of
 small files; merging them keeps reads fast. Expiring a snapshot ends time travel to it; its files are
 deleted only after a grace period, so a query that started on it before still finds them. Files a
 killed transaction left (orphans) are deleted after a longer grace: a running one's files look the same.
+
+Raw HTML past the retention window (the ``raw_html_days`` setting) is deleted first; its bytes leave
+the disk once the snapshots that still see it expire: a file all of whose rows went is dropped then, and
+files that lost a good part of their rows are rewritten without them before.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from warehouse.connection import transaction
 from warehouse.datafiles import remove_orphans
 from warehouse.staging import prune_merged
 
@@ -21,6 +26,13 @@ _FLUSH = "CALL ducklake_flush_inlined_data('news')"
 _MERGE = "CALL ducklake_merge_adjacent_files('news')"
 _EXPIRE = "CALL ducklake_expire_snapshots('news', older_than => ?)"
 _CLEANUP = "CALL ducklake_cleanup_old_files('news', older_than => ?)"
+# A DELETE only marks rows in a delete file; rewriting a file without them is what frees their bytes.
+_REWRITE_RAW = "CALL ducklake_rewrite_data_files('news', 'raw_pages', delete_threshold => ?)"
+# Raw HTML fetched before the cutoff; the articles stay (they only can no longer be re-processed).
+_EXPIRE_RAW_HTML = "DELETE FROM raw_pages WHERE fetched_at < ?"
+# Rewrite a raw_pages file once this share of its rows is deleted: it then costs reading and writing
+# the rest once, for at least a quarter of its bytes back.
+RAW_REWRITE_SHARE = 0.25
 _LIVE_FILES = """
 SELECT (SELECT count(*) FROM __ducklake_metadata_news.ducklake_data_file)
      + (SELECT count(*) FROM __ducklake_metadata_news.ducklake_delete_file)
@@ -81,6 +93,7 @@ class LakeUpkeep:
     files_deleted: int
     orphans_deleted: int = 0  # files no commit referenced (left by killed transactions)
     flushed: int = 0  # files written from rows the catalog held inlined (small commits keep rows there)
+    rewritten: int = 0  # raw_pages files rewritten without their deleted rows
 
 
 def file_count(con: duckdb.DuckDBPyConnection) -> int:
@@ -122,10 +135,28 @@ def upkeep(
     con.execute(_FLUSH).fetchall()
     flushed = file_count(con) - before
     merged = sum(int(r[2]) - int(r[3]) for r in con.execute(_MERGE).fetchall())
+    rewritten = sum(int(r[2]) for r in con.execute(_REWRITE_RAW, [RAW_REWRITE_SHARE]).fetchall())
     expired = len(con.execute(_EXPIRE, [now - keep_snapshots]).fetchall())
     deleted = len(con.execute(_CLEANUP, [now - file_grace]).fetchall())
     orphans = remove_orphans(con, now - orphan_grace)
-    return LakeUpkeep(before, file_count(con), merged, expired, deleted, orphans, max(flushed, 0))
+    return LakeUpkeep(before, file_count(con), merged, expired, deleted, orphans, max(flushed, 0), rewritten)
+
+
+def expire_raw_html(con: duckdb.DuckDBPyConnection, days: int, now: datetime | None = None) -> int:
+    """Delete the raw HTML of pages fetched more than ``days`` days ago (the ``raw_html_days`` setting).
+
+    Args:
+        con: Read-write connection, under the run lock.
+        days: The retention window; a page fetched within it keeps its raw HTML.
+        now: The current time (default: now).
+
+    Returns:
+        Raw pages deleted.
+    """
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    with transaction(con):
+        row = con.execute(_EXPIRE_RAW_HTML, [cutoff]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def list_snapshots(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tuple[int, datetime, str]]:

@@ -58,7 +58,7 @@ _QUOTES = pa.list_(
     pa.struct([("ordinal", pa.int32()), ("text", pa.string()), ("start", pa.int32()), ("end", pa.int32())])
 )
 # The payload: every stored article column (so it follows the article store as that grows), the
-# raw HTML (zlib, as the workers compressed it) with its charset, and the quotes.
+# raw HTML (compressed as the workers did it, core.rawhtml) with its charset, and the quotes.
 PAYLOAD_SCHEMA = pa.schema(
     [f for f in ARTICLE_SCHEMA if f.name != "run_id"]
     + [

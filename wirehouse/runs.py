@@ -270,7 +270,8 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     use_dask(args)
     _check_dask(load_settings(warehouse_path=path).dask_address)
     apply_prefect_defaults()
-    from flows.reprocess import reprocess
+    from flows.reprocess import RAW_HTML_REMOVED, reprocess
+    from pipeline.load import removed_raw_html_line
 
     with prefect_api():
         state = reprocess(
@@ -284,6 +285,13 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     if not state.is_completed():
         raise run_failed(state, "reprocess")
     counts = state.result()
+    if removed := counts.pop(RAW_HTML_REMOVED, 0):
+        # Said apart from the counts: these pages were selected and left alone, not re-processed.
+        print(
+            removed_raw_html_line(
+                removed, sum(counts.values()), load_settings(warehouse_path=path).raw_html_days
+            )
+        )
     print(
         f"re-processed {sum(counts.values())} articles: "
         + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none")

@@ -112,3 +112,11 @@ def test_a_postgresql_url_becomes_a_catalog_address_that_survives_being_a_path()
         settings_from_mappings({}, {"WIREHOUSE_DATA_PATH": "s3://bucket/lake/"}).data_path
         == "s3://bucket/lake/"
     )
+
+
+def test_raw_html_is_kept_always_unless_a_retention_of_whole_days_is_set():
+    assert settings_from_mappings({}, {}).raw_html_days is None
+    assert settings_from_mappings({}, {"WIREHOUSE_RAW_HTML_DAYS": "30"}).raw_html_days == 30
+    assert settings_from_mappings({"raw_html_days": 7}, {}).raw_html_days == 7
+    with pytest.raises(SettingsError, match="at least 1 day"):
+        settings_from_mappings({}, {"WIREHOUSE_RAW_HTML_DAYS": "0"})

@@ -11,6 +11,7 @@ import pytest
 from distributed import WorkerPlugin
 
 from bench.cluster import dask_cluster
+from core.rawhtml import COMPRESSION, decompress_html
 from tasks.cluster import (
     PLUGIN_NAME,
     DaskPool,
@@ -114,6 +115,6 @@ def test_a_page_that_keeps_killing_workers_becomes_an_error_row(cluster):
     assert [a.url for a in articles] == [p.entry.url for p in pages]
     lost = articles[2]
     assert lost.extraction_status == "error" and lost.extraction_error.startswith("KilledWorker")
-    assert lost.raw_html_zlib and zlib.decompress(lost.raw_html_zlib) == pages[2].body
+    assert lost.raw_html_zlib and decompress_html(lost.raw_html_zlib, COMPRESSION) == pages[2].body
     # its chunk's other pages were tried one by one and came through
     assert [a.extraction_status for i, a in enumerate(articles) if i != 2] == ["ok"] * 9

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
+from core.rawhtml import COMPRESSION, decompress_html
 from core.records import Article, FeedEntry
 from warehouse.articles import MAX_FETCH_ATTEMPTS, known_urls, store_articles
 from warehouse.connection import open_warehouse
@@ -121,7 +122,7 @@ def test_values_round_trip(warehouse_path):
     assert title == tricky
     assert authors == []
     assert published == NOW
-    assert zlib.decompress(html) == b"<html>1</html>"
+    assert decompress_html(html, COMPRESSION) == b"<html>1</html>"
 
 
 def test_known_urls_by_url_and_by_guid_within_the_feed(warehouse_path):
@@ -271,3 +272,23 @@ def test_a_transient_failure_waits_its_pause_before_the_next_attempt(warehouse_p
         store_articles(con, [failed], "r2")  # attempt 2 (same fetched_at in this test): 30 min pause
         assert known_urls(con, [entry(5)], now=NOW + timedelta(minutes=20)) == {"https://x.example/5"}
         assert known_urls(con, [entry(5)], now=NOW + timedelta(minutes=31)) == set()
+
+
+def test_reprocessing_reads_zlib_rows_of_the_old_format_beside_zstd_rows(warehouse_path):
+    """A lake written before the switch to zstd keeps its zlib rows; both kinds come back byte for byte."""
+    from warehouse.articles import raw_pages_table, stored_page_urls, stored_pages
+
+    old_html = b"<html><body><p>stored by wirehouse 0.1</p></body></html>" * 20
+    new_html = b"<html><body><p>stored now</p></body></html>" * 20
+    # A batch staged by an older wirehouse carries zlib bytes in raw_html_zlib: labelled as what it holds.
+    staged = art(1, raw_html=None, raw_html_zlib=zlib.compress(old_html, 3))
+    assert raw_pages_table([staged, art(2, raw_html=new_html)]).column("compression").to_pylist() == [
+        "zlib",
+        "zstd",
+    ]
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [staged, art(2, raw_html=new_html)], "r")
+        rows = dict(con.execute("select url, compression from raw_pages").fetchall())
+        assert rows == {"https://x.example/1": "zlib", "https://x.example/2": "zstd"}
+        pages = stored_pages(con, stored_page_urls(con))
+    assert [p.body for p in pages] == [old_html, new_html]

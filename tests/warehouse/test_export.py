@@ -236,6 +236,7 @@ def test_warehouse_stats(con):
     assert dict((d, n) for d, n, _ in days)[date(2024, 10, 28)] == 5
     assert dict((d, n) for d, n, _ in days)[date(2024, 10, 20)] == 1
     assert sum(n for _, n, _ in days) == 6
+    assert stats["raw"] == [(0, 0, None)]  # no raw HTML stored: no bytes per page to tell
 
 
 def test_export_reads_back_with_pandas_and_polars(con, tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.warehouse.test_articles import art
 from warehouse.articles import store_articles
 from warehouse.connection import connect, lake_of, open_warehouse, read_query
@@ -87,3 +89,70 @@ def test_upkeep_counts_the_files_it_writes_from_rows_the_catalog_held(warehouse_
         done = upkeep(con, keep_snapshots=timedelta(days=7), file_grace=timedelta(hours=1))
     assert done.flushed > 0
     assert done.files_before == before < done.files_after <= before + done.flushed
+
+
+RETENTION_DAYS = 30
+
+
+def stored_raw_urls(con) -> set[str]:
+    return {url for (url,) in con.execute("select url from raw_pages").fetchall()}
+
+
+def test_raw_html_retention_never_deletes_a_page_inside_its_window(warehouse_path):
+    from datetime import UTC, datetime
+
+    from warehouse.maintenance import expire_raw_html
+
+    now = datetime.now(UTC)
+    window = timedelta(days=RETENTION_DAYS)
+    ages = {
+        1: window - timedelta(minutes=1),  # the boundary: still inside, stays
+        2: timedelta(days=1),
+        3: timedelta(0),
+        4: window + timedelta(minutes=1),  # just past it: goes
+        5: timedelta(days=400),
+    }
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, [art(n, fetched_at=now - age) for n, age in ages.items()], "r")
+        assert expire_raw_html(con, RETENTION_DAYS, now=now) == 2
+        assert stored_raw_urls(con) == {f"https://x.example/{n}" for n in (1, 2, 3)}
+        assert con.execute(COUNT).fetchone()[0] == 5  # the articles stay, only their raw HTML goes
+        assert expire_raw_html(con, RETENTION_DAYS, now=now) == 0  # a second pass finds nothing more
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def any_lake(request, warehouse_path, tmp_path, monkeypatch):
+    """An embedded lake, and one with a PostgreSQL catalog (skipped without PostgreSQL binaries)."""
+    if request.param == "embedded":
+        return warehouse_path
+    monkeypatch.setenv("WIREHOUSE_DATA_PATH", str(tmp_path / "data") + "/")
+    return request.getfixturevalue("postgres_catalog")
+
+
+def test_lake_upkeep_gives_the_removed_raw_html_bytes_back(any_lake):
+    """Deleted rows only leave the disk when their files are rewritten or dropped: upkeep does both."""
+    import os
+    from datetime import UTC, datetime
+
+    from warehouse.export import warehouse_stats
+    from warehouse.maintenance import expire_raw_html
+
+    now = datetime.now(UTC)
+    old = now - timedelta(days=RETENTION_DAYS + 1)
+    with open_warehouse(any_lake, migrate=True) as con:
+        for b in range(2):  # each file holds old and recent pages alike, as merged files do
+            batch = [
+                art(b * 20 + n, fetched_at=old if n % 2 else now, raw_html=os.urandom(20_000))
+                for n in range(20)
+            ]
+            store_articles(con, batch, f"run-{b}")
+        ((pages, before, per_page),) = warehouse_stats(con)["raw"]
+        assert pages == 40 and before > 40 * 20_000 and per_page == round(before / 40)
+        assert expire_raw_html(con, RETENTION_DAYS, now=now) == 20
+        result = upkeep(
+            con, keep_snapshots=timedelta(0), file_grace=timedelta(0), now=now + timedelta(seconds=1)
+        )
+        ((pages, after, _),) = warehouse_stats(con)["raw"]
+        assert result.rewritten >= 1
+        assert pages == 20 and 20 * 20_000 < after < 0.6 * before
+        assert len(stored_raw_urls(con)) == 20
