@@ -13,8 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from core.errors import first_line
-from core.rawhtml import codec_of, compress_html, decompress_html
-from core.records import Article, FeedEntry, Page
+from core.records import Article, FeedEntry
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse import keys as key_index
 from warehouse.connection import (
@@ -24,6 +23,15 @@ from warehouse.connection import (
     transaction,
 )
 from warehouse.faults import storage_full, storage_full_error
+from warehouse.pages import raw_html_gone as raw_html_gone
+from warehouse.pages import stored_page_urls as stored_page_urls
+from warehouse.pages import stored_pages as stored_pages
+from warehouse.rows import ARTICLE_SCHEMA as ARTICLE_SCHEMA
+from warehouse.rows import QUOTE_SCHEMA as QUOTE_SCHEMA
+from warehouse.rows import RAW_SCHEMA as RAW_SCHEMA
+from warehouse.rows import articles_table as articles_table
+from warehouse.rows import quotes_table as quotes_table
+from warehouse.rows import raw_pages_table as raw_pages_table
 from warehouse.search import current_snapshot, index_articles, index_gap
 from warehouse.stories import assign_story_ids, store_story_keys
 
@@ -37,77 +45,6 @@ RETRY_BASE_MINUTES = 15
 
 
 logger = logging.getLogger(__name__)
-_TS = pa.timestamp("us", tz="UTC")
-
-
-_STRINGS = pa.list_(pa.string())
-
-
-ARTICLE_SCHEMA = pa.schema(
-    [
-        ("url", pa.string()),
-        ("feed_url", pa.string()),
-        ("link", pa.string()),
-        ("guid", pa.string()),
-        ("title", pa.string()),
-        ("text", pa.string()),
-        ("description", pa.string()),
-        ("authors", _STRINGS),
-        ("published_at", _TS),
-        ("modified_at", _TS),
-        ("site_name", pa.string()),
-        ("categories", _STRINGS),
-        ("tags", _STRINGS),
-        ("image", pa.string()),
-        ("declared_language", pa.string()),
-        ("language", pa.string()),
-        ("language_confidence", pa.float64()),
-        ("word_count", pa.int32()),
-        ("reading_time_min", pa.float64()),
-        ("content_hash", pa.string()),
-        ("fetched_at", _TS),
-        ("http_status", pa.int32()),
-        ("final_url", pa.string()),
-        ("content_type", pa.string()),
-        ("extraction_status", pa.string()),
-        ("extraction_error", pa.string()),
-        ("agencies", _STRINGS),
-        ("dateline_place", pa.string()),
-        ("title_language", pa.string()),
-        ("keywords", _STRINGS),
-        ("paragraph_count", pa.int32()),
-        ("paywalled", pa.bool_()),
-        ("fingerprint", pa.binary()),
-        ("story_id", pa.string()),
-        ("retryable", pa.bool_()),
-        ("run_id", pa.string()),
-        ("source_file", pa.string()),
-        ("source_record", pa.string()),
-        ("source_offset", pa.int64()),
-    ]
-)
-
-
-QUOTE_SCHEMA = pa.schema(
-    [
-        ("article_url", pa.string()),
-        ("ordinal", pa.int32()),
-        ("quote", pa.string()),
-        ("start_offset", pa.int32()),
-        ("end_offset", pa.int32()),
-    ]
-)
-
-
-RAW_SCHEMA = pa.schema(
-    [
-        ("url", pa.string()),
-        ("fetched_at", _TS),
-        ("charset", pa.string()),
-        ("compression", pa.string()),
-        ("html", pa.binary()),
-    ]
-)
 
 
 CANDIDATE_SCHEMA = pa.schema([("url", pa.string())])
@@ -178,44 +115,6 @@ _DELETE_QUOTES = "DELETE FROM quotes WHERE list_contains(?, article_url)"
 _INSERT_QUOTES = "INSERT INTO quotes BY NAME (SELECT * FROM quote_batch)"
 # A staged batch (shared lake) is recorded as merged in the transaction that merges it.
 _MARK_MERGED = "INSERT INTO merged_batches VALUES (?, ?, ?)"
-
-
-# Stored pages to re-process, selected by publication date range, feed and extraction status.
-_STORED_PAGE_URLS = """
-SELECT a.url FROM article_store a JOIN raw_pages r USING (url)
-WHERE NOT a.retryable  -- a page waiting for another fetch is the ingest's to finish
-  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at >= ?)
-  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at < ?)
-  AND (CAST(? AS VARCHAR) IS NULL OR a.feed_url = ?)
-  AND (CAST(? AS VARCHAR) IS NULL OR a.extraction_status = ?)
-ORDER BY a.url
-"""
-# The same selection's articles whose raw HTML was stored once and is gone (the raw_html_days retention
-# deleted it), fetched before the retention cutoff when one is given. Pages that never had any are left
-# out: failed fetches, answers that were no HTML, and rows standing in for an article that could not be
-# stored (error_row).
-_RAW_HTML_GONE = """
-SELECT count(*) FROM article_store a
-WHERE NOT a.retryable
-  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at >= ?)
-  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at < ?)
-  AND (CAST(? AS VARCHAR) IS NULL OR a.feed_url = ?)
-  AND (CAST(? AS VARCHAR) IS NULL OR a.extraction_status = ?)
-  AND a.extraction_status NOT IN ('fetch_failed', 'not_html')
-  AND NOT starts_with(coalesce(a.extraction_error, ''), 'storing failed')
-  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.fetched_at < ?)
-  AND NOT EXISTS (SELECT 1 FROM raw_pages r WHERE r.url = a.url)
-"""
-
-
-_STORED_PAGES = """
-SELECT a.url, a.feed_url, a.link, a.guid, a.title, a.description, a.authors, a.published_at,
-       a.declared_language, r.fetched_at, a.final_url, a.http_status, a.content_type, r.charset,
-       r.compression, r.html
-FROM article_store a JOIN raw_pages r USING (url)
-WHERE list_contains(?, a.url)
-ORDER BY a.url
-"""
 
 
 # What a run stored, for its report: articles by language and by source, its wire-copy story groups.
@@ -303,72 +202,6 @@ def store_isolating(store: Callable[[list[Article]], object], articles: list[Art
             return [stand_in]
     middle = len(articles) // 2
     return store_isolating(store, articles[:middle]) + store_isolating(store, articles[middle:])
-
-
-def articles_table(articles: Sequence[Article], run_id: str | None) -> pa.Table:
-    """Build the Arrow table for a batch of articles (one bulk insert instead of row-by-row).
-
-    Args:
-        articles: The batch.
-        run_id: The ingest run that produced it.
-
-    Returns:
-        A table with ARTICLE_SCHEMA.
-    """
-    columns: dict[str, list[Any]] = {name: [] for name in ARTICLE_SCHEMA.names}
-    for article in articles:
-        for name in ARTICLE_SCHEMA.names:
-            value = run_id if name == "run_id" else getattr(article, name)
-            if name == "feed_url" and not value:
-                value = None  # a backfilled page has no feed
-            columns[name].append(list(value) if isinstance(value, tuple) else value)
-    return pa.table(columns, schema=ARTICLE_SCHEMA)
-
-
-def raw_pages_table(articles: Sequence[Article]) -> pa.Table:
-    """Build the Arrow table of compressed raw HTML for the articles that have it.
-
-    Args:
-        articles: The batch (raw HTML as served, or already compressed by a worker).
-
-    Returns:
-        A table with RAW_SCHEMA (HTML compressed by core.rawhtml, each row labelled with its codec).
-    """
-    kept = [a for a in articles if a.raw_html_zlib or a.raw_html]
-    html = [a.raw_html_zlib or compress_html(a.raw_html or b"") for a in kept]
-    return pa.table(
-        {
-            "url": [a.url for a in kept],
-            "fetched_at": [a.fetched_at for a in kept],
-            "charset": [a.charset for a in kept],
-            # By what each row holds: a batch an older wirehouse staged carries zlib streams.
-            "compression": [codec_of(blob) for blob in html],
-            "html": html,
-        },
-        schema=RAW_SCHEMA,
-    )
-
-
-def quotes_table(articles: Sequence[Article]) -> pa.Table:
-    """Build the Arrow table of the direct quotes of a batch.
-
-    Args:
-        articles: The batch.
-
-    Returns:
-        A table with QUOTE_SCHEMA, one row per quote.
-    """
-    rows = [(a.url, q) for a in articles for q in a.quotes]
-    return pa.table(
-        {
-            "article_url": [url for url, _ in rows],
-            "ordinal": [q.ordinal for _, q in rows],
-            "quote": [q.text for _, q in rows],
-            "start_offset": [q.start for _, q in rows],
-            "end_offset": [q.end for _, q in rows],
-        },
-        schema=QUOTE_SCHEMA,
-    )
 
 
 def known_urls(
@@ -529,113 +362,6 @@ def _key_row(article: Article, was: key_index.StoredKey | None, replace: bool) -
         article.story_id,
         article.fingerprint,
     )
-
-
-def stored_page_urls(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    feed_url: str | None = None,
-    status: str | None = None,
-) -> list[str]:
-    """List articles whose raw HTML is stored, filtered for re-processing.
-
-    Args:
-        con: A connection.
-        since: Published at or after (None: no lower bound).
-        until: Published before (None: no upper bound).
-        feed_url: Only this feed.
-        status: Only this ``extraction_status``.
-
-    Returns:
-        Canonical URLs, sorted.
-    """
-    params = [since, since, until, until, feed_url, feed_url, status, status]
-    return [row[0] for row in con.execute(_STORED_PAGE_URLS, params).fetchall()]
-
-
-def raw_html_gone(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    feed_url: str | None = None,
-    status: str | None = None,
-    fetched_before: datetime | None = None,
-) -> int:
-    """Count the articles :func:`stored_page_urls` selects but for their raw HTML, which retention deleted.
-
-    Args:
-        con: A connection.
-        since: Published at or after (None: no lower bound).
-        until: Published before (None: no upper bound).
-        feed_url: Only this feed.
-        status: Only this ``extraction_status``.
-        fetched_before: Only pages fetched before (the retention cutoff; None: any).
-
-    Returns:
-        Articles whose raw HTML was stored once and is gone.
-    """
-    params = [since, since, until, until, feed_url, feed_url, status, status, fetched_before, fetched_before]
-    row = con.execute(_RAW_HTML_GONE, params).fetchone()
-    return int(row[0]) if row else 0
-
-
-def stored_pages(con: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> list[Page]:
-    """Rebuild Page records from stored raw HTML (the feed entry from what the article row kept).
-
-    Args:
-        con: A connection.
-        urls: Canonical URLs.
-
-    Returns:
-        Pages ready for extraction, sorted by URL.
-    """
-    pages = []
-    for row in con.execute(_STORED_PAGES, [list(urls)]).fetchall():
-        (
-            url,
-            feed_url,
-            link,
-            guid,
-            title,
-            description,
-            authors,
-            published,
-            language,
-            fetched_at,
-            final_url,
-            status,
-            content_type,
-            charset,
-            compression,
-            html,
-        ) = row
-        entry = FeedEntry(
-            feed_url=feed_url,
-            url=url,
-            link=link,
-            guid=guid,
-            title=title,
-            summary=description,
-            authors=tuple(authors or ()),
-            published_at=published,
-            language=language,
-        )
-        body = decompress_html(html, compression)
-        pages.append(
-            Page(
-                entry=entry,
-                fetched_at=fetched_at,
-                final_url=final_url,
-                http_status=status,
-                content_type=content_type,
-                charset=charset,
-                body=body,
-            )
-        )
-    return pages
 
 
 def run_breakdown(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict[str, list[tuple[Any, ...]]]:
