@@ -473,7 +473,7 @@ def fill(
         Times and disk use.
     """
     from warehouse.connection import ensure_schema, execute_with, lake_of, open_warehouse, transaction
-    from warehouse.lake import warehouse_lock
+    from warehouse.locks import warehouse_lock
     from warehouse.search import catch_up_search_index
 
     if path.exists():
