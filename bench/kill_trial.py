@@ -103,6 +103,11 @@ def main() -> int:
                 title,
                 "--limit",
                 "200",
+                # URLs in full: a table fitted to the terminal cuts long ones short.
+                "--columns",
+                "url",
+                "--format",
+                "csv",
                 "--warehouse",
                 str(warehouse),
             ],
