@@ -13,7 +13,6 @@ from core.settings import load_settings, prepare_process
 from pipeline.batch import merge_pending, reprocess_batch
 from pipeline.load import (
     batched,
-    count_removed_raw_html,
     prepare_warehouse,
     removed_raw_html_line,
     select_stored_pages,
@@ -66,8 +65,7 @@ def reprocess(
     ) as scope:
         run_id = scope.run_id
         prepare_warehouse(path)
-        urls = select_stored_pages(path, since, until, feed_url, status)
-        removed = count_removed_raw_html(path, since, until, feed_url, status, settings.raw_html_days)
+        urls, removed = select_stored_pages(path, since, until, feed_url, status, settings.raw_html_days)
         if removed:
             logger.warning("%s", removed_raw_html_line(removed, len(urls), settings.raw_html_days))
         logger.info("re-processing %d stored pages in %s", len(urls), path)

@@ -24,6 +24,7 @@ from warehouse.articles import known_urls, raw_html_gone, stored_page_urls
 from warehouse.connection import WarehouseError, ensure_schema, open_warehouse, write_lock
 from warehouse.demo import remember_port, remembered_port
 from warehouse.feeds import due_feeds, save_feeds, store_fetches, waiting_feeds
+from warehouse.pages import PageFilter
 
 logger = logging.getLogger(__name__)
 
@@ -330,36 +331,14 @@ def fetches_kept_on_interrupt(path: Path, run_id: str | None) -> Iterator[Settle
 
 @task(name="select-stored-pages", cache_policy=NO_CACHE)
 def select_stored_pages(
-    path: Path, since: str | None, until: str | None, feed_url: str | None, status: str | None
-) -> list[str]:
-    """List stored pages to re-process.
-
-    Args:
-        path: The warehouse.
-        since: ISO date or datetime, published at or after.
-        until: ISO date or datetime, published before.
-        feed_url: Only this feed.
-        status: Only this extraction status.
-
-    Returns:
-        Canonical URLs.
-    """
-    with open_warehouse(path) as con:
-        return stored_page_urls(
-            con, since=parse_when(since), until=parse_when(until), feed_url=feed_url, status=status
-        )
-
-
-@task(name="count-removed-raw-html", cache_policy=NO_CACHE)
-def count_removed_raw_html(
     path: Path,
     since: str | None,
     until: str | None,
     feed_url: str | None,
     status: str | None,
     raw_html_days: int | None,
-) -> int:
-    """Count the pages a re-processing selects whose raw HTML the retention setting deleted.
+) -> tuple[list[str], int]:
+    """List stored pages to re-process, and count those selected whose raw HTML retention deleted.
 
     Args:
         path: The warehouse.
@@ -371,18 +350,12 @@ def count_removed_raw_html(
             under an earlier setting).
 
     Returns:
-        Pages that cannot be re-processed.
+        Canonical URLs, and the number of selected pages that cannot be re-processed.
     """
+    selection = PageFilter(parse_when(since), parse_when(until), feed_url, status)
     cutoff = datetime.now(UTC) - timedelta(days=raw_html_days) if raw_html_days is not None else None
     with open_warehouse(path) as con:
-        return raw_html_gone(
-            con,
-            since=parse_when(since),
-            until=parse_when(until),
-            feed_url=feed_url,
-            status=status,
-            fetched_before=cutoff,
-        )
+        return stored_page_urls(con, selection), raw_html_gone(con, selection, cutoff)
 
 
 def removed_raw_html_line(pages: int, kept: int, raw_html_days: int | None) -> str:

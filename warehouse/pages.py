@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -10,10 +11,11 @@ import duckdb
 from core.rawhtml import decompress_html
 from core.records import FeedEntry, Page
 
-# Stored pages to re-process, selected by publication date range, feed and extraction status.
+# Stored pages to re-process, selected by publication date range, feed and extraction status (the
+# parameters of PageFilter.params). A page waiting for another fetch is the ingest's to finish.
 _STORED_PAGE_URLS = """
 SELECT a.url FROM article_store a JOIN raw_pages r USING (url)
-WHERE NOT a.retryable  -- a page waiting for another fetch is the ingest's to finish
+WHERE NOT a.retryable
   AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at >= ?)
   AND (CAST(? AS TIMESTAMPTZ) IS NULL OR a.published_at < ?)
   AND (CAST(? AS VARCHAR) IS NULL OR a.feed_url = ?)
@@ -38,6 +40,36 @@ WHERE NOT a.retryable
 """
 
 
+@dataclass(frozen=True)
+class PageFilter:
+    """Which stored pages a re-processing takes (every field None: all of them).
+
+    Attributes:
+        since: Published at or after.
+        until: Published before.
+        feed_url: Only this feed.
+        status: Only this ``extraction_status``.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    feed_url: str | None = None
+    status: str | None = None
+
+    def params(self) -> list[object]:
+        """The parameters of ``_SELECTION``, in order."""
+        return [
+            self.since,
+            self.since,
+            self.until,
+            self.until,
+            self.feed_url,
+            self.feed_url,
+            self.status,
+            self.status,
+        ]
+
+
 _STORED_PAGES = """
 SELECT a.url, a.feed_url, a.link, a.guid, a.title, a.description, a.authors, a.published_at,
        a.declared_language, r.fetched_at, a.final_url, a.http_status, a.content_type, r.charset,
@@ -48,54 +80,35 @@ ORDER BY a.url
 """
 
 
-def stored_page_urls(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    feed_url: str | None = None,
-    status: str | None = None,
-) -> list[str]:
+def stored_page_urls(con: duckdb.DuckDBPyConnection, selection: PageFilter = PageFilter()) -> list[str]:
     """List articles whose raw HTML is stored, filtered for re-processing.
 
     Args:
         con: A connection.
-        since: Published at or after (None: no lower bound).
-        until: Published before (None: no upper bound).
-        feed_url: Only this feed.
-        status: Only this ``extraction_status``.
+        selection: Which pages.
 
     Returns:
         Canonical URLs, sorted.
     """
-    params = [since, since, until, until, feed_url, feed_url, status, status]
-    return [row[0] for row in con.execute(_STORED_PAGE_URLS, params).fetchall()]
+    return [row[0] for row in con.execute(_STORED_PAGE_URLS, selection.params()).fetchall()]
 
 
 def raw_html_gone(
     con: duckdb.DuckDBPyConnection,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    feed_url: str | None = None,
-    status: str | None = None,
+    selection: PageFilter = PageFilter(),
     fetched_before: datetime | None = None,
 ) -> int:
     """Count the articles :func:`stored_page_urls` selects but for their raw HTML, which retention deleted.
 
     Args:
         con: A connection.
-        since: Published at or after (None: no lower bound).
-        until: Published before (None: no upper bound).
-        feed_url: Only this feed.
-        status: Only this ``extraction_status``.
+        selection: Which pages.
         fetched_before: Only pages fetched before (the retention cutoff; None: any).
 
     Returns:
         Articles whose raw HTML was stored once and is gone.
     """
-    params = [since, since, until, until, feed_url, feed_url, status, status, fetched_before, fetched_before]
-    row = con.execute(_RAW_HTML_GONE, params).fetchone()
+    row = con.execute(_RAW_HTML_GONE, [*selection.params(), fetched_before, fetched_before]).fetchone()
     return int(row[0]) if row else 0
 
 
