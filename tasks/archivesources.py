@@ -127,9 +127,7 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
                     # Raw bytes: a server that adds its own Content-Encoding must not undo the archive's gzip.
                     yield io.BufferedReader(_IterStream(response.iter_raw(READ_CHUNK)), READ_CHUNK)
             except httpx.HTTPError as exc:
-                raise ArchiveSourceError(
-                    f"cannot fetch {source}: {first_line(exc) or type(exc).__name__}"
-                ) from exc
+                raise ArchiveSourceError(f"cannot fetch {source}: {first_line(exc)}") from exc
         return
     if source.startswith("s3://"):
         from botocore.exceptions import BotoCoreError, ClientError

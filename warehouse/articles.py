@@ -277,7 +277,7 @@ def store_articles(
                 before_commit=before_commit,
             )
         except duckdb.OutOfMemoryException as exc:
-            raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
+            raise WarehouseMemoryError(first_line(exc)) from exc
         if search_dir is not None:
             try:
                 # Read right after the commit, under _LOAD_LOCK: no other article change can come in
