@@ -428,13 +428,14 @@ def lake_bytes(path: Path) -> int:
 def _create(path: Path) -> None:
     """A new lake with the migrations up to KNOWN_SCHEMA (the project's own runner)."""
     import warehouse
-    from warehouse.connection import DatabaseError, open_warehouse
+    from warehouse.connection import WarehouseError, open_warehouse
+    from warehouse.faults import translating
 
     with tempfile.TemporaryDirectory() as folder:
         for version, _, file in warehouse.list_migrations():
             if version <= KNOWN_SCHEMA:
                 shutil.copy(file, folder)
-        with open_warehouse(path) as con, contextlib.suppress(DatabaseError):
+        with open_warehouse(path) as con, contextlib.suppress(WarehouseError), translating(str(path)):
             # The views come last and may need a newer migration's table: then ensure_schema makes them.
             warehouse.migrate(con, Path(folder))
 

@@ -9,6 +9,7 @@ import fnmatch
 import glob
 import io
 import os
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from core.errors import PermanentError, first_line
+from tasks.responses import parse_retry_after
+from tasks.retry import FETCH_RETRIES, RetryPolicy
 
 READ_CHUNK = 1 << 20  # bytes read from a stream at a time
 
@@ -106,11 +109,13 @@ def _s3_matches(url: str) -> list[str]:
 
 
 @contextmanager
-def open_source(source: str) -> Iterator[IO[bytes]]:
+def open_source(source: str, *, retry: RetryPolicy = FETCH_RETRIES) -> Iterator[IO[bytes]]:
     """Open an archive file for reading front to back: a local file, an http(s) URL or an s3:// object.
 
     Args:
         source: One of :func:`expand_sources`' results.
+        retry: How an http(s) source that answers "not now" (or not at all) is tried again before
+            its first byte.
 
     Yields:
         A binary stream of the file as stored (still compressed).
@@ -121,15 +126,11 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
     if source.startswith(("http://", "https://")):
         with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True) as client:
             try:
-                with client.stream("GET", source) as response:
-                    if response.status_code != 200:
-                        raise ArchiveSourceError(f"cannot fetch {source}: HTTP {response.status_code}")
+                with _answered(client, source, retry) as response:
                     # Raw bytes: a server that adds its own Content-Encoding must not undo the archive's gzip.
                     yield io.BufferedReader(_IterStream(response.iter_raw(READ_CHUNK)), READ_CHUNK)
             except httpx.HTTPError as exc:
-                raise ArchiveSourceError(
-                    f"cannot fetch {source}: {first_line(exc) or type(exc).__name__}"
-                ) from exc
+                raise ArchiveSourceError(f"cannot fetch {source}: {first_line(exc)}") from exc
         return
     if source.startswith("s3://"):
         from botocore.exceptions import BotoCoreError, ClientError
@@ -152,6 +153,47 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
         raise ArchiveSourceError(f"cannot open {source}: {exc.strerror or exc}") from exc
     with handle:
         yield handle
+
+
+# The httpx errors of a connection (not of the request) and their FetchError reasons in tasks.retry.
+_FAILURES: tuple[tuple[type[httpx.HTTPError] | tuple[type[httpx.HTTPError], ...], str], ...] = (
+    (httpx.TimeoutException, "timeout"),
+    (httpx.ConnectError, "connect"),
+    ((httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError), "protocol"),
+)
+
+
+def _reason(exc: httpx.HTTPError) -> str | None:
+    return next((reason for kinds, reason in _FAILURES if isinstance(exc, kinds)), None)
+
+
+@contextmanager
+def _answered(client: httpx.Client, source: str, retry: RetryPolicy) -> Iterator[httpx.Response]:
+    """The archive's 200 response; what the policy calls transient before it is retried, with its waits.
+
+    A Retry-After longer than the policy obeys is not waited for: the backfill names the file as not
+    loaded, and the next one takes it.
+    """
+    for attempt in range(1, retry.max_attempts + 1):
+        last = attempt == retry.max_attempts
+        started = False
+        retry_after: float | None = None
+        try:
+            with client.stream("GET", source) as response:
+                status = response.status_code
+                if status == 200:
+                    started = True
+                    yield response
+                    return
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                too_long = retry_after is not None and retry_after > retry.retry_after_cap
+                if last or too_long or not retry.transient_status(status):
+                    raise ArchiveSourceError(f"cannot fetch {source}: HTTP {status}")
+        except httpx.HTTPError as exc:
+            # Once the caller reads the body, a broken connection is its error: the stream cannot restart.
+            if started or last or not retry.transient(_reason(exc)):
+                raise
+        time.sleep(retry.delay(attempt, retry_after))
 
 
 class _IterStream(io.RawIOBase):

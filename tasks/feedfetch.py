@@ -20,6 +20,7 @@ from tasks.feedlists import FeedListError, parse_feed_list
 from tasks.feedparse import NotAFeedError, _unique_entries, parse_feed
 from tasks.health import BLOCKED_ADDRESS
 from tasks.http import Fetcher, FetchError, HttpClient, Response, parse_retry_after
+from tasks.retry import FETCH_RETRIES
 from tasks.sitemaps import (
     CURSOR_OVERLAP,
     MAX_SITEMAP_BYTES,
@@ -245,11 +246,9 @@ def fetch_feed_result(client: HttpClient, feed: FeedSource, settings: Settings) 
         if exc.transient:
             raise
         return failed_feed_result(feed, exc, started)
-    if response.status in (500, 502, 504) or (
-        response.status in (429, 503) and parse_retry_after(response.headers.get("retry-after")) is None
-    ):
+    if FETCH_RETRIES.retry_now(response.status, parse_retry_after(response.headers.get("retry-after"))):
         raise FetchError("http_status", f"HTTP {response.status}", url=feed.url, status=response.status)
-    # A 429/503 with Retry-After is not retried now: the server said when, and next_fetch_at obeys it.
+    # A transient status with Retry-After is not retried now: the server said when, and next_fetch_at obeys it.
     if response.status == 200 and (is_sitemap or looks_like_sitemap(response.body)):
         return sitemap_result(client, feed, response, started)
     return feed_result_from_response(feed, response, started)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from core.records import FeedFetch, FeedHealth
+from tasks.retry import FEED_BACKOFF
 
 # Back-off after repeated failures: the first failure costs nothing (the next run tries again), then
-# 30 min, 1 h, 2 h, ... up to a day. Retry-After from the server wins when it asks for longer.
-BACKOFF_BASE = timedelta(minutes=30)
-BACKOFF_CAP = timedelta(hours=24)
-RETRY_AFTER_CAP = timedelta(days=7)
+# tasks.retry's FEED_BACKOFF. Retry-After from the server wins when it asks for longer.
+BACKOFF_BASE = timedelta(seconds=FEED_BACKOFF.base_delay)
+BACKOFF_CAP = timedelta(seconds=FEED_BACKOFF.max_delay)
+RETRY_AFTER_CAP = timedelta(seconds=FEED_BACKOFF.retry_after_cap)
 BLOCKED_ADDRESS = "blocked_address"  # tasks/http.py's reason for a refused private address
 NOT_SERVED = "not_served"  # tasks/http.py's: the sample newsroom's server is not running
 # Reasons that are the setup's doing, not the feed's: no failure counted, no back-off.
@@ -37,9 +38,9 @@ def next_feed_health(fetch: FeedFetch, previous_failures: int, now: datetime) ->
         failures = previous_failures
     next_fetch: datetime | None = None
     if failures >= 2 and fetch.error_reason not in _SETUP_REASONS:
-        next_fetch = now + min(BACKOFF_BASE * 2 ** (failures - 2), BACKOFF_CAP)
+        next_fetch = now + timedelta(seconds=FEED_BACKOFF.backoff(failures - 1))
     if fetch.retry_after_s:
-        asked = now + min(timedelta(seconds=fetch.retry_after_s), RETRY_AFTER_CAP)
+        asked = now + timedelta(seconds=FEED_BACKOFF.honoured(fetch.retry_after_s))
         next_fetch = max(next_fetch or asked, asked)
     retire = None
     if fetch.http_status == 410:

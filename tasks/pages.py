@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from core.records import FeedEntry, Page
 from core.settings import Settings
-from tasks.http import TRANSIENT_STATUSES, FetchError, HttpClient, Response, fetch_many
+from tasks.http import FetchError, HttpClient, Response, fetch_many
+from tasks.retry import FETCH_RETRIES
 
 
 def page_from_response(entry: FeedEntry, outcome: Response | FetchError, fetched_at: datetime) -> Page:
@@ -37,7 +38,7 @@ def page_from_response(entry: FeedEntry, outcome: Response | FetchError, fetched
         content_type=outcome.content_type,
         charset=outcome.charset,
         body=outcome.body,
-        retryable=outcome.status in TRANSIENT_STATUSES,
+        retryable=FETCH_RETRIES.transient_status(outcome.status),
     )
 
 

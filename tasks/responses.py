@@ -13,10 +13,10 @@ from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 from core.errors import WirehouseError
+from tasks.retry import FETCH_RETRIES
+from tasks.retry import TRANSIENT_STATUSES as TRANSIENT_STATUSES
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# Statuses worth another try later: the server said "not now", not "never".
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class FetchError(WirehouseError):
@@ -30,10 +30,8 @@ class FetchError(WirehouseError):
 
     @property
     def transient(self) -> bool:
-        """Whether trying again later may succeed (timeouts, refused connections, 5xx)."""
-        return self.reason in {"timeout", "connect", "protocol", "robots_unavailable"} or (
-            self.status in TRANSIENT_STATUSES
-        )
+        """Whether trying again later may succeed (timeouts, refused connections, 5xx): tasks.retry decides."""
+        return FETCH_RETRIES.transient(self.reason, self.status)
 
 
 # The reason of a fetch from a host wirehouse serves itself (the sample newsroom) when nothing serves it:

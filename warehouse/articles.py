@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from core.errors import first_line
 from core.records import Article, FeedEntry
+from tasks.retry import PAGE_REFETCH
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse import keys as key_index
 from warehouse.connection import (
@@ -35,13 +36,10 @@ from warehouse.rows import raw_pages_table as raw_pages_table
 from warehouse.search import current_snapshot, index_articles, index_gap
 from warehouse.stories import assign_story_ids, store_story_keys
 
-# A page whose fetch failed transiently is tried again on later runs, this many times in all.
-MAX_FETCH_ATTEMPTS = 6
-
-
-# ... each after a growing pause: 15 min, 30 min, 1 h, 2 h, 4 h, so an outage of several hours loses
-# nothing, while a page that stays broken stops costing requests after about eight hours.
-RETRY_BASE_MINUTES = 15
+# A page whose fetch failed transiently is tried again on later runs, this many times in all, each
+# after a doubling pause from this many minutes (tasks.retry's PAGE_REFETCH).
+MAX_FETCH_ATTEMPTS = PAGE_REFETCH.max_attempts
+RETRY_BASE_MINUTES = round(PAGE_REFETCH.base_delay / 60)
 
 
 logger = logging.getLogger(__name__)
@@ -277,7 +275,7 @@ def store_articles(
                 before_commit=before_commit,
             )
         except duckdb.OutOfMemoryException as exc:
-            raise WarehouseMemoryError(str(exc).splitlines()[0]) from exc
+            raise WarehouseMemoryError(first_line(exc)) from exc
         if search_dir is not None:
             try:
                 # Read right after the commit, under _LOAD_LOCK: no other article change can come in

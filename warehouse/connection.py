@@ -27,7 +27,6 @@ from core.errors import first_line
 from warehouse.convert import convert_legacy
 from warehouse.lake import _USE_LAKE, attach, attached_lake, check_local, remember_lake
 from warehouse.lake import LAKE as LAKE
-from warehouse.lake import DatabaseError as DatabaseError
 from warehouse.lake import Lake as Lake
 from warehouse.lake import QueryError as QueryError
 from warehouse.lake import WarehouseBusyError as WarehouseBusyError

@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 
+from core.errors import first_line
 from tasks.export import EXPORT_MARKER, ExportError, ExportStats, check_export_target, export_marker
 from warehouse.datafiles import find_orphans
 
@@ -167,7 +168,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ExportStats
         (staging / EXPORT_MARKER).write_text(export_marker(stats, snapshot), encoding="utf-8")
         _swap_into_place(staging, target, previous)
     except duckdb.Error as exc:
-        raise ExportError(f"export failed: {str(exc).strip().splitlines()[0]}") from exc
+        raise ExportError(f"export failed: {first_line(exc)}") from exc
     except OSError as exc:
         raise ExportError(f"cannot write to {out_dir}: {exc.strerror}") from exc
     finally:

@@ -1,13 +1,16 @@
-"""Failures below wirehouse told apart from its own errors: a full filesystem, a lost catalog."""
+"""Failures below wirehouse told apart from its own errors: a full filesystem, a lost catalog, any DuckDB error."""
 
 from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
-from core.errors import PermanentError, TransientError, first_line
+from core.errors import PermanentError, TransientError, WirehouseError, first_line
+from warehouse.lake import WarehouseError
 
 # How DuckDB, SQLite and tantivy word ENOSPC: none of them keeps the errno on its exception.
 _NO_SPACE = ("no space left on device", "(os error 28)", "database or disk is full")
@@ -86,6 +89,48 @@ def known_fault(exc: BaseException, warehouse: str) -> PermanentError | Transien
     if catalog_lost(exc) or (_on_server(warehouse) and _invalidated(exc)):
         return catalog_lost_error(exc, warehouse)
     return None
+
+
+def translate(exc: BaseException, warehouse: str) -> WirehouseError | None:
+    """The one-line error ``exc`` means to the user, or None for a bug (whose traceback a report needs).
+
+    The one place that knows DuckDB's exception types for the layers above warehouse/: a fault below
+    wirehouse first (also when a wirehouse error was raised from it), then wirehouse's own errors, then
+    any other DuckDB error as a :class:`WarehouseError` with its first line (e.g. a warehouse that no
+    ingest has created the tables of yet).
+
+    Args:
+        exc: Any exception.
+        warehouse: The warehouse as the user named it, for the message of a lost catalog.
+
+    Returns:
+        A wirehouse error, or None.
+    """
+    if isinstance(exc, (StorageFullError, CatalogLostError)):
+        return exc
+    if fault := known_fault(exc, warehouse):
+        return fault
+    if isinstance(exc, WirehouseError):
+        return exc
+    if isinstance(exc, duckdb.Error):
+        return WarehouseError(first_line(exc))
+    return None
+
+
+@contextmanager
+def translating(warehouse: str) -> Iterator[None]:
+    """Raise what :func:`translate` makes of a DuckDB error inside the block; other errors pass unchanged.
+
+    Args:
+        warehouse: The warehouse as the user named it.
+
+    Yields:
+        Nothing.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise (translate(exc, warehouse) or exc) from exc
 
 
 def _on_server(warehouse: str) -> bool:

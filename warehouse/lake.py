@@ -49,10 +49,6 @@ class WarehouseError(PermanentError):
     """The warehouse cannot be opened or used; the message is meant for the user."""
 
 
-# Any error DuckDB raises, for callers outside warehouse/ that must not import duckdb themselves.
-DatabaseError = duckdb.Error
-
-
 class QueryError(WarehouseError):
     """A user's SQL statement failed; the message is DuckDB's first line."""
 

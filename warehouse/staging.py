@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from core.errors import WirehouseError
+from core.errors import WirehouseError, first_line
 from core.records import Article, Quote
 from tasks.search import SearchError
 from warehouse.articles import ARTICLE_SCHEMA, store_articles, store_isolating
@@ -290,7 +290,7 @@ def _drop_merged(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("COMMIT")
     except duckdb.Error as exc:  # another writer appended meanwhile: the next merge drops them
         rollback(con)
-        logger.debug("merged batches stay staged for now: %s", str(exc).splitlines()[0])
+        logger.debug("merged batches stay staged for now: %s", first_line(exc))
 
 
 def merge_staged(path: Path | str, *, wait: bool = True, timeout: float = 600.0) -> MergeResult:
@@ -384,7 +384,7 @@ def prune_merged(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("COMMIT")
     except duckdb.TransactionException as exc:
         rollback(con)
-        logger.info("merged batches stay staged until the next maintenance run: %s", str(exc).splitlines()[0])
+        logger.info("merged batches stay staged until the next maintenance run: %s", first_line(exc))
     except BaseException:
         rollback(con)
         raise

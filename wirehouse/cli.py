@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.errors import WirehouseError, first_line
+from core.errors import WirehouseError
 from core.settings import VERSION, load_settings, prepare_process
 from wirehouse import interrupt
 from wirehouse.cliargs import RefusedError as RefusedError
@@ -270,18 +270,11 @@ def _warehouse_name(args: argparse.Namespace) -> str:
 
 def _told(exc: Exception, args: argparse.Namespace) -> Exception | None:
     """What main() says of an error in one line: a fault below wirehouse first, then its own errors."""
-    from warehouse.connection import DatabaseError
-    from warehouse.faults import CatalogLostError, StorageFullError, known_fault
+    from warehouse.faults import CatalogLostError, StorageFullError, translate
 
-    if isinstance(exc, (StorageFullError, CatalogLostError)):
+    if isinstance(exc, (StorageFullError, CatalogLostError)):  # said already: no settings to read
         return exc
-    if fault := known_fault(exc, _warehouse_name(args)):
-        return fault
-    if isinstance(exc, WirehouseError):
-        return exc
-    if isinstance(exc, DatabaseError):  # e.g. a warehouse that no ingest has created the tables of yet
-        return WirehouseError(first_line(exc))
-    return None
+    return translate(exc, _warehouse_name(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

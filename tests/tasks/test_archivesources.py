@@ -1,6 +1,7 @@
 import pytest
 
 from tasks.archivesources import ArchiveSourceError, expand_sources, open_source
+from tasks.retry import RetryPolicy
 from tasks.warc import read_archive
 from tests.tasks.test_warc import CAPTURES, records
 from tests.warcfiles import write_warc
@@ -35,3 +36,32 @@ def test_http_sources_stream_the_file_as_stored(httpserver, tmp_path):
         open_source(httpserver.url_for("/nothing.warc.gz")),
     ):
         pass
+
+
+def test_http_sources_that_say_not_now_are_tried_again_by_the_retry_policy(httpserver, tmp_path):
+    data = write_warc(tmp_path / "a.warc.gz", CAPTURES).read_bytes()
+    quick = RetryPolicy(base_delay=0.01, max_delay=0.01, retry_after_cap=1.0, max_attempts=3)
+    httpserver.expect_oneshot_request("/busy.warc.gz").respond_with_data("", status=503)
+    httpserver.expect_oneshot_request("/busy.warc.gz").respond_with_data(
+        "", status=429, headers={"Retry-After": "0"}
+    )
+    httpserver.expect_request("/busy.warc.gz").respond_with_data(data)
+    with open_source(httpserver.url_for("/busy.warc.gz"), retry=quick) as stream:
+        assert [r.url for r in records(read_archive(stream))] == [c.url for c in CAPTURES]
+    httpserver.expect_request("/down.warc.gz").respond_with_data("", status=502)
+    with (
+        pytest.raises(ArchiveSourceError, match="HTTP 502"),
+        open_source(httpserver.url_for("/down.warc.gz"), retry=quick),
+    ):
+        pass
+    assert sum(request.path == "/down.warc.gz" for request, _ in httpserver.log) == quick.max_attempts
+    # A wait longer than the policy obeys is not waited for: the next backfill takes the file.
+    httpserver.expect_request("/later.warc.gz").respond_with_data(
+        "", status=503, headers={"Retry-After": "3600"}
+    )
+    with (
+        pytest.raises(ArchiveSourceError, match="HTTP 503"),
+        open_source(httpserver.url_for("/later.warc.gz"), retry=quick),
+    ):
+        pass
+    assert sum(request.path == "/later.warc.gz" for request, _ in httpserver.log) == 1

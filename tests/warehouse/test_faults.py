@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 
 import duckdb
+import pytest
 
+from core.errors import PermanentError
 from warehouse.faults import (
     CatalogLostError,
     StorageFullError,
@@ -13,7 +15,10 @@ from warehouse.faults import (
     first_line,
     known_fault,
     storage_full,
+    translate,
+    translating,
 )
+from warehouse.lake import QueryError, WarehouseError
 
 LOST = (
     'IO Error: Unable to connect to Postgres at "host=127.0.0.1 port=5 dbname=lake": connection to '
@@ -68,3 +73,29 @@ def test_an_invalidated_database_on_a_server_catalog_is_the_catalog_lost():
     fault = known_fault(_raised_from(fatal), "postgres:host=db dbname=lake")
     assert isinstance(fault, CatalogLostError) and "postgres:host=db dbname=lake" in str(fault)
     assert known_fault(_raised_from(fatal), "warehouse/news.sqlite") is None  # embedded: a bug to report
+
+
+def test_translate_says_every_duckdb_error_in_one_line_and_leaves_bugs_alone():
+    missing = duckdb.CatalogException(
+        "Catalog Error: Table with name articles does not exist!\nDid you mean x?"
+    )
+    told = translate(missing, "w")
+    assert (
+        type(told) is WarehouseError
+        and str(told) == "Catalog Error: Table with name articles does not exist!"
+    )
+    own = QueryError("SQL error")
+    assert translate(own, "w") is own
+    assert isinstance(translate(_raised_from(OSError(errno.ENOSPC, "full")), "w"), StorageFullError)
+    lost = translate(duckdb.IOException(LOST), "postgres:host=db dbname=lake")
+    assert isinstance(lost, CatalogLostError)
+    assert translate(KeyError("x"), "w") is None
+
+
+def test_translating_raises_core_errors_from_the_duckdb_error():
+    with pytest.raises(WarehouseError, match=r"^Binder Error: no$") as raised, translating("w"):
+        raise duckdb.BinderException("Binder Error: no\nLINE 1")
+    assert isinstance(raised.value.__cause__, duckdb.BinderException)
+    assert isinstance(raised.value, PermanentError)
+    with pytest.raises(KeyError), translating("w"):
+        raise KeyError("x")
