@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.corpus_site import DEFAULT_CORPUS, load_truth
+from tests.support.corpus_site import DEFAULT_CORPUS, load_truth
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

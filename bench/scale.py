@@ -227,9 +227,9 @@ def run_child(spec: dict[str, Any], work: Path, tree: Path = PROJECT) -> dict[st
 
 def ingest_rate(lake: Path, work: Path) -> tuple[int, float]:
     """Ingest the kill trial's corpus pages into the lake: (articles stored, seconds of the process)."""
-    from bench.corpus_site import corpus_pages, serve_pages
     from bench.kill_trial import CORPORA, PAGES, _env
-    from tests.chaos import rows
+    from tests.support.chaos import rows
+    from tests.support.corpus_site import corpus_pages, serve_pages
 
     def count() -> int:
         return int(rows(lake, "select count(*) from articles")[0][0])

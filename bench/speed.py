@@ -29,7 +29,6 @@ from typing import Any
 
 import psutil
 
-from bench.corpus_site import CorpusPage, load_truth, serve_corpus
 from bench.lake import (
     FileCounts,
     QueryPoller,
@@ -44,6 +43,7 @@ from bench.lake import (
     upkeep_files,
 )
 from bench.processes import TreeSampler, kill_tree
+from tests.support.corpus_site import CorpusPage, load_truth, serve_corpus
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = PROJECT.parent / "shared" / "corpora" / "fundus"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import wirehouse
 from bench.lake import COUNT, QueryPoller, query_command, reader_stats
-from tests.loadsite import newsroom
+from tests.support.loadsite import newsroom
 from warehouse.connection import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent.parent
