@@ -263,7 +263,7 @@ _ORDER = [
 
 def table(results: dict[int, dict[str, Any]]) -> str:
     """The bench's table: a row per measurement, p50 / p95 per lake and the p50 against the smallest."""
-    from bench.lake import percentile
+    from tests.support.readers import percentile
 
     sizes = sorted(results)
     names = [n for n in _ORDER if any(n in r["times"] for r in results.values())]

@@ -18,14 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.lake import (
-    QueryPoller,
-    baseline_checkout,
-    default_baseline_ref,
-    query_command,
-    reader_stats,
-    upkeep_files,
-)
+from bench.lake import baseline_checkout, default_baseline_ref, upkeep_files
 from bench.speed_ingest import (
     PROJECT,
     IngestRun,
@@ -42,6 +35,7 @@ from bench.speed_limit import LIMIT_WORKERS, LimitResult, measure_limit
 from bench.speed_peer import PEER_PARALLEL, PeerResult, measure_peer
 from bench.speed_report import Report, _seconds, ratio_lines, report_lines
 from tests.support.corpus_site import CorpusPage, load_truth, serve_corpus
+from tests.support.readers import QueryPoller, query_command, reader_stats
 
 DEFAULT_CORPUS = PROJECT.parent / "shared" / "corpora" / "fundus"
 DEFAULT_COPIES = 8  # 126 pages x 8 = 1,008 pages

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.lake import FileCounts, ReaderStats
+from bench.lake import FileCounts
 from bench.processes import TreeSampler, kill_tree
+from tests.support.readers import ReaderStats
 
 PROJECT = Path(__file__).resolve().parent.parent
 HOST_CONCURRENCY = 16
