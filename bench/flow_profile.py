@@ -27,8 +27,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.corpus_site import serve_corpus
-from bench.speed import DEFAULT_CORPUS, prefect_server, prepare_prefect_home, wirehouse_env
+from bench.speed import DEFAULT_CORPUS
+from bench.speed_ingest import prefect_server, prepare_prefect_home, wirehouse_env
+from tests.support.corpus_site import serve_corpus
 
 
 def _profile_threads() -> tuple[list[cProfile.Profile], Callable[[], None]]:

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.corpus_site import corpus_pages, serve_pages
-from tests.chaos import rows, unfindable
+from tests.support.chaos import rows, unfindable
+from tests.support.corpus_site import corpus_pages, serve_pages
 from warehouse.connection import lake_of
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"

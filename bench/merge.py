@@ -20,9 +20,9 @@ from datetime import UTC
 from pathlib import Path
 
 from bench.dedup import generate, load_sources
-from bench.pgcluster import available, create_database, postgres_cluster
 from core.records import Article
 from tasks import wirecopy
+from tests.support.pgcluster import available, create_database, postgres_cluster
 
 PROJECT = Path(__file__).resolve().parent.parent
 

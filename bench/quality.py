@@ -596,9 +596,9 @@ def end_to_end_predictions(corpus: Path, warehouse: Path) -> list[tuple[dict[str
     """
     from urllib.parse import urlsplit
 
-    from bench.corpus_site import serve_corpus
     from core.settings import exported_settings
     from flows.ingest import ingest
+    from tests.support.corpus_site import serve_corpus
     from warehouse.connection import open_warehouse
 
     # Loopback must be allowed; the corpus server is one host, so no politeness pause between pages.

@@ -227,9 +227,9 @@ def run_child(spec: dict[str, Any], work: Path, tree: Path = PROJECT) -> dict[st
 
 def ingest_rate(lake: Path, work: Path) -> tuple[int, float]:
     """Ingest the kill trial's corpus pages into the lake: (articles stored, seconds of the process)."""
-    from bench.corpus_site import corpus_pages, serve_pages
     from bench.kill_trial import CORPORA, PAGES, _env
-    from tests.chaos import rows
+    from tests.support.chaos import rows
+    from tests.support.corpus_site import corpus_pages, serve_pages
 
     def count() -> int:
         return int(rows(lake, "select count(*) from articles")[0][0])
@@ -263,7 +263,7 @@ _ORDER = [
 
 def table(results: dict[int, dict[str, Any]]) -> str:
     """The bench's table: a row per measurement, p50 / p95 per lake and the p50 against the smallest."""
-    from bench.lake import percentile
+    from tests.support.readers import percentile
 
     sizes = sorted(results)
     names = [n for n in _ORDER if any(n in r["times"] for r in results.values())]

@@ -19,10 +19,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.corpus_site import _page_bytes, corpus_pages
 from bench.kill_trial import CORPORA, PAGES
 from core.records import Article, FeedEntry, Page
 from tasks.search import query_terms
+from tests.support.corpus_site import _page_bytes, corpus_pages
 from warehouse.search import index_articles, ranked
 
 BASE = "http://127.0.0.1:8000"  # what the trial's URLs look like; extraction sees the URL

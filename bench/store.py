@@ -371,7 +371,9 @@ def copy_lake(source: Path, target: Path) -> None:
 
 def summarise(results: Sequence[dict[str, Any]]) -> dict[str, tuple[float, float]]:
     """Per step: p50 and p95 seconds per batch over every batch of every round of one side."""
-    from bench.lake import percentile  # here: a child process runs this file without the bench package
+    from tests.support.readers import (
+        percentile,  # here: a child process runs this file without the bench package
+    )
 
     values: dict[str, list[float]] = defaultdict(list)
     for result in results:

@@ -157,8 +157,8 @@ def bench_backfill(path: Path, pages: int, tmp: Path, dask_address: str | None =
 
 def bench_backfill_both(path: Path, pages: int, tmp: Path) -> None:
     """Backfill with the local pool, then on a 2-worker Dask cluster on the same cores; print the overhead."""
-    from bench.cluster import dask_cluster
     from tasks.cpu import WORKER_NICENESS
+    from tests.support.daskcluster import dask_cluster
 
     local = bench_backfill(path, pages, tmp)
     # The cluster's workers get the local workers' lower priority, so both sides run on the same terms.

@@ -19,8 +19,8 @@ os.environ["WIREHOUSE_RETRY_DELAY"] = "0"
 os.environ.pop("WIREHOUSE_WAREHOUSE", None)
 os.environ.pop("WIREHOUSE_SETTINGS", None)
 
-from bench.pgcluster import free_port
 from core.settings import apply_prefect_defaults
+from tests.support.pgcluster import free_port
 
 apply_prefect_defaults()
 
@@ -111,8 +111,8 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL on 127.0.0.1 for the session (bench/pgcluster.py); yields a conninfo string."""
-    from bench.pgcluster import available, postgres_cluster
+    """A throwaway PostgreSQL on 127.0.0.1 for the session (tests/support/pgcluster.py); yields a conninfo string."""
+    from tests.support.pgcluster import available, postgres_cluster
 
     if not available():
         pytest.skip("PostgreSQL binaries are not installed")
@@ -125,6 +125,6 @@ def postgres_catalog(postgres_server: str) -> str:
     """A fresh, empty PostgreSQL database for one lake's catalog; returns the warehouse address."""
     import uuid
 
-    from bench.pgcluster import create_database
+    from tests.support.pgcluster import create_database
 
     return create_database(postgres_server, f"lake_{uuid.uuid4().hex[:12]}")

@@ -6,19 +6,14 @@ import pytest
 
 from bench.lake import (
     FileCounts,
-    QueryPoller,
-    ReaderQuery,
     baseline_rows,
-    csv_count,
     default_baseline_ref,
     files_row,
     move_parent,
     parquet_files,
-    percentile,
-    query_command,
     reader_row,
-    reader_stats,
 )
+from tests.support.readers import QueryPoller, ReaderQuery, csv_count, percentile, query_command, reader_stats
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 

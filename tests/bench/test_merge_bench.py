@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench import merge
-from bench.pgcluster import available
+from tests.support.pgcluster import available
 
 
 def test_the_merge_bench_stores_and_merges_every_article(capsys, monkeypatch, tmp_path):

@@ -2,17 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.speed import (
-    DEFAULT_CORPUS,
-    IngestRun,
-    LimitResult,
-    format_table,
-    main,
-    ratio_lines,
-    subset_corpus,
-    task_kinds,
-    trafilatura_config,
-)
+from bench.speed import DEFAULT_CORPUS, main, subset_corpus
+from bench.speed_ingest import IngestRun, task_kinds
+from bench.speed_limit import LimitResult
+from bench.speed_peer import trafilatura_config
+from bench.speed_report import format_table, ratio_lines
 
 needs_corpus = pytest.mark.skipif(
     not (DEFAULT_CORPUS / "truth.jsonl").is_file(), reason="../shared/corpora absent"

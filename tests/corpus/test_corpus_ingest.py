@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.corpus_site import serve_corpus
 from bench.quality import end_to_end_predictions, evaluate, tally_predictions
 from flows.ingest import ingest
 from tests.conftest import require_corpus
+from tests.support.corpus_site import serve_corpus
 from warehouse.connection import connect
 
 pytestmark = [pytest.mark.corpus, pytest.mark.usefixtures("prefect_harness")]

@@ -13,7 +13,7 @@ import pytest
 
 from flows.backfill import backfill
 from tests.conftest import free_port
-from tests.warcfiles import Capture, page, warc_member, write_arc, write_warc
+from tests.support.warcfiles import Capture, page, warc_member, write_arc, write_warc
 from warehouse.connection import connect
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

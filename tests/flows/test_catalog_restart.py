@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.pgcluster import PostgresCluster, available, create_database
-from tests.bulk_newsroom import BulkNewsroom
-from tests.chaos import environment, problems, rows
+from tests.support.bulk_newsroom import BulkNewsroom
+from tests.support.chaos import environment, problems, rows
+from tests.support.pgcluster import PostgresCluster, available, create_database
 from warehouse.connection import lake_of
 
 FEEDS, ITEMS = 4, 40

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos import Stage, environment, finish, kill_at_random, problems, rows
-from tests.loadsite import newsroom
-from tests.warcfiles import Capture, page, write_warc
+from tests.support.chaos import Stage, environment, finish, kill_at_random, problems, rows
+from tests.support.loadsite import newsroom
+from tests.support.warcfiles import Capture, page, write_warc
 from warehouse.connection import lake_of
 
 CHAOS_SEED = 20261207

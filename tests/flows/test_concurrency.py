@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import wirehouse
-from bench.lake import COUNT, QueryPoller, query_command, reader_stats
-from tests.loadsite import newsroom
+from tests.support.loadsite import newsroom
+from tests.support.readers import COUNT, QueryPoller, query_command, reader_stats
 from warehouse.connection import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -9,15 +9,15 @@ import time
 import pytest
 from distributed import Client, WorkerPlugin
 
-from bench.cluster import dask_cluster
-from bench.corpus_site import load_truth, serve_corpus
 from flows.backfill import backfill
 from flows.ingest import ingest
 from flows.reprocess import reprocess
 from tasks.cpu import CHUNK_PAGES
 from tests.conftest import require_corpus
-from tests.loadsite import newsroom
-from tests.warcfiles import Capture, write_warc
+from tests.support.corpus_site import load_truth, serve_corpus
+from tests.support.daskcluster import dask_cluster
+from tests.support.loadsite import newsroom
+from tests.support.warcfiles import Capture, write_warc
 from warehouse.connection import connect
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

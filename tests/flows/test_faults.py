@@ -10,7 +10,7 @@ import pytest
 
 from flows.ingest import ingest
 from flows.maintenance import maintenance
-from tests.faults import FaultServer
+from tests.support.faults import FaultServer
 from tests.warehouse.test_datafiles import kill_a_batch_before_its_commit, live_file, rows
 from tests.warehouse.test_maintenance import store_batches
 from warehouse.connection import connect, lake_of

@@ -10,7 +10,7 @@ import pytest
 
 from flows.ingest import ingest
 from tests.conftest import CORPORA
-from tests.fuzz import MUTATIONS, serve_pages
+from tests.support.fuzz import MUTATIONS, serve_pages
 from warehouse.connection import connect
 from wirehouse.demo import NEWSROOM
 

@@ -11,7 +11,7 @@ import tantivy
 from core.settings import exported_settings
 from flows.ingest import ingest
 from tasks.feeds import parse_feed
-from tests.bulk_newsroom import BulkNewsroom
+from tests.support.bulk_newsroom import BulkNewsroom
 from warehouse.connection import connect, lake_of
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

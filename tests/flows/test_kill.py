@@ -10,7 +10,7 @@ import sys
 import time
 
 from tasks.feeds import parse_feed
-from tests.chaos import STORY_GROUPS, rows, unfindable
+from tests.support.chaos import STORY_GROUPS, rows, unfindable
 from warehouse.connection import connect, lake_of
 
 CONTENT = (

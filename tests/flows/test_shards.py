@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from tests.flows.test_two_writers import start_ingest
-from tests.loadsite import newsroom
+from tests.support.loadsite import newsroom
 from warehouse.connection import connect
 
 FEEDS = 10

@@ -6,7 +6,7 @@ import pytest
 
 from core.records import FeedSource
 from flows.ingest import ingest
-from tests.site import ARTICLES, serve_site
+from tests.support.site import ARTICLES, serve_site
 from tests.tasks.test_sitemaps import HOSTILE
 from warehouse.connection import connect, open_warehouse
 from warehouse.feeds import save_feeds

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bulk_newsroom import BulkNewsroom
-from tests.chaos import environment, problems, rows
+from tests.support.bulk_newsroom import BulkNewsroom
+from tests.support.chaos import environment, problems, rows
 
 # Small enough that the run's first few batches fit and a later one does not (pages are ~1 KB each).
 FULL_SIZE = "450k"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.loadsite import newsroom
+from tests.support.loadsite import newsroom
 from warehouse.connection import connect
 
 ROOT = Path(__file__).resolve().parent.parent.parent

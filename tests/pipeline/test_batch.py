@@ -61,7 +61,7 @@ def _article(n, **fields):
     from datetime import UTC, datetime
 
     from tasks import wirecopy
-    from tests.factories import make_article
+    from tests.support.factories import make_article
 
     text = f"Meldung {n}: Der Rat tagte am Donnerstag in Brüssel über die Haushaltslage des Landes. " * 4
     base = {

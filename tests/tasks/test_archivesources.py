@@ -3,8 +3,8 @@ import pytest
 from tasks.archivesources import ArchiveSourceError, expand_sources, open_source
 from tasks.retry import RetryPolicy
 from tasks.warc import read_archive
+from tests.support.warcfiles import write_warc
 from tests.tasks.test_warc import CAPTURES, records
-from tests.warcfiles import write_warc
 
 
 def test_sources_expand_globs_and_name_what_is_missing(tmp_path):

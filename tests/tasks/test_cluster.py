@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 from distributed import WorkerPlugin
 
-from bench.cluster import dask_cluster
 from core.rawhtml import COMPRESSION, decompress_html
 from tasks.cluster import (
     PLUGIN_NAME,
@@ -24,6 +23,7 @@ from tasks.cluster import (
 from tasks.cpu import process_in_pool
 from tasks.pools import cpu_pool
 from tests.conftest import free_port
+from tests.support.daskcluster import dask_cluster
 from tests.tasks.test_cpu import _page
 
 POISON = "/poison"

@@ -14,7 +14,7 @@ from tasks.discover import (
     site_name,
 )
 from tasks.http import HttpClient
-from tests.site import serve_site
+from tests.support.site import serve_site
 
 SETTINGS = Settings(allow_private_hosts=frozenset({"127.0.0.1", "localhost"}), host_delay=0, total_timeout=10)
 

@@ -17,7 +17,7 @@ from tasks.validate import (
     validate_article,
     validate_entry,
 )
-from tests.factories import make_article
+from tests.support.factories import make_article
 
 FETCHED = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -192,7 +192,7 @@ def test_huge_text_is_capped():
 
 
 def test_an_archive_records_source_is_cleaned_and_a_negative_offset_dropped():
-    from tests.factories import make_article
+    from tests.support.factories import make_article
 
     article = validate_article(
         make_article(

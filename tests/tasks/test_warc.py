@@ -16,7 +16,7 @@ from tasks.warc import (
     parse_content_type,
     read_archive,
 )
-from tests.warcfiles import Capture, page, warc_member, write_arc, write_warc
+from tests.support.warcfiles import Capture, page, warc_member, write_arc, write_warc
 
 CAPTURES = [
     Capture(

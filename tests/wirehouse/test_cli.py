@@ -363,7 +363,7 @@ def test_feeds_export_round_trips_world_opml(tmp_path, capsys):
 
 
 def test_feeds_add_finds_a_site_and_stores_it_with_kinds(tmp_path, capsys):
-    from tests.site import serve_site
+    from tests.support.site import serve_site
 
     path = str(tmp_path / "w.duckdb")
     with serve_site() as site:

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.bulk_newsroom import BulkNewsroom, servers_of
+from tests.support.bulk_newsroom import BulkNewsroom, servers_of
 from warehouse.connection import connect
 
 FEEDS, ITEMS = 10, 4  # one feed per batch of 4: a stored batch completes a feed

@@ -1,6 +1,6 @@
 """Golden files: every page of the bundled sample newsroom extracts and enriches to its expected JSON.
 
-Runs without ../shared. After a deliberate change: ``.venv/bin/python -m tests.golden --update``, then
+Runs without ../shared. After a deliberate change: ``.venv/bin/python -m tests.support.golden --update``, then
 review the diff of tests/fixtures/golden/.
 """
 
@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.golden import GOLDEN, article_pages, golden_path, render
+from tests.support.golden import GOLDEN, article_pages, golden_path, render
 
 PAGES = article_pages()
 
@@ -31,5 +31,5 @@ def test_sample_page_matches_its_golden_file(page):
         if expected.get(k) != got.get(k)
     }
     assert not differ, (
-        f"{page.name}: fields differ (golden, now); regenerate with `python -m tests.golden --update`: {differ}"
+        f"{page.name}: fields differ (golden, now); regenerate with `python -m tests.support.golden --update`: {differ}"
     )

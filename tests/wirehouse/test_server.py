@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from tests.bulk_newsroom import BulkNewsroom, servers_of
+from tests.support.bulk_newsroom import BulkNewsroom, servers_of
 
 FEEDS = 300  # one article each: 300 feed task runs, 6 batches and the run's handful of others
 

@@ -8,7 +8,7 @@ from tasks.enrich.dateline import (
     parse_agency_group,
     parse_dateline,
 )
-from tests.factories import make_article
+from tests.support.factories import make_article
 
 
 def article(text, authors=(), agencies=()):

@@ -12,7 +12,7 @@ from tasks.enrich.keywords import (
     extract_keywords,
     stopwords,
 )
-from tests.factories import make_article
+from tests.support.factories import make_article
 
 GERMAN = """Hamburg (dpa) - Der Hamburger Hafen meldet für das erste Halbjahr einen deutlichen Rückgang beim Containerumschlag. Die Hafenbehörde führt das auf die schwache Weltkonjunktur und auf umgeleitete Containerschiffe zurück.
 

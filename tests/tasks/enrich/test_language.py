@@ -10,7 +10,7 @@ from tasks.enrich.language import (
     normalise_declared,
     title_language,
 )
-from tests.factories import make_article
+from tests.support.factories import make_article
 
 SAMPLES = {
     "de": "Die Verteidigungsminister der Nato-Staaten haben sich bei einem Treffen in Brüssel auf neue Ziele für die Vorräte verständigt.",

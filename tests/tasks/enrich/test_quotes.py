@@ -4,7 +4,7 @@ import pytest
 
 from core.records import Quote
 from tasks.enrich.quotes import MAX_QUOTE_CHARS, enrich, find_quotes
-from tests.factories import make_article
+from tests.support.factories import make_article
 
 SEED = Path(__file__).resolve().parents[4] / "shared" / "seed"
 

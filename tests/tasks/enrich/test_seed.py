@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tasks.enrich import dateline, enrich_article, keywords, language, quotes, stats
-from tests.factories import make_article
+from tests.support.factories import make_article
 
 SEED = Path(__file__).resolve().parents[4] / "shared" / "seed"
 CHAIN = (language.enrich, dateline.enrich, quotes.enrich, keywords.enrich, stats.enrich)

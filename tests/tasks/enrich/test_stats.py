@@ -12,7 +12,7 @@ from tasks.enrich.stats import (
     enrich,
     reading_time_min,
 )
-from tests.factories import make_article
+from tests.support.factories import make_article
 
 
 def article(text):

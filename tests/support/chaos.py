@@ -22,7 +22,7 @@ from pathlib import Path
 from warehouse.connection import connect, lake_of
 from warehouse.search import search, search_lag
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ compared with ``tests/fixtures/golden/<lang>/<page>.json``. Needs nothing outsid
 
 Regenerate after a deliberate change, then review the diff::
 
-    .venv/bin/python -m tests.golden --update
+    .venv/bin/python -m tests.support.golden --update
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NEWSROOM = ROOT / "wirehouse" / "sample_newsroom"
-GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden"
+GOLDEN = ROOT / "tests" / "fixtures" / "golden"
 BASE = "http://127.0.0.1:8765"  # the demo's port; pages write absolute URLs as {{BASE}}/...
 FETCHED_AT = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)  # after every page's publication (8-14 March 2025)
 # What the golden files hold: the stored article's fields, without bytes, run bookkeeping and the raw page.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "fundus"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "fundus"
 # Items per feed: news feeds carry a few dozen items; a feed per publisher with one or two items each
 # would make the benchmark measure per-feed overhead (hundreds of feeds for a thousand pages).
 FEED_ITEMS = 25
