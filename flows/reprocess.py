@@ -18,13 +18,13 @@ from pipeline.load import (
     removed_raw_html_line,
     select_stored_pages,
 )
+from pipeline.schedule import MAX_BATCHES_IN_FLIGHT
 from tasks.pools import cpu_pool
 from warehouse.connection import is_shared, run_scope
 
 # A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
 prepare_process()
 
-MAX_BATCHES_IN_FLIGHT = 4
 # The result's key for the selected pages whose raw HTML the retention setting removed (not a status).
 RAW_HTML_REMOVED = "raw_html_removed"
 
