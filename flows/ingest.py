@@ -38,7 +38,7 @@ from tasks.feeds import (
 )
 from tasks.http import HttpClient
 from tasks.pools import cpu_pool
-from warehouse.connection import is_shared, run_scope
+from warehouse.connection import is_shared, run_scope_for
 
 # A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
 prepare_process()
@@ -72,16 +72,8 @@ def ingest(
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
     part = parse_shard(shard)
-    path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
-    with run_scope(
-        path,
-        timeout=settings.lock_timeout,
-        on_wait=logger.warning,
-        run_id=run_id,
-        hold=True,
-        memory_mb=settings.warehouse_memory_mb,
-    ) as scope:
+    with run_scope_for(settings, logger.warning, run_id=run_id) as scope:
         return _ingest(feeds, settings, scope.run_id, started, part)
 
 
