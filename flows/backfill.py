@@ -14,7 +14,7 @@ from pipeline.batch import merge_pending
 from pipeline.load import parse_when, prepare_warehouse
 from tasks.pools import cpu_pool
 from tasks.warc import expand_sources, split_list
-from warehouse.connection import is_shared, run_scope
+from warehouse.connection import is_shared, run_scope_for
 
 # A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
 prepare_process()
@@ -51,14 +51,8 @@ def backfill(
     filters = Filters(split_list(host), split_list(lang), parse_when(since), parse_when(until))
     files = expand_sources(sources)
     loads: list[ArchiveLoad] = []
-    with run_scope(
-        path,
-        timeout=settings.lock_timeout,
-        on_wait=logger.warning,
-        run_id=str(flow_run.id) if flow_run.id else None,
-        hold=True,
-        memory_mb=settings.warehouse_memory_mb,
-    ) as scope:
+    run_id = str(flow_run.id) if flow_run.id else None
+    with run_scope_for(settings, logger.warning, run_id=run_id) as scope:
         prepare_warehouse(path)
         loaded = loaded_archives(path, filters)
         logger.info("backfilling %d archive files into %s", len(files), path)

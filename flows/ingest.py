@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import queue
 import time
-from collections import deque
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from prefect import State, flow, get_run_logger
@@ -15,9 +12,9 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from core.records import FeedResult, FeedSource, IngestSummary
+from core.records import FeedEntry, FeedResult, FeedSource, IngestSummary
 from core.settings import Settings, load_settings, prepare_process
-from pipeline.batch import BatchQueue, ingest_batch, merge_pending
+from pipeline.batch import ingest_batch, merge_pending
 from pipeline.load import (
     demo_newsroom_port,
     fetches_kept_on_interrupt,
@@ -28,7 +25,8 @@ from pipeline.load import (
     prepare_warehouse,
     record_fetches,
 )
-from pipeline.report import Progress, publish_report, summarize, summary_line
+from pipeline.report import publish_report, summarize, summary_line
+from pipeline.schedule import MAX_BATCHES_IN_FLIGHT, IngestScheduler
 from tasks.feeds import (
     failed_feed_result,
     feed_result_of,
@@ -40,15 +38,10 @@ from tasks.feeds import (
 )
 from tasks.http import HttpClient
 from tasks.pools import cpu_pool
-from warehouse.connection import is_shared, run_scope
+from warehouse.connection import is_shared, run_scope_for
 
 # A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
 prepare_process()
-
-# Batches in flight at once: enough that one batch downloads while others keep both cores busy,
-# few enough that memory stays flat however many articles a run has.
-MAX_BATCHES_IN_FLIGHT = 4
-
 
 # Feed fetches are I/O: 16 threads keep many hosts busy at once (per-host politeness is in tasks/http.py).
 # Typed Any: Prefect's TaskRunner generic is invariant, so its own runner does not match its own hint.
@@ -79,16 +72,8 @@ def ingest(
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
     part = parse_shard(shard)
-    path = settings.warehouse_path
     run_id = str(flow_run.id) if flow_run.id else None
-    with run_scope(
-        path,
-        timeout=settings.lock_timeout,
-        on_wait=logger.warning,
-        run_id=run_id,
-        hold=True,
-        memory_mb=settings.warehouse_memory_mb,
-    ) as scope:
+    with run_scope_for(settings, logger.warning, run_id=run_id) as scope:
         return _ingest(feeds, settings, scope.run_id, started, part)
 
 
@@ -130,92 +115,47 @@ def _ingest(
         fetch = fetch_feed.with_options(
             retries=settings.feed_retries, retry_delay_seconds=settings.retry_delay
         )
-        feeds_started = time.monotonic()
-        # Every finished task (feed or batch) puts itself here; the loop below reacts to whichever
-        # comes first, so new entries go into batches while other feeds are still being fetched.
-        done: queue.SimpleQueue[tuple[str, Any, PrefectFuture[Any]]] = queue.SimpleQueue()
-        for feed in feed_list:
-            future = fetch.submit(client, feed, settings)
-            future.add_done_callback(partial(_put, done, "feed", feed))
-        progress = Progress(feeds_total=len(feed_list))
-        settled.progress = progress
-        # Selected results in the order their entries are batched; batches are collected in the
-        # order they were started, so the stored entries are always a prefix (see fetches_kept_on_interrupt).
-        planned: list[FeedResult] = settled.results
-        taken: set[str] = set()
-        arrived: list[FeedResult] = []
-        waiting = BatchQueue(settings.batch_size, MAX_BATCHES_IN_FLIGHT)
-        batches: deque[PrefectFuture[Any]] = deque()
-        finished: set[PrefectFuture[Any]] = set()
-        status_counts: list[dict[str, int]] = []
-        feeds_left = len(feed_list)
-        feeds_seconds = 0.0
-        articles_started: float | None = None
-        number = 0
 
-        while feeds_left or arrived or len(waiting) or batches:
-            kind, feed, future = done.get()
-            while True:  # everything that finished meanwhile, so selection takes arrivals in groups
-                if kind == "feed":
-                    arrived.append(_feed_result(feed, future))
-                    feeds_left -= 1
-                    progress.feeds_done += 1
-                    if not feeds_left:
-                        feeds_seconds = time.monotonic() - feeds_started
-                else:
-                    finished.add(future)
-                try:
-                    kind, feed, future = done.get_nowait()
-                except queue.Empty:
-                    break
-            while batches and batches[0] in finished:  # in start order: stored entries stay a prefix
-                head = batches.popleft()
-                finished.discard(head)
-                counts: dict[str, int] = head.result()
-                status_counts.append(counts)
-                progress.articles_done += sum(counts.values())
-            # Select when the queue runs short (one warehouse query per group, not per feed or entry).
-            if arrived and (len(waiting) < waiting.size or not feeds_left):
-                selected = new_entries_of(path, arrived, settings.max_new_per_feed, taken)
-                arrived = []
-                planned.extend(selected)
-                entries = [entry for result in selected for entry in result.entries]
-                if entries and articles_started is None:
-                    articles_started = time.monotonic()
-                    pool.warm()  # workers import while the first batch downloads; a run with nothing new starts none
-                progress.articles_total += len(entries)
-                waiting.add(entries)
-            more_coming = bool(feeds_left or arrived)
-            while (batch := waiting.take(len(batches) - len(finished), more_coming)) is not None:
-                number += 1
-                future = batch_runner.submit(
-                    ingest_batch,
-                    {
-                        "client": client,
-                        "pool": pool,
-                        "path": path,
-                        "entries": batch,
-                        "settings": settings,
-                        "run_id": run_id,
-                        "batch_no": number,
-                    },
-                )
-                future.add_done_callback(partial(_put, done, "batch", None))
-                batches.append(future)
-            _report(logger, progress)
+        def submit_batch(entries: list[FeedEntry], number: int) -> PrefectFuture[Any]:
+            params = {
+                "client": client,
+                "pool": pool,
+                "path": path,
+                "entries": entries,
+                "settings": settings,
+                "run_id": run_id,
+                "batch_no": number,
+            }
+            future: PrefectFuture[Any] = batch_runner.submit(ingest_batch, params)
+            return future
+
+        scheduler = IngestScheduler(
+            feed_list,
+            fetch=lambda feed: fetch.submit(client, feed, settings),
+            feed_result=_feed_result,
+            select=lambda arrived, taken: new_entries_of(path, arrived, settings.max_new_per_feed, taken),
+            submit=submit_batch,
+            batch_size=settings.batch_size,
+            planned=settled.results,  # a prefix of it is stored at any time (see fetches_kept_on_interrupt)
+            on_first_entries=pool.warm,  # workers import while the first batch downloads
+            report=lambda progress: logger.info(progress.line(), extra=progress.as_extra()),
+        )
+        settled.progress = scheduler.progress
+        scheduler.run()
         if is_shared(path):  # what is still staged is merged before the run ends
             merge_pending(path, settings.lock_timeout, run_id)
-        articles_seconds = time.monotonic() - articles_started if articles_started is not None else 0.0
+        started_articles = scheduler.articles_started
+        articles_seconds = time.monotonic() - started_articles if started_articles is not None else 0.0
 
-    fetches = [result.fetch for result in planned]
+    fetches = [result.fetch for result in scheduler.planned]
     record_fetches(path, fetches, run_id)
     summary = summarize(
         fetches,
-        status_counts,
+        scheduler.status_counts,
         run_id=run_id,
         warehouse=str(path),
         seconds=time.monotonic() - started,
-        phase_seconds={"feeds": feeds_seconds, "articles": articles_seconds},
+        phase_seconds={"feeds": scheduler.feeds_seconds, "articles": articles_seconds},
     )
     publish_report(summary, fetches, path)
     if fetches and summary.feeds_failed == summary.feeds:
@@ -223,10 +163,6 @@ def _ingest(
         return Failed(message=no_feed_fetched_message(fetches))
     # The one-line summary as the state's message: the run's page in the UI shows it beside its state.
     return Completed(message=summary_line(summary), data=summary)
-
-
-def _put(done: queue.SimpleQueue[Any], kind: str, feed: FeedSource | None, future: Any) -> None:
-    done.put((kind, feed, future))
 
 
 def _feed_result(feed: FeedSource, future: PrefectFuture[Any]) -> FeedResult:
@@ -238,8 +174,3 @@ def _feed_result(feed: FeedSource, future: PrefectFuture[Any]) -> FeedResult:
     return failed_feed_result(
         feed, state_exception(future.state) or RuntimeError("task failed"), datetime.now(UTC)
     )
-
-
-def _report(logger: Any, progress: Progress) -> None:
-    if progress.due(time.monotonic()):
-        logger.info(progress.line(), extra=progress.as_extra())

@@ -16,7 +16,7 @@ from pipeline.maintenance import (
     export_parquet_task,
     lake_upkeep,
 )
-from warehouse.connection import run_scope
+from warehouse.connection import run_scope_for
 
 # A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
 prepare_process()
@@ -54,7 +54,7 @@ def maintenance(
     settings = load_settings(warehouse_path=warehouse, raw_html_days=raw_html_days)
     path = settings.warehouse_path
     # Exclusive even on a shared lake: compaction and expiry must not race another writer's merge.
-    with run_scope(path, timeout=settings.lock_timeout, on_wait=logger.warning, exclusive=True):
+    with run_scope_for(settings, logger.warning, hold=False, exclusive=True):
         prepare_warehouse(path)
         checked = check_data_files(path, decode_data_files)
         index = check_search_index(path)

@@ -17,13 +17,13 @@ from pipeline.load import (
     removed_raw_html_line,
     select_stored_pages,
 )
+from pipeline.schedule import MAX_BATCHES_IN_FLIGHT
 from tasks.pools import cpu_pool
-from warehouse.connection import is_shared, run_scope
+from warehouse.connection import is_shared, run_scope_for
 
 # A deployment loads this file by path, past flows/__init__.py: the run's process defaults here too.
 prepare_process()
 
-MAX_BATCHES_IN_FLIGHT = 4
 # The result's key for the selected pages whose raw HTML the retention setting removed (not a status).
 RAW_HTML_REMOVED = "raw_html_removed"
 
@@ -55,14 +55,8 @@ def reprocess(
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)
     path = settings.warehouse_path
     counts: Counter[str] = Counter()
-    with run_scope(
-        path,
-        timeout=settings.lock_timeout,
-        on_wait=logger.warning,
-        run_id=str(flow_run.id) if flow_run.id else None,
-        hold=True,
-        memory_mb=settings.warehouse_memory_mb,
-    ) as scope:
+    run_id = str(flow_run.id) if flow_run.id else None
+    with run_scope_for(settings, logger.warning, run_id=run_id) as scope:
         run_id = scope.run_id
         prepare_warehouse(path)
         urls, removed = select_stored_pages(path, since, until, feed_url, status, settings.raw_html_days)

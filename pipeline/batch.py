@@ -7,8 +7,7 @@ seen for the whole run, so passing them between tasks would make memory grow wit
 from __future__ import annotations
 
 import logging
-from collections import Counter, deque
-from collections.abc import Iterable
+from collections import Counter
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -27,55 +26,6 @@ from warehouse.staging import merge_staged, pending_batches, save_batch
 __all__ = ["error_row", "store_isolating"]  # re-exported: the isolating store lives in warehouse/
 
 logger = logging.getLogger(__name__)
-
-# Batches in flight below which a partial batch goes at once: one extracting while the next downloads
-# keeps both cores busy; with fewer the pool would idle while the rest of a batch waits for a slow feed.
-KEEP_BUSY = 2
-
-
-class BatchQueue:
-    """New entries waiting for a batch, and the rule for when the next batch starts.
-
-    A batch takes ``size`` entries, from as many feeds as it takes to fill it; a partial batch goes only
-    when nothing more is coming or too few batches are in flight to keep the worker pool busy, so a
-    slow feed never holds back the entries that arrived before it.
-    """
-
-    def __init__(self, size: int, max_in_flight: int) -> None:
-        """Start empty.
-
-        Args:
-            size: Entries per full batch.
-            max_in_flight: Batches in flight at most (memory stays flat however many entries wait).
-        """
-        self.size = max(1, size)
-        self.max_in_flight = max_in_flight
-        self._entries: deque[FeedEntry] = deque()
-
-    def __len__(self) -> int:
-        """Entries waiting."""
-        return len(self._entries)
-
-    def add(self, entries: Iterable[FeedEntry]) -> None:
-        """Queue entries, in order, behind those already waiting."""
-        self._entries.extend(entries)
-
-    def take(self, in_flight: int, more_coming: bool) -> list[FeedEntry] | None:
-        """The next batch to start now, if one should start.
-
-        Args:
-            in_flight: Batches started and not yet finished.
-            more_coming: Whether more entries may still arrive (feeds still fetching or unselected).
-
-        Returns:
-            Up to ``size`` entries, oldest first; None when no batch should start now.
-        """
-        if not self._entries or in_flight >= self.max_in_flight:
-            return None
-        if len(self._entries) < self.size and more_coming and in_flight >= KEEP_BUSY:
-            return None  # the pool has work: wait for more entries to fill this batch
-        count = min(self.size, len(self._entries))
-        return [self._entries.popleft() for _ in range(count)]
 
 
 def run_batch(

@@ -18,7 +18,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 
 from core.records import FeedEntry, FeedFetch, FeedResult, FeedSource
 from core.settings import DEMO_PORT, SettingsError
-from pipeline.report import Progress
+from pipeline.schedule import Progress
 from tasks.feeds import settled_fetches
 from warehouse.articles import known_urls, raw_html_gone, stored_page_urls
 from warehouse.connection import WarehouseError, ensure_schema, open_warehouse, write_lock

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,43 +56,6 @@ def summarize(
         phase_seconds={k: round(v, 2) for k, v in (phase_seconds or {}).items()},
         batches=len(status_counts),
     )
-
-
-@dataclass
-class Progress:
-    """How far a run is, reported as log lines (plain) and drawn as a bar by the CLI on a terminal.
-
-    Lines are throttled to one every ``every`` seconds (plus the last), so a run over thousands of
-    feeds does not print thousands of progress lines.
-    """
-
-    feeds_total: int = 0
-    feeds_done: int = 0
-    articles_total: int = 0
-    articles_done: int = 0
-    every: float = 2.0
-    _last: float = field(default=0.0, repr=False)
-
-    def due(self, now: float) -> bool:
-        """Tell whether a line should be written now (and remember it was)."""
-        finished = self.feeds_done >= self.feeds_total and self.articles_done >= self.articles_total
-        if finished or now - self._last >= self.every:
-            self._last = now
-            return True
-        return False
-
-    def line(self) -> str:
-        """The plain progress line."""
-        return (
-            f"progress: feeds {self.feeds_done}/{self.feeds_total}, "
-            f"articles {self.articles_done}/{self.articles_total}"
-        )
-
-    def as_extra(self) -> dict[str, tuple[int, int, int, int]]:
-        """The numbers for a log record's ``extra``, read by the CLI's progress bar."""
-        return {
-            "wirehouse_progress": (self.feeds_done, self.feeds_total, self.articles_done, self.articles_total)
-        }
 
 
 def feed_rows(fetches: Sequence[FeedFetch]) -> list[dict[str, Any]]:

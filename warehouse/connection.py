@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,8 @@ import duckdb
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from core.settings import Settings
 
 import warehouse
 from core.errors import first_line
@@ -346,6 +348,34 @@ def run_scope(
             if outer:
                 with _HELD_LOCKS_GUARD:
                     _MIGRATED.discard(key)
+
+
+def run_scope_for(
+    settings: Settings,
+    on_wait: Callable[[str], None] | None,
+    *,
+    run_id: str | None = None,
+    hold: bool = True,
+    exclusive: bool | None = None,
+) -> AbstractContextManager[RunScope]:
+    """The run scope every run opens: :func:`run_scope` on the settings' warehouse, lock timeout and memory.
+
+    Args:
+        settings: The run's settings.
+        on_wait: Called once with a message when we have to wait for another run.
+        run_id: The flow run, when there is one.
+        hold: Keep the database open for the whole scope.
+        exclusive: Hold the run lock for the whole scope (default: for an embedded lake only).
+    """
+    return run_scope(
+        settings.warehouse_path,
+        timeout=settings.lock_timeout,
+        on_wait=on_wait,
+        run_id=run_id,
+        hold=hold,
+        memory_mb=settings.warehouse_memory_mb,
+        exclusive=exclusive,
+    )
 
 
 def _catch_up_search(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.settings import apply_prefect_defaults, load_settings, wants_progress_bar
+from core.settings import Settings, apply_prefect_defaults, load_settings, wants_progress_bar
 from wirehouse.cliargs import UserError, note, read_feed_list, run_query, warehouse_path
 from wirehouse.demo import DEMO_BASE
-from wirehouse.server import TemporaryServer, needs_temporary_server, prefect_api
+from wirehouse.server import TemporaryServer, prefect_api, temporary_server
 from wirehouse.tables import format_rows
 
 EXAMPLE_QUERY = "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
@@ -36,18 +36,10 @@ def run_ingest(
     Returns:
         The flow's IngestSummary.
     """
-    from warehouse.connection import open_warehouse, run_scope
-    from warehouse.feeds import active_feeds
-
     settings = load_settings(warehouse_path=warehouse)
     apply_prefect_defaults()
-    with ExitStack() as stack:
-        temporary = None
-        if needs_temporary_server():
-            # Started first, so that it boots while the checks below run; stopped however we leave.
-            temporary = TemporaryServer()
-            temporary.start()
-            stack.callback(temporary.stop)
+    # Started first, so that it boots while the checks below run.
+    with temporary_server() as temporary:
         # Fail fast, before the run: an unusable warehouse, shard, feed list or cluster is a one-line error.
         from pipeline.load import parse_shard
 
@@ -55,37 +47,70 @@ def run_ingest(
         if feeds:
             read_feed_list(feeds)
         _check_dask(settings.dask_address)
-        # The run lock is taken here already, so that a second ingest waits before doing anything at all.
-        # The scope holds the lake attached for the flow, which would otherwise load the extensions and
-        # attach it a second time.
-        with run_scope(
-            warehouse,
-            timeout=settings.lock_timeout,
-            on_wait=note,
-            hold=True,
-            memory_mb=settings.warehouse_memory_mb,
-        ):
+
+        def check_feeds() -> None:
+            from warehouse.connection import open_warehouse
+            from warehouse.feeds import active_feeds
+
             with open_warehouse(warehouse) as con:
                 if not feeds and not active_feeds(con):
                     raise UserError(
                         f"no feeds in {warehouse}: use --feeds FILE or `wirehouse feeds import FILE`"
                     )
 
+        def ingest_flow() -> Any:
             from flows.ingest import ingest
-            from wirehouse.progress import terminal_progress
 
-            with prefect_api(temporary), terminal_progress(wants_progress_bar()):
-                state = ingest(
-                    feeds=feeds,
-                    warehouse=str(warehouse),
-                    batch_size=batch_size,
-                    shard=shard,
-                    return_state=True,
-                )
-            _note_temporary_ui(temporary)
-            if not state.is_completed():
-                raise run_failed(state, "the ingest")
-            return state.result()
+            return ingest
+
+        parameters = {"feeds": feeds, "warehouse": str(warehouse), "batch_size": batch_size, "shard": shard}
+        return _run_flow(
+            settings, temporary, "the ingest", ingest_flow, parameters, check=check_feeds, progress_bar=True
+        )
+
+
+def _run_flow(
+    settings: Settings,
+    temporary: TemporaryServer | None,
+    what: str,
+    load_flow: Callable[[], Any],
+    parameters: dict[str, Any],
+    *,
+    check: Callable[[], None] | None = None,
+    progress_bar: bool = False,
+) -> Any:
+    """Run a flow in a run scope the CLI opens, and return its result or raise what ended it.
+
+    The run lock is taken here already, so that a second run waits before doing anything at all. The
+    scope holds the lake attached for the flow, which would otherwise load the extensions and attach it
+    a second time.
+
+    Args:
+        settings: The run's settings (its warehouse among them).
+        temporary: The temporary Prefect server the run reports to, if any.
+        what: The run, for the message of one that did not complete ("the ingest").
+        load_flow: Imports and returns the flow (imported late: the CLI starts fast).
+        parameters: The flow's parameters.
+        check: Called first within the scope (a check that needs the lake migrated).
+        progress_bar: Draw the run's progress on a terminal that wants it.
+
+    Returns:
+        The flow's result.
+    """
+    from warehouse.connection import run_scope_for
+
+    with run_scope_for(settings, note):
+        if check is not None:
+            check()
+        flow = load_flow()
+        from wirehouse.progress import terminal_progress
+
+        with prefect_api(temporary), terminal_progress(progress_bar and wants_progress_bar()):
+            state = flow(**parameters, return_state=True)
+        _note_temporary_ui(temporary)
+        if not state.is_completed():
+            raise run_failed(state, what)
+        return state.result()
 
 
 # Said on stderr after a run reported to a temporary server: the "View at" link Prefect logged is dead.
@@ -151,7 +176,6 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
     """
     from pipeline.load import parse_when
     from tasks.warc import expand_sources
-    from warehouse.connection import run_scope
 
     settings = load_settings(warehouse_path=warehouse)
     apply_prefect_defaults()
@@ -160,36 +184,23 @@ def run_backfill(args: argparse.Namespace, warehouse: Path) -> Any:
     # So is a missing file or a glob that matches nothing, and a Dask scheduler that does not answer.
     expand_sources(args.sources)
     _check_dask(settings.dask_address)
-    with ExitStack() as stack:
-        temporary = None
-        if needs_temporary_server():
-            temporary = TemporaryServer()
-            temporary.start()
-            stack.callback(temporary.stop)
-        with run_scope(
-            warehouse,
-            timeout=settings.lock_timeout,
-            on_wait=note,
-            hold=True,
-            memory_mb=settings.warehouse_memory_mb,
-        ):
-            from flows.backfill import backfill
 
-            with prefect_api(temporary):
-                state = backfill(
-                    sources=list(args.sources),
-                    warehouse=str(warehouse),
-                    host=args.host,
-                    lang=args.lang,
-                    since=args.since,
-                    until=args.until,
-                    batch_size=args.batch_size,
-                    return_state=True,
-                )
-            _note_temporary_ui(temporary)
-            if not state.is_completed():
-                raise run_failed(state, "the backfill")
-            return state.result()
+    def backfill_flow() -> Any:
+        from flows.backfill import backfill
+
+        return backfill
+
+    parameters = {
+        "sources": list(args.sources),
+        "warehouse": str(warehouse),
+        "host": args.host,
+        "lang": args.lang,
+        "since": args.since,
+        "until": args.until,
+        "batch_size": args.batch_size,
+    }
+    with temporary_server() as temporary:
+        return _run_flow(settings, temporary, "the backfill", backfill_flow, parameters)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:

@@ -308,5 +308,23 @@ def needs_temporary_server() -> bool:
     return True
 
 
+@contextmanager
+def temporary_server() -> Iterator[TemporaryServer | None]:
+    """A temporary Prefect server while the block runs, when the run needs one (else None).
+
+    Yields:
+        The started server, stopped however the block is left; None when a server is configured.
+    """
+    if not needs_temporary_server():
+        yield None
+        return
+    temporary = TemporaryServer()
+    temporary.start()
+    try:
+        yield temporary
+    finally:
+        temporary.stop()
+
+
 if __name__ == "__main__":
     serve(int(sys.argv[1]), int(sys.argv[2]))

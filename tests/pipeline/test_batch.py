@@ -7,7 +7,8 @@ import pytest
 
 from core.records import FeedEntry
 from core.settings import Settings
-from pipeline.batch import KEEP_BUSY, BatchQueue, run_batch
+from pipeline.batch import run_batch
+from pipeline.schedule import KEEP_BUSY, BatchQueue
 from tasks.http import HttpClient
 from warehouse.connection import WarehouseError, hold_warehouse, open_warehouse
 

@@ -251,7 +251,7 @@ def test_progress_bar_follows_progress_records():
 
     from rich.console import Console
 
-    from pipeline.report import Progress
+    from pipeline.schedule import Progress
     from wirehouse.progress import ProgressBar
 
     bar = ProgressBar(Console(file=io.StringIO()))
@@ -265,7 +265,7 @@ def test_progress_bar_follows_progress_records():
 
 
 def test_progress_lines_are_throttled():
-    from pipeline.report import Progress
+    from pipeline.schedule import Progress
 
     progress = Progress(feeds_total=3, articles_total=0, every=2.0)
     progress.feeds_done = 1
