@@ -151,6 +151,9 @@ def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
             for step in ("fn: assign_story_ids", CANDIDATES_STEP):
                 if step in clock.seconds:
                     times[f"store: {step.split(': ')[1]}"].append(clock.seconds[step])
+            if spec.get("steps"):  # every labelled statement and function, to find what grows
+                for step, seconds in clock.seconds.items():
+                    times[f"step {step}"].append(seconds)
 
     with open_warehouse(path, read_only=True) as con:
         found = []
@@ -296,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes generating a lake")
     parser.add_argument("--ingest", action="store_true", help="also a 1,030-page ingest into each lake")
     parser.add_argument("--ref", help="also measure with the code of this git ref (e.g. main), same lakes")
+    parser.add_argument("--steps", action="store_true", help="also a row per step of a store")
     parser.add_argument("--work", type=Path, help="keep the lakes here (lake-SIZE/) and reuse them next time")
     args = parser.parse_args(argv)
     sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
@@ -316,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             else:
                 print(fill(lake, size, workers=args.workers).line(), flush=True)
             spec = {"lake": str(lake), "size": size, "batches": args.batches, "repeats": args.repeats}
+            spec["steps"] = args.steps
             for offset, (name, tree) in enumerate(trees.items()):
                 result = run_child(spec | {"seed": run, "run": run + offset}, work, tree)
                 results[name][size] = result
