@@ -139,5 +139,11 @@ def _on_server(warehouse: str) -> bool:
 
 def _invalidated(exc: BaseException) -> bool:
     # A connection cut inside a statement can leave DuckDB's "database has been invalidated" as the only
-    # error the run sees: on a server catalog, the catalog going away is what caused it.
-    return any(isinstance(seen, duckdb.FatalException) for seen in _chain(exc))
+    # error the run sees, or a transaction the postgres scanner aborted under it ("Current transaction is
+    # aborted": wirehouse never goes on after a failed statement): on a server catalog, the catalog going
+    # away is what caused it.
+    return any(
+        isinstance(seen, duckdb.FatalException)
+        or (isinstance(seen, duckdb.TransactionException) and "transaction is aborted" in str(seen).lower())
+        for seen in _chain(exc)
+    )

@@ -75,6 +75,19 @@ def test_an_invalidated_database_on_a_server_catalog_is_the_catalog_lost():
     assert known_fault(_raised_from(fatal), "warehouse/news.sqlite") is None  # embedded: a bug to report
 
 
+def test_a_transaction_aborted_under_a_server_catalog_is_the_catalog_lost():
+    aborted = duckdb.TransactionException(
+        "TransactionContext Error: Current transaction is aborted (please ROLLBACK)"
+    )
+    fault = known_fault(_raised_from(aborted), "postgres:host=db dbname=lake")
+    assert isinstance(fault, CatalogLostError) and "postgres:host=db dbname=lake" in str(fault)
+    assert known_fault(_raised_from(aborted), "warehouse/news.sqlite") is None  # embedded: a bug to report
+    other = duckdb.TransactionException(
+        "TransactionContext Error: cannot start a transaction within a transaction"
+    )
+    assert known_fault(_raised_from(other), "postgres:host=db dbname=lake") is None
+
+
 def test_translate_says_every_duckdb_error_in_one_line_and_leaves_bugs_alone():
     missing = duckdb.CatalogException(
         "Catalog Error: Table with name articles does not exist!\nDid you mean x?"
