@@ -132,7 +132,10 @@ def test_every_task_run_is_recorded_and_artifacts_are_published(newsroom, wareho
             task_runs = client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[summary.run_id]))
             )
-            done = len(task_runs) >= expected_tasks and all(t.state.is_completed() for t in task_runs)
+            # A task run can be listed before its first state is: no state yet means not done.
+            done = len(task_runs) >= expected_tasks and all(
+                t.state is not None and t.state.is_completed() for t in task_runs
+            )
             if done or time.monotonic() > deadline:  # states arrive after the runs themselves
                 break
             time.sleep(0.5)
@@ -140,7 +143,7 @@ def test_every_task_run_is_recorded_and_artifacts_are_published(newsroom, wareho
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.run_id]))
         )
     assert len(task_runs) == expected_tasks
-    assert all(t.state.is_completed() for t in task_runs)
+    assert all(t.state is not None and t.state.is_completed() for t in task_runs)
     assert {a.key for a in artifacts} >= {"ingest-feeds", "ingest-failures", "ingest-summary"}
     (report,) = [a.data for a in artifacts if a.key == "ingest-summary"]
     for fragment in (
