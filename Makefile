@@ -7,6 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 WAREHOUSE ?= warehouse/news.sqlite
 CORPUS ?= ../shared/corpora/fundus
 SIZES ?= 10000,100000,1000000
+RUNS ?= 300
 UI_PORT ?= 4200
 DEMO_PORT ?= 8765
 UI_DIR := .prefect-ui
@@ -14,7 +15,7 @@ UI_DIR := .prefect-ui
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
 UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-scale bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-rawhtml bench-chaos bench-kill ui ui-stop clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-scale bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-rawhtml bench-chaos bench-kill bench-soak ui ui-stop clean help
 
 # Two passes over the targets so that the descriptions line up after the longest name (a tab did not).
 help:  ## list the targets
@@ -86,6 +87,9 @@ bench: $(DEV_STAMP)  ## speed (vs the limit, the peer and the pre-lake baseline)
 
 bench-kill: $(DEV_STAMP)  ## the operator's kill trial: 1,030 corpus pages, ingest SIGKILLed 6 times, one clean run, search checked (~5 min)
 	$(BIN)/python -m bench.kill_trial
+
+bench-soak: $(DEV_STAMP)  ## 300 consecutive ingests of a newsroom that keeps publishing, maintenance every 96: any upward trend? (~30 min; RUNS=30 for a short one)
+	$(BIN)/python -m bench.soak --runs $(RUNS)
 
 bench-chaos: $(DEV_STAMP)  ## the chaos tests with 40 kills per catalog (5 in make test): (stage, started, killed, finished) per stage
 	CHAOS_KILLS=40 $(BIN)/python -m pytest tests/flows/test_chaos.py -s -q -p no:cacheprovider
