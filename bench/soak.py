@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import csv
 import html
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -224,6 +225,7 @@ class RunRow:
     keys_mb: float
     live_files: int
     disk_files: int
+    load: float = 0.0  # the 1-minute load average after the run: other work on the machine
     maintenance: str = ""
 
 
@@ -291,8 +293,8 @@ def block_table(rows: Sequence[RunRow], block: int) -> str:
     """Medians per block of ``block`` runs."""
     lines = [
         "| runs | articles | wall s | flow CPU s | worker CPU s | query s | catalog MB | key index MB "
-        "| live files | files on disk |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| live files | files on disk | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for start in range(0, len(rows), block):
         part = rows[start : start + block]
@@ -301,7 +303,7 @@ def block_table(rows: Sequence[RunRow], block: int) -> str:
             f"| {_median([r.flow_cpu_s for r in part]):.2f} | {_median([r.worker_cpu_s for r in part]):.2f} "
             f"| {_median([r.query_s for r in part]):.2f} | {max(r.catalog_mb for r in part):.1f} "
             f"| {max(r.keys_mb for r in part):.1f} | {max(r.live_files for r in part)} "
-            f"| {max(r.disk_files for r in part)} |"
+            f"| {max(r.disk_files for r in part)} | {_median([r.load for r in part]):.1f} |"
         )
     return "\n".join(lines)
 
@@ -377,6 +379,7 @@ def soak(runs: int, maintenance_every: int, keep_runs: int, work: Path, csv_path
                 keys_mb=_mb(warehouse.with_name(warehouse.stem + ".keys")),
                 live_files=live_files(warehouse),
                 disk_files=parquet_files(warehouse.with_name(warehouse.stem + ".data")),
+                load=os.getloadavg()[0],
                 maintenance=note,
             )
             rows.append(row)
