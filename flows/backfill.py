@@ -65,7 +65,7 @@ def backfill(
                 load = backfill_file(source, pool, path, filters, settings.batch_size, scope.run_id, number)
                 loads.append(load)
             if is_shared(path):  # what is still staged is merged before the run ends
-                merge_pending(path, settings.lock_timeout)
+                merge_pending(path, settings.lock_timeout, scope.run_id)
     return BackfillSummary(
         run_id=scope.run_id, warehouse=str(path), files=tuple(loads), seconds=time.monotonic() - started
     )
