@@ -20,11 +20,12 @@ keys are random, as hashes are. The index is the file alone: no lake, no catch-u
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -123,12 +124,6 @@ class Batches:
         return urls, band, rows
 
 
-def _time(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
-
-
 def measure(path: Path, batches: Batches, count: int) -> dict[str, list[float]]:
     """Alternate ``count`` batches per way; seconds per step and way."""
     low, high = END - wirecopy.WINDOW, END + wirecopy.WINDOW
@@ -140,18 +135,22 @@ def measure(path: Path, batches: Batches, count: int) -> dict[str, list[float]]:
         way = "one connection" if n % 2 else "a connection per call"
         after = snapshot
         snapshot += 1
-        started = time.perf_counter()
         if n % 2 and not hasattr(keys, "session"):  # older code (PYTHONPATH=another checkout)
             continue
-        if n % 2:
-            with keys.session(path) as index:
-                a = _time(lambda: index.stored(urls))
-                b = _time(lambda: index.candidates(band, low, high))
-                c = _time(lambda: index.record(after, snapshot, rows, {}, _MARK_TIME))
-        else:
-            a = _time(lambda: keys.stored(path, urls))
-            b = _time(lambda: keys.candidates(path, band, low, high))
-            c = _time(lambda: keys.record(path, after, snapshot, rows, {}, _MARK_TIME))
+        started = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            index = stack.enter_context(keys.session(path)) if n % 2 else None
+            t0 = time.perf_counter()
+            index.stored(urls) if index else keys.stored(path, urls)
+            t1 = time.perf_counter()
+            index.candidates(band, low, high) if index else keys.candidates(path, band, low, high)
+            t2 = time.perf_counter()
+            if index:
+                index.record(after, snapshot, rows, {}, _MARK_TIME)
+            else:
+                keys.record(path, after, snapshot, rows, {}, _MARK_TIME)
+            t3 = time.perf_counter()
+        a, b, c = t1 - t0, t2 - t1, t3 - t2
         total = time.perf_counter() - started
         for step, seconds in (("stored", a), ("candidates", b), ("record", c), ("all three", total)):
             times.setdefault(f"{way}: {step}", []).append(seconds)

@@ -211,7 +211,7 @@ def test_changes_applied_together_leave_the_bands_that_applying_them_one_by_one_
     prints = [wirecopy.fingerprint(t) for t in texts] + [None]
     rng = random.Random(7)
     changes = []
-    for step in range(60):  # puts with changing fingerprints, deletes, re-inserts of the same URLs
+    for _ in range(60):  # puts with changing fingerprints, deletes, re-inserts of the same URLs
         url = f"https://x.example/{rng.randrange(5)}"
         deleted = rng.random() < 0.25
         fp = rng.choice(prints)
