@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -304,35 +305,44 @@ def _store_articles(
     Returns:
         The articles written, and the lake's snapshot right after the commit.
     """
-    with transaction(con):
-        # The index caught up with this transaction's snapshot: exactly what the lake holds for it.
-        path = key_index.index_path(con)
-        start = key_index.catch_up_to(con, path)
-        stored = key_index.stored(path, {a.url for a in articles})
-        # Only new articles and retryable failures are written; a settled article stays as it is,
-        # and so do its raw HTML and quotes.
-        kept = list(articles) if replace else [a for a in articles if _writable(stored.get(a.url))]
-        renewed = sorted({a.url for a in kept} & stored.keys())  # rows replaced, with their quotes and keys
-        kept, keys, renamed = assign_story_ids(con, kept, path)
-        if renewed:
-            execute_with(
-                con, "batch", articles_table(kept, run_id), _REPLACE_ARTICLES if replace else _INSERT_ARTICLES
-            )
-            execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
-            con.execute(_DELETE_QUOTES, [renewed])
-        else:
-            execute_with(con, "batch", articles_table(kept, run_id), _APPEND_ARTICLES)
-            execute_with(con, "raw_batch", raw_pages_table(kept), _APPEND_RAW)
-        execute_with(con, "quote_batch", quotes_table(kept), _INSERT_QUOTES)
-        store_story_keys(con, keys, renamed, renewed)
-        now = datetime.now(UTC)
-        for batch_id, count in merged_batches:
-            con.execute(_MARK_MERGED, [batch_id, now, count])
-        if before_commit is not None:
-            before_commit()
-    snapshot = current_snapshot(con)
-    rows = [_key_row(a, stored.get(a.url), replace) for a in kept]
-    key_index.record(path, start, snapshot, rows, renamed, key_index.snapshot_time(con, snapshot))
+    with ExitStack() as stack:
+        with transaction(con):
+            # The index caught up with this transaction's snapshot: exactly what the lake holds for it.
+            path = key_index.index_path(con)
+            start = key_index.catch_up_to(con, path)
+            # One connection for the lookups and the record; opened after the catch-up, which may
+            # make a damaged index anew.
+            index = stack.enter_context(key_index.session(path))
+            stored = index.stored({a.url for a in articles})
+            # Only new articles and retryable failures are written; a settled article stays as it is,
+            # and so do its raw HTML and quotes.
+            kept = list(articles) if replace else [a for a in articles if _writable(stored.get(a.url))]
+            renewed = sorted(
+                {a.url for a in kept} & stored.keys()
+            )  # rows replaced, with their quotes and keys
+            kept, keys, renamed = assign_story_ids(con, kept, index)
+            if renewed:
+                execute_with(
+                    con,
+                    "batch",
+                    articles_table(kept, run_id),
+                    _REPLACE_ARTICLES if replace else _INSERT_ARTICLES,
+                )
+                execute_with(con, "raw_batch", raw_pages_table(kept), _INSERT_RAW)
+                con.execute(_DELETE_QUOTES, [renewed])
+            else:
+                execute_with(con, "batch", articles_table(kept, run_id), _APPEND_ARTICLES)
+                execute_with(con, "raw_batch", raw_pages_table(kept), _APPEND_RAW)
+            execute_with(con, "quote_batch", quotes_table(kept), _INSERT_QUOTES)
+            store_story_keys(con, keys, renamed, renewed)
+            now = datetime.now(UTC)
+            for batch_id, count in merged_batches:
+                con.execute(_MARK_MERGED, [batch_id, now, count])
+            if before_commit is not None:
+                before_commit()
+        snapshot = current_snapshot(con)
+        rows = [_key_row(a, stored.get(a.url), replace) for a in kept]
+        index.record(start, snapshot, rows, renamed, key_index.snapshot_time(con, snapshot))
     return kept, snapshot
 
 

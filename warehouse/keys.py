@@ -220,11 +220,8 @@ def known(
 
 def stored(path: Path, urls: Iterable[str]) -> dict[str, StoredKey]:
     """Return what the index knows of each of ``urls`` that is stored."""
-    with _open(path) as db:
-        return {
-            url: StoredKey(bool(r), n, _time(us))
-            for url, r, n, us in db.execute(_BY_URL, [json.dumps(list(urls))])
-        }
+    with session(path) as index:
+        return index.stored(urls)
 
 
 def record(
@@ -235,44 +232,98 @@ def record(
     renamed: Mapping[str, str],
     snapshot_time: str,
 ) -> bool:
-    """Take in what one commit wrote, when it is the only one since the index's mark.
+    """Take in what one commit wrote (:meth:`KeyIndex.record`) on a connection of its own."""
+    with session(path) as index:
+        return index.record(after, snapshot, rows, renamed, snapshot_time)
 
-    Reading the change feed for a batch the process has just written costs more than the batch's own
-    statements; the rows it wrote are at hand. Only when the mark is ``after`` and the commit made
-    snapshot ``after + 1`` is that exact; otherwise the next :func:`catch_up` reads the change feed.
 
-    Args:
-        path: The index.
-        after: The snapshot the writing transaction read (its catch-up's).
-        snapshot: The lake's snapshot right after the commit.
-        rows: The articles written, as stored (:func:`key_row`).
-        renamed: Stories renamed by the commit (old story_id -> new).
-        snapshot_time: That snapshot's time.
+class KeyIndex:
+    """An open key index: a store's lookups and its record on one connection, so one page cache.
 
-    Returns:
-        Whether the index took it in (False: it stays at its mark for the next catch-up).
+    A store looks up its batch's URLs and band keys, then writes the same keys' rows: on one
+    connection the B-tree pages the lookups read are still cached when the writes need them, where a
+    connection per call read each of them from the file again (``make bench-keyindex``).
     """
-    if snapshot != after + 1:
-        return False
-    try:
-        with _open(path) as db:
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def stored(self, urls: Iterable[str]) -> dict[str, StoredKey]:
+        """Return what the index knows of each of ``urls`` that is stored."""
+        return {
+            url: StoredKey(bool(r), n, _time(us))
+            for url, r, n, us in self._db.execute(_BY_URL, [json.dumps(list(urls))])
+        }
+
+    def candidates(self, band_keys: Iterable[int], low: datetime, high: datetime) -> list[StoredArticle]:
+        """Return the stored articles that share a band key with ``band_keys`` and appeared in [low, high].
+
+        Args:
+            band_keys: The batch's LSH band keys.
+            low: The window's start (the batch's earliest time minus the wire-copy window).
+            high: Its end.
+
+        Returns:
+            The candidates, for :func:`tasks.wirecopy.assign_stories`.
+        """
+        params = [json.dumps(sorted(set(band_keys))), _micros(low), _micros(high)]
+        rows = self._db.execute(_CANDIDATES, params).fetchall()
+        return [
+            StoredArticle(url, _time(seen), fp, story, _time(first)) for url, seen, fp, story, first in rows
+        ]
+
+    def record(
+        self,
+        after: int,
+        snapshot: int,
+        rows: Sequence[KeyRow],
+        renamed: Mapping[str, str],
+        snapshot_time: str,
+    ) -> bool:
+        """Take in what one commit wrote, when it is the only one since the index's mark.
+
+        Reading the change feed for a batch the process has just written costs more than the batch's
+        own statements; the rows it wrote are at hand. Only when the mark is ``after`` and the commit
+        made snapshot ``after + 1`` is that exact; otherwise the next :func:`catch_up` reads the change
+        feed.
+
+        Args:
+            after: The snapshot the writing transaction read (its catch-up's).
+            snapshot: The lake's snapshot right after the commit.
+            rows: The articles written, as stored (:func:`key_row`).
+            renamed: Stories renamed by the commit (old story_id -> new).
+            snapshot_time: That snapshot's time.
+
+        Returns:
+            Whether the index took it in (False: it stays at its mark for the next catch-up).
+        """
+        if snapshot != after + 1:
+            return False
+        db = self._db
+        try:
             db.execute("BEGIN IMMEDIATE")
             try:
                 mark = db.execute(_READ_MARK).fetchone()
                 if mark is None or mark[0] != _VERSION or mark[1] != after:
                     db.execute("ROLLBACK")
                     return False
-                for row in rows:
-                    _put(db, row)
+                _apply(db, [(row, False) for row in rows])
                 db.executemany(_RENAME, [(new, old) for old, new in renamed.items()])
                 _mark(db, snapshot, snapshot_time)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-    except sqlite3.Error:
-        return False  # the lake has committed: the index stays behind, and the next catch-up reads it
-    return True
+        except sqlite3.Error:
+            return False  # the lake has committed: the index stays behind, and the next catch-up reads it
+        return True
+
+
+@contextmanager
+def session(path: Path) -> Iterator[KeyIndex]:
+    """Open the index for a store's lookups and record (catch it up first, with :func:`catch_up_to`)."""
+    with _open(path) as db:
+        yield KeyIndex(db)
 
 
 def key_row(
@@ -306,21 +357,9 @@ def snapshot_time(con: duckdb.DuckDBPyConnection, snapshot: int) -> str:
 
 
 def candidates(path: Path, band_keys: Iterable[int], low: datetime, high: datetime) -> list[StoredArticle]:
-    """Return the stored articles that share a band key with ``band_keys`` and appeared in [low, high].
-
-    Args:
-        path: A caught-up index.
-        band_keys: The batch's LSH band keys.
-        low: The window's start (the batch's earliest time minus the wire-copy window).
-        high: Its end.
-
-    Returns:
-        The candidates, for :func:`tasks.wirecopy.assign_stories`.
-    """
-    params = [json.dumps(sorted(set(band_keys))), _micros(low), _micros(high)]
-    with _open(path) as db:
-        rows = db.execute(_CANDIDATES, params).fetchall()
-    return [StoredArticle(url, _time(seen), fp, story, _time(first)) for url, seen, fp, story, first in rows]
+    """Return the stored articles that share a band key and appeared in [low, high] (:meth:`KeyIndex.candidates`)."""
+    with session(path) as index:
+        return index.candidates(band_keys, low, high)
 
 
 def _catch_up(con: duckdb.DuckDBPyConnection, db: sqlite3.Connection, current: int) -> int:
@@ -337,8 +376,7 @@ def _catch_up(con: duckdb.DuckDBPyConnection, db: sqlite3.Connection, current: i
             except duckdb.Error:  # the snapshots since the mark expired: rebuild
                 changes = None
             if changes is not None:
-                for *row, deleted in changes:
-                    _remove(db, row[0]) if deleted else _put(db, tuple(row))
+                _apply(db, [(tuple(row), bool(deleted)) for *row, deleted in changes])
                 _mark(db, current, _snapshot_time(con, current))
                 return len(changes)
     return _rebuild(con, db, current)
@@ -362,19 +400,54 @@ def _rebuild(con: duckdb.DuckDBPyConnection, db: sqlite3.Connection, current: in
     return count
 
 
-def _put(db: sqlite3.Connection, row: KeyRow) -> None:
-    """Insert or update one article's row, and its band keys when its fingerprint changed."""
+class _Bands:
+    """The band rows a run of changes adds and drops, written in key order at the end.
+
+    A batch's 3,200 band keys are random: inserted as they come, each lands on another B-tree page,
+    so the tree is walked from the root 3,200 times in random order. Sorted, consecutive writes share
+    their path, and each page is visited once. The two sets stay disjoint, so writing the drops before
+    the adds gives what applying each change in turn would.
+    """
+
+    def __init__(self) -> None:
+        self.adds: set[tuple[int, int]] = set()
+        self.drops: set[tuple[int, int]] = set()
+
+    def add(self, fingerprint: bytes | None, article: int) -> None:
+        for key in band_keys(fingerprint):
+            self.drops.discard((key, article))
+            self.adds.add((key, article))
+
+    def drop(self, fingerprint: bytes | None, article: int) -> None:
+        for key in band_keys(fingerprint):
+            self.adds.discard((key, article))
+            self.drops.add((key, article))
+
+    def write(self, db: sqlite3.Connection) -> None:
+        db.executemany(_DROP_BANDS, sorted(self.drops))
+        db.executemany(_ADD_BANDS, sorted(self.adds))
+
+
+def _apply(db: sqlite3.Connection, changes: Sequence[tuple[KeyRow, bool]]) -> None:
+    """Apply article changes in order, ``(row, deleted)`` each; their band rows in key order."""
+    bands = _Bands()
+    for row, deleted in changes:
+        _remove(db, row[0], bands) if deleted else _put(db, row, bands)
+    bands.write(db)
+
+
+def _put(db: sqlite3.Connection, row: KeyRow, bands: _Bands) -> None:
+    """Insert or update one article's row; its band keys change when its fingerprint does."""
     found = db.execute(_FIND, [row[0]]).fetchone()
     fingerprint = row[-1]
     if found is None:
-        article = _insert(db, row)
-        db.executemany(_ADD_BANDS, [(key, article) for key in band_keys(fingerprint)])
+        bands.add(fingerprint, _insert(db, row))
         return
     article, old = found
     db.execute(_UPDATE, [*row[1:], article])
     if old != fingerprint:
-        db.executemany(_DROP_BANDS, [(key, article) for key in band_keys(old)])
-        db.executemany(_ADD_BANDS, [(key, article) for key in band_keys(fingerprint)])
+        bands.drop(old, article)
+        bands.add(fingerprint, article)
 
 
 def _insert(db: sqlite3.Connection, row: KeyRow) -> int:
@@ -384,11 +457,11 @@ def _insert(db: sqlite3.Connection, row: KeyRow) -> int:
     return article
 
 
-def _remove(db: sqlite3.Connection, url: str) -> None:
+def _remove(db: sqlite3.Connection, url: str, bands: _Bands) -> None:
     found = db.execute(_FIND, [url]).fetchone()
     if found is not None:
         article, fingerprint = found
-        db.executemany(_DROP_BANDS, [(key, article) for key in band_keys(fingerprint)])
+        bands.drop(fingerprint, article)
         db.execute(_DELETE, [article])
 
 
@@ -434,6 +507,9 @@ def _open(path: Path) -> Iterator[sqlite3.Connection]:
         # safe for derived state (a lost last transaction is caught up again from the lake).
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
+        # A batch's 3,200 band keys touch as many B-tree pages: SQLite's default 2 MB cache holds
+        # 500, so the record after the lookups would read most of them again (64 MB, taken as used).
+        db.execute("PRAGMA cache_size = -65536")
         if not db.execute(_HAS_LAYOUT).fetchone():
             db.executescript(_LAYOUT)
         yield db

@@ -25,14 +25,14 @@ _INSERT_KEYS = "INSERT INTO story_keys BY NAME (SELECT * FROM key_batch)"
 
 
 def assign_story_ids(
-    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], index: Path
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], index: Path | key_index.KeyIndex
 ) -> tuple[list[Article], pa.Table, dict[str, str]]:
     """Give each article its wire-copy ``story_id``, looking up stored candidates by LSH band key.
 
     Args:
         con: A connection inside the batch's transaction.
         articles: The articles about to be written.
-        index: The key index, caught up with the transaction's snapshot.
+        index: The key index (open, or its file), caught up with the transaction's snapshot.
 
     Returns:
         The articles with ``story_id`` set, their band-key rows for ``story_keys``, and the stored
@@ -48,7 +48,11 @@ def assign_story_ids(
         high = max(r.seen_at for r in fresh) + wirecopy.WINDOW
         # From the key index's band keys, not the lake's story_keys: a B-tree lookup per key, where
         # story_keys (no index) would be read in every file whose time range meets the window.
-        stored = key_index.candidates(index, [k for k, _, _ in keys], low, high)
+        band = [k for k, _, _ in keys]
+        if isinstance(index, Path):
+            stored = key_index.candidates(index, band, low, high)
+        else:
+            stored = index.candidates(band, low, high)
     result = wirecopy.assign_stories(fresh, stored)
     assigned = [replace(a, story_id=result.story_ids.get(a.url, a.url)) for a in articles]
     key_rows = pa.table(
