@@ -204,6 +204,7 @@ def project(tmp_path_factory) -> Path:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    (root / "demo.out").write_text(result.stdout, encoding="utf-8")
     return root
 
 
@@ -296,3 +297,47 @@ def test_search_and_time_travel_examples_answer_on_the_sample(project, where, li
     )
     assert result.returncode == 0, f"{where}: {line}\n{result.stdout}{result.stderr}"
     assert "(0 rows)" not in result.stdout, f"{where}: {line} finds nothing on the sample"
+    # A count of nothing (one row holding 0) finds nothing either.
+    assert not re.search(r"^0\s*$", result.stdout, re.MULTILINE), f"{where}: {line} counts 0 on the sample"
+
+
+# ------------------------------------------------------------------ what the README predicts
+
+
+def readme_quotes() -> list[str]:
+    return INLINE.findall(README.read_text(encoding="utf-8"))
+
+
+def test_the_readme_predicts_the_failures_line_of_make_run(project):
+    summary = (project / "demo.out").read_text(encoding="utf-8").splitlines()
+    failures = [line for line in summary if line.startswith("failures:")]
+    assert failures, "the demo prints no failures line"
+    for line in failures:
+        assert line in readme_quotes(), f"README.md does not predict `{line}` of make run"
+
+
+def test_the_readme_predicts_what_a_plain_ingest_says_after_make_run(project):
+    result = subprocess.run(
+        [str(project / ".venv" / "bin" / "wirehouse"), "ingest"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=user_env(project),
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    error = result.stderr.strip().splitlines()[-1].removeprefix("wirehouse: error: ")
+    predicted = [q.removesuffix(" …") for q in readme_quotes() if q.startswith("no feed could be fetched")]
+    assert predicted and all(error.startswith(q) for q in predicted), error
+    assert "wirehouse demo --serve" in error and "`wirehouse demo --serve`" in README.read_text(
+        encoding="utf-8"
+    )
+
+
+def test_the_readme_says_how_its_bare_wirehouse_commands_are_found():
+    # A new user types `wirehouse ...` as shown; it is found only with the virtualenv on PATH.
+    first = next(
+        b for b in blocks(README) if any(line.startswith("wirehouse ") for line in b.body.splitlines())
+    )
+    before = README.read_text(encoding="utf-8").splitlines()[: first.line - 1]
+    assert "source .venv/bin/activate" in "\n".join(before)

@@ -65,3 +65,35 @@ def test_the_documented_worker_may_fetch_the_sample_newsroom():
     env = dict(word.split("=", 1) for word in allowed.replace("#", " ").split() if "=" in word)
     settings = settings_from_mappings({}, env)
     assert not is_allowed_host(DEMO_HOST, settings.allow_private_hosts)
+
+
+def test_a_prefect_server_started_in_the_project_root_sends_no_telemetry():
+    # Without internet the telemetry service logs "ERROR ... Failed to send telemetry" on every start of
+    # the recipe's plain `prefect server start`; prefect.toml in the project root turns it off.
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK")
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from prefect.settings import get_current_settings as s; print(s().server.analytics_enabled)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_operations_counts_the_deployments_it_describes():
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    words = {4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+    assert f"declares {words[len(DEPLOYMENTS)]} deployments" in operations

@@ -11,12 +11,14 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import duckdb
 
@@ -219,6 +221,49 @@ def lake_extensions(lake: Lake) -> list[str]:
     if lake.data_path and lake.data_path.startswith(_REMOTE_DATA):
         names.append("httpfs")
     return names
+
+
+# A libpq keyword/value conninfo's password: a bare word, or a quoted value with backslash escapes.
+_CONNINFO_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*('(?:\\.|[^'\\])*'|\S+)", re.IGNORECASE)
+_CONNINFO_UNESCAPE = re.compile(r"\\(.)")
+
+
+def without_password(lake: Lake) -> tuple[Lake, str | None]:
+    """Take the password out of a PostgreSQL catalog's address, for lines that are shown or passed on.
+
+    libpq reads a password left out of the address from ``PGPASSWORD`` or the passfile (``~/.pgpass``),
+    so the same ATTACH works without it.
+
+    Args:
+        lake: Any lake (an embedded one has no password).
+
+    Returns:
+        The lake whose catalog names no password, and the password it named (None: none).
+    """
+    if lake.embedded:
+        return lake, None
+    conninfo = lake.catalog.removeprefix("postgres:")
+    if "://" in conninfo:
+        parts = urlsplit(conninfo)
+        password = unquote(parts.password) if parts.password is not None else None
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, host = netloc.rsplit("@", 1)
+            netloc = userinfo.split(":", 1)[0] + "@" + host
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        password = next((v for k, v in query if k == "password"), password)
+        kept = urlencode([(k, v) for k, v in query if k != "password"])
+        stripped = urlunsplit((parts.scheme, netloc, parts.path, kept, parts.fragment))
+    else:
+        found = _CONNINFO_PASSWORD.search(conninfo)
+        if found is None:
+            return lake, None
+        value = found.group(1)
+        password = _CONNINFO_UNESCAPE.sub(r"\1", value[1:-1]) if value.startswith("'") else value
+        stripped = " ".join((conninfo[: found.start()] + conninfo[found.end() :]).split())
+    if password is None:
+        return lake, None
+    return replace(lake, catalog="postgres:" + stripped), password
 
 
 def attach_statement(lake: Lake, *, read_only: bool) -> str:

@@ -34,7 +34,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
     """`wirehouse shell`: DuckDB's own command line on the lake (this process becomes it)."""
     from wirehouse.shell import exec_shell
 
-    exec_shell(reading(args), write=args.write)
+    return exec_shell(reading(args), write=args.write)
 
 
 def cmd_attach_sql(args: argparse.Namespace) -> int:

@@ -13,14 +13,25 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import os
+import signal
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import NoReturn
 
 from core.errors import PermanentError
 from warehouse.connection import connect
-from warehouse.lake import LAKE, attach_statement, extension_path, lake_extensions, lake_of, sql_string
+from warehouse.lake import (
+    LAKE,
+    WarehouseBusyError,
+    attach_statement,
+    extension_path,
+    lake_extensions,
+    lake_of,
+    sql_string,
+    without_password,
+)
+from warehouse.locks import warehouse_lock
 
 CLI_PACKAGE = "duckdb-cli"
 # The one line attach-sql starts with (an SQL comment, so the output can be piped as it is).
@@ -32,6 +43,11 @@ NEEDS_VERSION = (
 _NO_DOWNLOADS = (
     "SET autoinstall_known_extensions = false;",
     "SET autoload_known_extensions = false;",
+)
+# Said instead of the password of a PostgreSQL catalog, which is never printed nor put on a command line.
+PASSWORD_LEFT_OUT = (
+    "-- the catalog's password is left out of these lines: start DuckDB with PGPASSWORD set to it "
+    "(or give it a line in ~/.pgpass, libpq's passfile)"
 )
 _LOAD = "LOAD {path};"
 _USE = f"USE {LAKE};"
@@ -59,7 +75,7 @@ def attach_lines(warehouse: Path | str, *, write: bool = False) -> list[str]:
     Raises:
         WarehouseError: An extension wheel is missing.
     """
-    lake = lake_of(warehouse)
+    lake, _password = without_password(lake_of(warehouse))
     loads = [
         _LOAD.format(path=sql_string(str(extension_path(name).absolute()))) for name in lake_extensions(lake)
     ]
@@ -78,7 +94,10 @@ def attach_sql(warehouse: Path | str, *, write: bool = False) -> str:
         The text, ending in a newline.
     """
     check_lake(warehouse)
-    lines = [NEEDS_VERSION.format(version=duckdb_version()), *attach_lines(warehouse, write=write)]
+    lines = [NEEDS_VERSION.format(version=duckdb_version())]
+    if without_password(lake_of(warehouse))[1] is not None:
+        lines.append(PASSWORD_LEFT_OUT)
+    lines += attach_lines(warehouse, write=write)
     return "\n".join(lines) + "\n"
 
 
@@ -137,47 +156,74 @@ def shell_command(warehouse: Path | str, *, write: bool = False) -> list[str]:
     return argv
 
 
-def exec_shell(warehouse: Path | str, *, write: bool = False) -> NoReturn:
-    """Replace this process with DuckDB's shell on the lake (its terminal and Ctrl-C are DuckDB's).
+def exec_shell(warehouse: Path | str, *, write: bool = False) -> int:
+    """Run DuckDB's shell on the lake (its terminal and Ctrl-C are DuckDB's).
+
+    This process becomes the shell, except for a writing shell on a PostgreSQL catalog: its lock is a
+    lease that needs renewing, so wirehouse holds it, as every writer does, while the shell runs as
+    its child. A catalog's password reaches DuckDB as ``PGPASSWORD``, never on its command line.
 
     Args:
         warehouse: The lake.
         write: Attach for writing.
 
+    Returns:
+        The shell's exit status (only when it ran as a child).
+
     Raises:
-        ShellError: The shell could not be started.
+        ShellError: The shell could not be started, or an ingest holds the lock.
     """
     argv = shell_command(warehouse, write=write)
-    if write:
+    lake, password = without_password(lake_of(warehouse))
+    env = dict(os.environ) if password is None else {**os.environ, "PGPASSWORD": password}
+    if write and lake.embedded:
         _keep_run_lock(warehouse)
     if sys.stdin.isatty():  # piped SQL gets DuckDB's output only
         mode = "for writing" if write else "read-only"
         print(
-            f"wirehouse: {lake_of(warehouse).name} attached {mode} as {LAKE}; "
+            f"wirehouse: {lake.name if lake.embedded else 'the lake'} attached {mode} as {LAKE}; "
             "try `from articles limit 5;`, `.tables`, `.quit`",
             file=sys.stderr,
         )
     sys.stdout.flush()
     sys.stderr.flush()
+    if write and not lake.embedded:
+        return _run_under_lease(warehouse, argv, env)
     try:
-        os.execv(argv[0], argv)
+        os.execve(argv[0], argv, env)
     except OSError as exc:
         raise ShellError(f"cannot start {argv[0]}: {exc.strerror}") from exc
+
+
+def _run_under_lease(warehouse: Path | str, argv: list[str], env: dict[str, str]) -> int:
+    """Hold a PostgreSQL catalog's run lock (renewed meanwhile) while the shell runs as a child."""
+    try:
+        with warehouse_lock(warehouse, timeout=0.0):
+            # Ctrl-C is the shell's (it cancels a query there); this process only waits for it to end.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                return subprocess.call(argv, env=env)
+            except OSError as exc:
+                raise ShellError(f"cannot start {argv[0]}: {exc.strerror}") from exc
+            finally:
+                signal.signal(signal.SIGINT, previous)
+    except WarehouseBusyError:
+        raise ShellError(_BUSY) from None
+
+
+_BUSY = "an ingest is writing the warehouse; use --write when it has finished (without --write the shell reads at once)"
 
 
 def _keep_run_lock(warehouse: Path | str) -> None:
     """Take an embedded lake's run lock for the writing shell: its descriptor survives the exec.
 
     DuckDB then holds it until its shell ends, so an ingest waits for the shell (and says so), and a
-    shell never writes under a running ingest. A PostgreSQL catalog's lock is a lease that needs
-    renewing; a writing shell there is the user's to time.
+    shell never writes under a running ingest.
 
     Raises:
         ShellError: An ingest holds the lock.
     """
     lake = lake_of(warehouse)
-    if not lake.embedded:
-        return
     try:
         fd = os.open(lake.lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:

@@ -81,3 +81,107 @@ def test_after_the_demo_stopped_a_plain_ingest_names_the_stopped_server_per_feed
     assert {f["error_reason"] for f in fetches} == {"not_served"}
     health = query(lake, "select consecutive_failures, next_fetch_at from feeds")
     assert health == [{"consecutive_failures": 0, "next_fetch_at": None}] * 3
+
+
+OLD_BASE = "http://127.0.0.1:8765"  # where demos before migration 009 put the sample
+SAMPLE_URLS_MIGRATION = 11  # warehouse/migrations/011_sample_urls.sql: made undone, it runs again
+# What such a demo wrote differs from today's only in the base: made from today's lake by swapping it.
+_TO_OLD = {
+    "article_store": ("url", "feed_url", "link", "guid", "final_url", "image", "story_id"),
+    "raw_pages": ("url",),
+    "quotes": ("article_url",),
+    "story_keys": ("url",),
+    "feed_fetch_log": ("feed_url", "final_url"),
+    "feeds": ("feed_url", "html_url", "imported_from"),
+}
+
+
+def _swap(column: str) -> str:
+    return f"{column} = replace({column}, '{DEMO_BASE}/', '{OLD_BASE}/')"
+
+
+def make_old(lake, *, keep_new: bool = False) -> None:
+    """Turn a demo's lake into one an older demo left (``keep_new``: holding the sample both ways)."""
+    from warehouse.connection import open_warehouse
+
+    with open_warehouse(lake) as con:
+        con.execute("begin")
+        for table, columns in _TO_OLD.items():
+            if keep_new:
+                copies = ", ".join(f"replace({c}, '{DEMO_BASE}/', '{OLD_BASE}/') as {c}" for c in columns)
+                con.execute(f"insert into {table} select * replace ({copies}) from {table}")
+            else:
+                con.execute(f"update {table} set {', '.join(_swap(c) for c in columns)}")
+        con.execute("delete from demo_newsroom")
+        con.execute("delete from schema_migrations where version = ?", [SAMPLE_URLS_MIGRATION])
+        con.execute("commit")
+
+
+def everything_with_the_old_base(lake) -> list[str]:
+    found = []
+    for table, columns in _TO_OLD.items():
+        for column in columns:
+            sql = f"select count(*) as n from {table} where contains({column}, '127.0.0.1:8765')"
+            if query(lake, sql)[0]["n"]:
+                found.append(f"{table}.{column}")
+    return found
+
+
+@pytest.fixture
+def demo_lake(tmp_path):
+    lake = tmp_path / "news.sqlite"
+    result = wirehouse(
+        "demo", "--port", str(free_port()), "--warehouse", str(lake), env=NO_ALLOWANCE, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return lake
+
+
+def test_a_demo_on_the_lake_of_an_older_demo_stores_nothing_twice(demo_lake, tmp_path):
+    today = query(demo_lake, "select url, title from articles order by url")
+    quotes = query(demo_lake, "select count(*) as n from quotes")
+    make_old(demo_lake)
+    assert len(everything_with_the_old_base(demo_lake)) == 15  # really an old lake now
+    result = wirehouse(
+        "demo", "--port", str(free_port()), "--warehouse", str(demo_lake), env=NO_ALLOWANCE, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "entries: 24 seen, 0 new" in result.stdout
+    assert query(demo_lake, "select url, title from articles order by url") == today
+    assert query(demo_lake, "select count(*) as n from quotes") == quotes
+    assert [f["feed_url"] for f in query(demo_lake, "select feed_url from feeds order by 1")] == [
+        f"{DEMO_BASE}/feeds/{name}" for name in ("culture.rdf", "inland.rss", "world.atom")
+    ]
+    assert everything_with_the_old_base(demo_lake) == []
+    hits = wirehouse(
+        "search", "Nato Ostflanke", "--format", "json", "--warehouse", str(demo_lake), env=NO_ALLOWANCE
+    )
+    assert hits.returncode == 0, hits.stderr
+    assert all(hit["url"].startswith(DEMO_BASE + "/") for hit in json.loads(hits.stdout))
+
+
+def test_an_older_demo_lake_that_got_the_sample_twice_keeps_it_once(demo_lake):
+    from warehouse.connection import open_warehouse
+
+    today = query(demo_lake, "select url, title from articles order by url")
+    make_old(demo_lake, keep_new=True)
+    assert len(query(demo_lake, "select url from articles")) == 2 * len(today)
+    with open_warehouse(demo_lake, migrate=True):
+        pass
+    assert query(demo_lake, "select url, title from articles order by url") == today
+    assert len(query(demo_lake, "select feed_url from feeds")) == 3
+    assert everything_with_the_old_base(demo_lake) == []
+
+
+def test_a_loopback_server_of_ones_own_on_port_8765_is_left_alone(tmp_path):
+    from tests.warehouse.test_articles import art
+    from warehouse.articles import store_articles
+    from warehouse.connection import open_warehouse
+
+    lake = tmp_path / "news.sqlite"
+    with open_warehouse(lake, migrate=True) as con:
+        store_articles(con, [art(1, url=f"{OLD_BASE}/mine.html")], "r")
+        con.execute("delete from schema_migrations where version = ?", [SAMPLE_URLS_MIGRATION])
+    with open_warehouse(lake, migrate=True):
+        pass
+    assert query(lake, "select url from articles") == [{"url": f"{OLD_BASE}/mine.html"}]

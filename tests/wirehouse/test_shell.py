@@ -192,3 +192,103 @@ def test_a_missing_duckdb_command_line_is_one_line_naming_the_package(lake, tmp_
     result = shell("--warehouse", str(lake), stdin="select 1;\n", env={"PYTHONPATH": path})
     assert_one_line_error(result, "the DuckDB command line is missing")
     assert "pip install duckdb-cli==1.5.5" in result.stderr
+
+
+SECRET = "hunter2-not-shown"
+
+
+@pytest.fixture
+def pg_lake(postgres_catalog, tmp_path, monkeypatch):
+    """A lake with a PostgreSQL catalog holding three articles; the address names a password.
+
+    The test cluster trusts every local connection, so the password is never checked: what is
+    checked is where it goes.
+    """
+    monkeypatch.setenv("WIREHOUSE_DATA_PATH", str(tmp_path / "data") + os.sep)
+    with open_warehouse(postgres_catalog, migrate=True) as con:
+        store_articles(con, [art(1), art(2, language="fr"), art(3, language="de")], "r")
+    return f"{postgres_catalog} password={SECRET}"
+
+
+def test_attach_sql_on_a_postgres_catalog_leaves_the_password_out_and_says_how_to_give_it(pg_lake):
+    text = attach_sql(pg_lake)
+    assert SECRET not in text
+    assert "PGPASSWORD" in text.splitlines()[1] and text.splitlines()[1].startswith("-- ")
+    script = text + ".mode csv\n" + COUNT + ";\n"
+    result = subprocess.run(
+        [str(cli_binary())],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PGPASSWORD": SECRET},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["n", "3"]
+
+
+def _started_shell(*args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wirehouse.cli", "shell", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(".mode csv\nselect 'ready' as state;\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline() == "state\n" and proc.stdout.readline() == "ready\n", proc.stderr
+    return proc
+
+
+def _duckdb_process(proc: subprocess.Popen[str]) -> int:
+    """The pid of the DuckDB shell: the process itself once it exec'd, else its one child."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    return int(children[0]) if children else proc.pid
+
+
+def test_the_shell_passes_a_postgres_password_in_the_environment_never_on_the_command_line(pg_lake):
+    for args in ((), ("--write",)):
+        proc = _started_shell(*args, "--warehouse", pg_lake)
+        try:
+            pid = _duckdb_process(proc)
+            assert SECRET not in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert f"PGPASSWORD={SECRET}".encode() in environ
+            assert proc.stdin is not None
+            proc.stdin.close()
+            assert proc.wait(timeout=60) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_writing_shell_on_a_postgres_catalog_holds_its_lease_until_it_ends(pg_lake):
+    from warehouse.connection import WarehouseBusyError
+
+    proc = _started_shell("--write", "--warehouse", pg_lake)
+    try:
+        with pytest.raises(WarehouseBusyError), warehouse_lock(pg_lake, timeout=0.0):
+            pytest.fail("an ingest got the lease while the shell could write")
+        assert proc.stdin is not None
+        proc.stdin.write("create table notes as select 42 as answer;\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    with warehouse_lock(pg_lake, timeout=0.0):
+        pass  # free again once the shell ended
+    found = wirehouse("query", "select answer from notes", "--format", "json", "--warehouse", pg_lake)
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout) == [{"answer": 42}]
+
+
+def test_a_writing_shell_on_a_postgres_catalog_is_refused_while_an_ingest_holds_the_lease(pg_lake):
+    with warehouse_lock(pg_lake, timeout=1.0):
+        busy = shell("--write", "--warehouse", pg_lake, stdin="select 1;\n")
+        assert_one_line_error(busy, "an ingest is writing the warehouse")
+        assert SECRET not in busy.stderr
