@@ -84,7 +84,7 @@ def test_after_the_demo_stopped_a_plain_ingest_names_the_stopped_server_per_feed
 
 
 OLD_BASE = "http://127.0.0.1:8765"  # where demos before migration 009 put the sample
-SAMPLE_URLS_MIGRATION = 11  # warehouse/migrations/011_sample_urls.sql: made undone, it runs again
+SAMPLE_URLS_MIGRATION = 12  # warehouse/migrations/012_sample_urls.sql: made undone, it runs again
 # What such a demo wrote differs from today's only in the base: made from today's lake by swapping it.
 _TO_OLD = {
     "article_store": ("url", "feed_url", "link", "guid", "final_url", "image", "story_id"),
