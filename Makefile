@@ -15,7 +15,7 @@ UI_DIR := .prefect-ui
 # Prefect's temporary server (an empty PREFECT_API_URL means "not set" to wirehouse).
 UI_URL = $(shell cat $(UI_DIR)/url 2>/dev/null)
 
-.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-scale bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-rawhtml bench-chaos bench-kill bench-soak ui ui-stop clean help
+.PHONY: run test lint typecheck check install dev bench bench-quick bench-store bench-scale bench-cluster bench-quality bench-dedup bench-merge bench-warc bench-rawhtml bench-chaos bench-kill bench-soak bench-keyindex ui ui-stop clean help
 
 # Two passes over the targets so that the descriptions line up after the longest name (a tab did not).
 help:  ## list the targets
@@ -90,6 +90,9 @@ bench-kill: $(DEV_STAMP)  ## the operator's kill trial: 1,030 corpus pages, inge
 
 bench-soak: $(DEV_STAMP)  ## 300 consecutive ingests of a newsroom that keeps publishing, maintenance every 96: any upward trend? (~30 min; RUNS=30 for a short one)
 	$(BIN)/python -m bench.soak --runs $(RUNS)
+
+bench-keyindex: $(DEV_STAMP)  ## the key index alone: a store's lookups and record per batch at 10k and 1M articles (~10 min, 2 GB of disk)
+	$(BIN)/python -m bench.keyindex --sizes 10000,1000000
 
 bench-chaos: $(DEV_STAMP)  ## the chaos tests with 40 kills per catalog (5 in make test): (stage, started, killed, finished) per stage
 	CHAOS_KILLS=40 $(BIN)/python -m pytest tests/flows/test_chaos.py -s -q -p no:cacheprovider

@@ -38,6 +38,7 @@ from warehouse import keys
 BATCH = 50
 COPY_SHARE = 0.07
 POOL = 1_000  # recent articles with real fingerprints, the ones copies are made of
+POOL_END = POOL + 1  # minutes before END the first pooled article appeared
 YEAR = timedelta(days=365)
 END = datetime(2026, 1, 1, tzinfo=UTC)
 _MARK_TIME = "bench"
@@ -51,6 +52,13 @@ def _fingerprints(count: int, seed: int) -> list[bytes]:
         if fp is not None:
             found.append(fp)
     return found
+
+
+def _seen_us(i: int, pooled_from: int, first_us: int, step_us: int) -> int:
+    """Articles spread over the year; the pooled ones a minute apart up to its end, inside the window at every size."""
+    if i < pooled_from:
+        return first_us + i * step_us
+    return int(END.timestamp() * 1e6) - (POOL_END - (i - pooled_from)) * 60_000_000
 
 
 def build(path: Path, articles: int, pool: Sequence[bytes], seed: int = 1) -> float:
@@ -77,8 +85,8 @@ def build(path: Path, articles: int, pool: Sequence[bytes], seed: int = 1) -> fl
                     None,
                     0,
                     1,
-                    first_us + i * step_us,
-                    first_us + i * step_us,
+                    _seen_us(i, pooled_from, first_us, step_us),
+                    _seen_us(i, pooled_from, first_us, step_us),
                     None,
                     pool[i - pooled_from] if i >= pooled_from else filler,
                 )
