@@ -1,4 +1,4 @@
--- 011: demos before 009 stored the bundled sample newsroom under http://127.0.0.1:8765/...; the
+-- 012: demos before 009 stored the bundled sample newsroom under http://127.0.0.1:8765/...; the
 -- sample's URLs are http://newsroom.localhost/... now, so such a lake would store the sample a second
 -- time and keep three feeds that an ingest refuses (a loopback address). Where the lake holds the old
 -- sample (its feed http://127.0.0.1:8765/feeds/inland.rss), its URLs are rewritten to the new ones; an
