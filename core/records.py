@@ -174,6 +174,9 @@ class Article:
     source_file: str | None = None
     source_record: str | None = None
     source_offset: int | None = None
+    # The title the page gives search engines (og:title, JSON-LD headline, <title>) where it differs from
+    # ``title``, the headline readers see.
+    seo_title: str | None = None
 
 
 @dataclass(frozen=True)

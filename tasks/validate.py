@@ -200,6 +200,7 @@ def validate_article(article: Article) -> Article:
         article,
         guid=clean_text(article.guid, MAX_GUID, one_line=True),
         title=clean_text(article.title, MAX_TITLE, one_line=True),
+        seo_title=clean_text(article.seo_title, MAX_TITLE, one_line=True),
         text=text,
         extraction_error=clean_text(article.extraction_error, MAX_DESCRIPTION),
         http_status=int(status) if status is not None else None,

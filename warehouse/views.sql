@@ -39,7 +39,8 @@ SELECT
     ingested_at,
     source_file,
     source_record,
-    source_offset
+    source_offset,
+    seo_title
 FROM article_store;
 
 CREATE OR REPLACE VIEW feed_fetches AS

@@ -1,0 +1,4 @@
+-- 011: what a page says it is, beside what was extracted from it: the title it gives search engines
+-- where that differs from the visible headline.
+
+ALTER TABLE article_store ADD COLUMN seo_title VARCHAR;   -- og:title / JSON-LD headline / <title>, where not the headline
