@@ -29,12 +29,15 @@ from tasks.bodytext import extract_body as extract_body
 from tasks.bodytext import reconcile_body as reconcile_body
 from tasks.bodytext import text_words, trafilatura_text
 from tasks.charsets import decode_html as decode_html
+from tasks.enrich.stats import count_words
 from tasks.furniture import BOX_MAX_PROSE_SHARE as BOX_MAX_PROSE_SHARE
 from tasks.furniture import LINK_LIST_MIN_ITEMS as LINK_LIST_MIN_ITEMS
 from tasks.furniture import LINK_SHARE as LINK_SHARE
 from tasks.furniture import prose_words
 from tasks.furniture import prune_furniture as prune_furniture
 from tasks.metadata import PageMetadata, choose_datetime, clean_title, read_metadata, split_byline
+from tasks.metadata.jsonld import first_meta, jsonld_objects, meta_tags
+from tasks.pagetype import page_type, read_signs, wall_kind
 
 logger = logging.getLogger(__name__)
 # trafilatura warns on every thin page; the outcome is recorded per row in extraction_status instead.
@@ -179,12 +182,13 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
 
     Returns:
         The article; ``extraction_status`` is ``ok`` or says why the feed entry was used instead
-        (``fetch_failed``, ``http_error``, ``not_html``, ``login_page``, ``no_text``, ``error``).
+        (``fetch_failed``, ``http_error``, ``not_html``, ``login_page``, ``consent_wall``, ``paywall``,
+        ``listing``, ``error_page``, ``no_text``, ``error``); ``page_type`` what the page is.
     """
     if page.body is None or page.error:
         return fallback_article(page, "fetch_failed", page.error or "no response")
     if page.http_status is not None and page.http_status >= 400:
-        return fallback_article(page, "http_error", f"HTTP {page.http_status}")
+        return replace(fallback_article(page, "http_error", f"HTTP {page.http_status}"), page_type="error")
     if (page.content_type or "") not in HTML_TYPES:
         return fallback_article(page, "not_html", f"content type {page.content_type}")
     entry = page.entry
@@ -197,6 +201,7 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
         stated = read_metadata(tree, url, page.fetched_at)
         asks_password = bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password') = 'password']"))
         prose = prose_words(tree)
+        signs = read_signs(tree, url, jsonld_objects(tree), first_meta(meta_tags(tree), ("og:type",)))
         if "pruning" in rules:
             tree = prune_furniture(tree)
         text = extract_body(tree, url, embedded="embedded" in rules)
@@ -233,18 +238,36 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
     published_at = stated.published_at or choose_datetime(
         [entry.published_at, _day_to_datetime(guessed_date)], page.fetched_at
     )
+    words = count_words(text)
+    wall = wall_kind(signs, text, words, stated.paywalled)
+    kind = page_type(signs, words, wall)
     if asks_password and len(text_words(text)) < LOGIN_PAGE_MAX_WORDS:
         # A short page with a password field is a login or paywall wall, not the article.
-        return fallback_article(
-            page, "login_page", "the page asks for a login instead of showing the article"
+        return replace(
+            fallback_article(page, "login_page", "the page asks for a login instead of showing the article"),
+            page_type="wall",
         )
-    if len(text_words(text)) < MIN_ARTICLE_WORDS:
+    # What is no article keeps only what the page states about itself: a wall's words, a listing's teasers
+    # and an error message are never stored as the article's text (the feed's summary stands in).
+    refusal = {
+        "consent_wall": "the page shows a consent wall instead of the article",
+        "paywall": "the page shows a paywall instead of the article",
+        "listing": "the page lists other articles and has none of its own",
+        "error_page": "the page says the article is not there",
+    }
+    status = wall or {"listing": "listing", "error": "error_page"}.get(kind)
+    if status is not None:
+        text = ""
+    if status is not None or len(text_words(text)) < MIN_ARTICLE_WORDS:
         # No article text, but what the page states about itself still beats the feed entry.
-        fallback = fallback_article(page, "no_text", "no article text found on the page")
+        status = status or "no_text"
+        fallback = fallback_article(page, status, refusal.get(status, "no article text found on the page"))
         longer = text if len(text) > len(fallback.text or "") else fallback.text
         return replace(
             fallback,
             text=longer,
+            page_type=kind,
+            paywalled=True if wall == "paywall" else stated.paywalled,
             title=title or None,
             seo_title=stated.seo_title,
             authors=authors or entry.authors,
@@ -277,6 +300,7 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
         content_type=page.content_type,
         declared_language=stated.declared_language or entry.language,
         paywalled=stated.paywalled,
+        page_type=kind,
         charset=page.charset,
         raw_html=page.body,
     )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from core.records import Article, FeedEntry, Quote
+from tasks.pagetype import PAGE_TYPES
 
 # News on the web starts after this; anything earlier is a placeholder ("0001-01-01") or a parse error.
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -201,6 +202,7 @@ def validate_article(article: Article) -> Article:
         guid=clean_text(article.guid, MAX_GUID, one_line=True),
         title=clean_text(article.title, MAX_TITLE, one_line=True),
         seo_title=clean_text(article.seo_title, MAX_TITLE, one_line=True),
+        page_type=article.page_type if article.page_type in PAGE_TYPES else None,
         text=text,
         extraction_error=clean_text(article.extraction_error, MAX_DESCRIPTION),
         http_status=int(status) if status is not None else None,

@@ -58,6 +58,7 @@ ARTICLE_SCHEMA = pa.schema(
         ("source_record", pa.string()),
         ("source_offset", pa.int64()),
         ("seo_title", pa.string()),  # 011
+        ("page_type", pa.string()),  # 011
     ]
 )
 

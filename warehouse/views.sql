@@ -40,7 +40,8 @@ SELECT
     source_file,
     source_record,
     source_offset,
-    seo_title
+    seo_title,
+    page_type
 FROM article_store;
 
 CREATE OR REPLACE VIEW feed_fetches AS
