@@ -249,6 +249,7 @@ class Prediction:
     authors: tuple[str, ...]
     language: str | None
     seconds: float
+    confidence: float | None = None  # wirehouse's extraction_confidence
 
 
 @dataclass
@@ -356,7 +357,15 @@ def run_wirehouse(html: bytes, row: dict[str, Any], rules: frozenset[str] | None
     seconds = time.perf_counter() - started
     code = enrich(article).language
     authors = article.authors + article.agencies  # an agency credit is a byline, as the truth counts it
-    return Prediction(article.text, article.title, article.published_at, authors, code, seconds)
+    return Prediction(
+        article.text,
+        article.title,
+        article.published_at,
+        authors,
+        code,
+        seconds,
+        article.extraction_confidence,
+    )
 
 
 def run_trafilatura(html: bytes, row: dict[str, Any]) -> Prediction:
@@ -471,6 +480,39 @@ def format_deltas(deltas: Sequence[tuple[float, str]], worst: int = 5) -> str:
         f"same: {sum(abs(v) <= 0.0005 for v in values)}; above 0: {sum(v > 0.0005 for v in values)}",
         "  lowest: " + ", ".join(f"{name.removesuffix('.html.gz')} {d:+.3f}" for d, name in deltas[:worst]),
     ]
+    return "\n".join(lines)
+
+
+CONFIDENCE_BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 1.01))
+
+
+def calibration(runs: Iterable[PageRun]) -> list[tuple[str, int, float]]:
+    """Pages by wirehouse's extraction_confidence band and their mean body score (F1, or snippet accuracy).
+
+    Returns:
+        ``(band, pages, mean score)`` per band, lowest band first (mean 0 for an empty band).
+    """
+    scored: list[tuple[float, float]] = []
+    for run in runs:
+        got = run.got["wirehouse"]
+        score = (
+            snippet_accuracy(run.row, got.text)
+            if is_snippet_truth(run.row)
+            else page_f1(body_counts(run.row.get("body"), got.text))
+        )
+        scored.append((got.confidence or 0.0, score))
+    found = []
+    for low, high in CONFIDENCE_BANDS:
+        inside = [s for c, s in scored if low <= c < high]
+        label = f"[{low:.1f}, {min(high, 1.0):.1f}{']' if high > 1 else ')'}"
+        found.append((label, len(inside), sum(inside) / len(inside) if inside else 0.0))
+    return found
+
+
+def format_calibration(bands: Sequence[tuple[str, int, float]]) -> str:
+    """The calibration table: pages and mean body score per confidence band."""
+    lines = ["extraction_confidence   pages  mean body score (F1; snippet accuracy on snippet truth)"]
+    lines += [f"{label:<22}{n:>7}  {mean:.3f}" for label, n, mean in bands]
     return "\n".join(lines)
 
 
@@ -772,6 +814,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"== {corpus.name}/ ({len(runs)} pages)")
         print(format_table(results))
         print(format_deltas(body_deltas(runs)))
+        print(format_calibration(calibration(runs)))
         print()
     if everything and not args.no_families:
         print(format_estimates(family_estimates(everything)))

@@ -192,6 +192,8 @@ class Article:
     # What the page is (tasks.pagetype.PAGE_TYPES: article, liveblog, gallery, video, listing, wall, error);
     # None where no page was read.
     page_type: str | None = None
+    # How much to trust the body, 0-1 (tasks.confidence): 0 where no body was extracted.
+    extraction_confidence: float | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from tasks.bodytext import extract_body as extract_body
 from tasks.bodytext import reconcile_body as reconcile_body
 from tasks.bodytext import text_words, trafilatura_text
 from tasks.charsets import decode_html as decode_html
+from tasks.confidence import extraction_confidence
 from tasks.enrich.stats import count_words
 from tasks.furniture import BOX_MAX_PROSE_SHARE as BOX_MAX_PROSE_SHARE
 from tasks.furniture import LINK_LIST_MIN_ITEMS as LINK_LIST_MIN_ITEMS
@@ -103,6 +104,7 @@ def fallback_article(page: Page, status: str, error: str | None) -> Article:
         retryable=page.retryable,
         charset=page.charset,
         raw_html=page.body if status not in ("fetch_failed", "not_html") else None,
+        extraction_confidence=0.0,  # the feed's words stand in: nothing extracted to trust
     )
 
 
@@ -267,6 +269,7 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
             fallback,
             text=longer,
             page_type=kind,
+            extraction_confidence=0.0,
             paywalled=True if wall == "paywall" else stated.paywalled,
             title=title or None,
             seo_title=stated.seo_title,
@@ -301,6 +304,7 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
         declared_language=stated.declared_language or entry.language,
         paywalled=stated.paywalled,
         page_type=kind,
+        extraction_confidence=extraction_confidence(text, len(source), signs.link_texts, stated.article_body),
         charset=page.charset,
         raw_html=page.body,
     )

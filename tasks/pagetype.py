@@ -69,6 +69,7 @@ class PageSigns:
     headline: str = ""  # <title> and the first <h1>, for error pages
     page_text: str = ""  # all visible text of the page, for walls
     paywall_marked: bool = False  # an element whose class or id says it is a paywall
+    link_texts: frozenset[str] = frozenset()  # whitespace-collapsed texts of its links (teasers, menus)
 
 
 def read_signs(
@@ -100,7 +101,8 @@ def read_signs(
         for e in tree.iter()
         if isinstance(e.tag, str) and (e.get("class") or e.get("id"))
     )
-    return PageSigns(types, has_article, og, segments, teasers, headline.strip(), text, marked)
+    links = frozenset(t for a in tree.iter("a") if (t := " ".join(a.text_content().split())))
+    return PageSigns(types, has_article, og, segments, teasers, headline.strip(), text, marked, links)
 
 
 def _is_teaser(heading: Any) -> bool:

@@ -183,6 +183,13 @@ def _clean_quotes(quotes: tuple[Quote, ...], text: str | None) -> tuple[Quote, .
     return tuple(q for q in quotes if 0 <= q.start < q.end <= size)[:MAX_QUOTES]
 
 
+def _unit(value: float | None) -> float | None:
+    """A score kept only where it is a number from 0 to 1."""
+    if value is None or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        return None
+    return value
+
+
 def validate_article(article: Article) -> Article:
     """Check every field that came from the web and drop or cut what is out of range.
 
@@ -203,6 +210,7 @@ def validate_article(article: Article) -> Article:
         title=clean_text(article.title, MAX_TITLE, one_line=True),
         seo_title=clean_text(article.seo_title, MAX_TITLE, one_line=True),
         page_type=article.page_type if article.page_type in PAGE_TYPES else None,
+        extraction_confidence=_unit(article.extraction_confidence),
         text=text,
         extraction_error=clean_text(article.extraction_error, MAX_DESCRIPTION),
         http_status=int(status) if status is not None else None,

@@ -76,7 +76,7 @@ _EXTRACTED = """
     title_language = b.title_language, keywords = b.keywords,
     paragraph_count = b.paragraph_count, paywalled = b.paywalled,
     fingerprint = b.fingerprint, story_id = b.story_id,
-    seo_title = b.seo_title, page_type = b.page_type"""
+    seo_title = b.seo_title, page_type = b.page_type, extraction_confidence = b.extraction_confidence"""
 # A new article, or a retried failure: its fetch bookkeeping moves on; a settled article is never touched.
 _INSERT_ARTICLES = (
     "MERGE INTO article_store USING batch b ON article_store.url = b.url\n"

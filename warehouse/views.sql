@@ -41,7 +41,8 @@ SELECT
     source_record,
     source_offset,
     seo_title,
-    page_type
+    page_type,
+    extraction_confidence
 FROM article_store;
 
 CREATE OR REPLACE VIEW feed_fetches AS

@@ -40,6 +40,7 @@ def test_a_wall_or_a_listing_is_never_stored_as_the_articles_text(name, url, pag
     assert article.text == SUMMARY  # the feed's summary stands in
     assert wall_words not in (article.text or "")
     assert article.extraction_error  # the row says why
+    assert article.extraction_confidence == 0.0
 
 
 def test_a_paywall_is_paywalled_and_keeps_what_the_page_states():
@@ -57,3 +58,4 @@ def test_a_live_blog_keeps_its_updates_as_its_text():
 def test_an_article_is_an_article():
     article = extract("wire_de.html", "https://weser.example/nato.html")
     assert (article.page_type, article.extraction_status) == ("article", "ok")
+    assert article.extraction_confidence is not None and article.extraction_confidence >= 0.8
