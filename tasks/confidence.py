@@ -8,6 +8,8 @@ from collections.abc import Collection
 
 from tasks.enrich.stats import count_words
 
+# Below this an extracted body is worth a look (`wirehouse stats` and the run report count such pages).
+LOW_CONFIDENCE = 0.5
 # Words of body at which length stops adding confidence (a short news item is still an article).
 FULL_LENGTH_WORDS = 250
 # Paragraphs of running text (lines of at least PARAGRAPH_WORDS words) at which structure is convincing.

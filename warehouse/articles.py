@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from core.errors import first_line
 from core.records import Article, FeedEntry
+from tasks.confidence import LOW_CONFIDENCE
 from tasks.retry import PAGE_REFETCH
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse import keys as key_index
@@ -122,6 +123,11 @@ _BREAKDOWN_QUERIES = {
     "source": (
         "SELECT coalesce(site_name, regexp_extract(url, '^https?://([^/]+)', 1)), count(*) FROM articles"
         " WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 25"
+    ),
+    "page_type": (
+        "SELECT coalesce(page_type, 'unknown'), count(*),"
+        " count(*) FILTER (WHERE extraction_status = 'ok' AND extraction_confidence < ?)"
+        " FROM articles WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1"
     ),
     "stories": (
         "SELECT s.title, s.outlets_count, s.size FROM stories s WHERE s.story_id IN"
@@ -371,9 +377,15 @@ def run_breakdown(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict[st
         run_id: The run.
 
     Returns:
-        Rows per breakdown: ``language``, ``source`` and ``stories``.
+        Rows per breakdown: ``language``, ``source``, ``page_type`` (with its pages of low extraction
+        confidence) and ``stories``.
     """
     return {
-        name: [tuple(r) for r in con.execute(sql, [run_id]).fetchall()]
+        name: [
+            tuple(r)
+            for r in con.execute(
+                sql, [LOW_CONFIDENCE, run_id] if name == "page_type" else [run_id]
+            ).fetchall()
+        ]
         for name, sql in _BREAKDOWN_QUERIES.items()
     }
