@@ -250,6 +250,7 @@ class Prediction:
     language: str | None
     seconds: float
     confidence: float | None = None  # wirehouse's extraction_confidence
+    seo_title: str | None = None  # wirehouse's seo_title: the title it took before the visible headline
 
 
 @dataclass
@@ -365,6 +366,7 @@ def run_wirehouse(html: bytes, row: dict[str, Any], rules: frozenset[str] | None
         code,
         seconds,
         article.extraction_confidence,
+        article.seo_title,
     )
 
 
@@ -559,6 +561,14 @@ def _with_trafilatura(field_name: str) -> Callable[[PageRun], Prediction]:
     return run
 
 
+def _stated_title(page: PageRun) -> Prediction:
+    """Off: the page's most trusted stated title, the visible headline not preferred (``seo_title``)."""
+    from dataclasses import replace
+
+    ours = page.got["wirehouse"]
+    return replace(ours, title=ours.seo_title or ours.title)
+
+
 def _langdetect_alone(page: PageRun) -> Prediction:
     """Off: langdetect's answer on wirehouse's own body, no declared language, no second detector."""
     from dataclasses import replace
@@ -579,6 +589,7 @@ FAMILIES: dict[
     "embedded": ("body F1", _body_metric, _without_body_rule("embedded")),
     "safety_net": ("body F1", _body_metric, _without_body_rule("safety_net")),
     "titles": ("title", _title_metric, _with_trafilatura("title")),
+    "visible_title": ("title", _title_metric, _stated_title),
     "bylines": ("names", _names_metric, _with_trafilatura("authors")),
     "dates": ("date", _date_metric, _with_trafilatura("published")),
     "language": ("lang", _language_metric, _langdetect_alone),

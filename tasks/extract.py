@@ -38,7 +38,7 @@ from tasks.furniture import prose_words
 from tasks.furniture import prune_furniture as prune_furniture
 from tasks.metadata import PageMetadata, choose_datetime, clean_title, read_metadata, split_byline
 from tasks.metadata.jsonld import first_meta, jsonld_objects, meta_tags
-from tasks.pagetype import page_type, read_signs, wall_kind
+from tasks.pagetype import asks_for_login, page_type, read_signs, wall_kind
 
 logger = logging.getLogger(__name__)
 # trafilatura warns on every thin page; the outcome is recorded per row in extraction_status instead.
@@ -201,7 +201,7 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
         if tree is None:
             return fallback_article(page, "no_text", "page is not parseable HTML")
         stated = read_metadata(tree, url, page.fetched_at)
-        asks_password = bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password') = 'password']"))
+        asks_password = asks_for_login(tree)
         prose = prose_words(tree)
         signs = read_signs(tree, url, jsonld_objects(tree), first_meta(meta_tags(tree), ("og:type",)))
         if "pruning" in rules:

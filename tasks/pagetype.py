@@ -113,6 +113,35 @@ def _is_teaser(heading: Any) -> bool:
     return any(not (a.get("href") or "#").startswith("#") for a in links)
 
 
+# Where a login box is site furniture (a sidebar widget, the menu, a modal kept hidden until asked for),
+# not a wall in front of the article.
+_CHROME_TAGS = frozenset({"nav", "aside", "header", "footer", "dialog"})
+_CHROME_MARK = re.compile(
+    r"sidebar|widget|menu|\bnav|modal|popup|mfp-hide|dropdown|offcanvas|hidden", re.IGNORECASE
+)
+
+
+def asks_for_login(tree: Any) -> bool:
+    """Whether the page asks for a password outside its furniture (a login form where the article would be).
+
+    Args:
+        tree: The parsed page (not pruned).
+
+    Returns:
+        True where a password field stands outside navigation, sidebars, headers, footers and modals.
+    """
+    for field in tree.xpath("//input[translate(@type, 'PASSWORD', 'password') = 'password']"):
+        chrome = False
+        for element in field.iterancestors():
+            marks = f"{element.get('class') or ''} {element.get('id') or ''}"
+            if element.tag in _CHROME_TAGS or element.get("hidden") is not None or _CHROME_MARK.search(marks):
+                chrome = True
+                break
+        if not chrome:
+            return True
+    return False
+
+
 def wall_kind(signs: PageSigns, body: str, words: int, not_free: bool | None) -> str | None:
     """Whether the page is a wall instead of the article, and which: ``consent_wall``, ``paywall`` or None.
 

@@ -59,3 +59,25 @@ def test_an_article_is_an_article():
     article = extract("wire_de.html", "https://weser.example/nato.html")
     assert (article.page_type, article.extraction_status) == ("article", "ok")
     assert article.extraction_confidence is not None and article.extraction_confidence >= 0.8
+
+
+def test_a_login_box_in_the_sidebar_or_menu_is_no_login_wall():
+    post = (
+        "<p>Der Kutter „Anna“ ist nach vierzig Jahren im Dienst an ein Museum übergeben worden. Die Crew"
+        " verabschiedete sich am Sonntag mit einer letzten Fahrt um die Insel, begleitet von zwölf Booten.</p>"
+    )
+    box = '<form class="loginform"><input name="u"><input type="password" name="p"></form>'
+    for chrome in (f'<aside class="sidebar">{box}</aside>', f'<div class="mobile-menu">{box}</div>'):
+        body = f"<html><body><article><h1>Kutter geht ins Museum</h1>{post}</article>{chrome}</body></html>"
+        entry = FeedEntry(feed_url="https://f.example/rss", url="https://f.example/a.html", link="x")
+        page = Page(
+            entry=entry,
+            fetched_at=datetime(2024, 10, 29, tzinfo=UTC),
+            http_status=200,
+            content_type="text/html",
+            body=body.encode(),
+            charset="utf-8",
+        )
+        article = extract_article(page)
+        assert article.extraction_status == "ok", chrome
+        assert "vierzig Jahren" in (article.text or "")
