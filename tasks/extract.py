@@ -38,7 +38,7 @@ from tasks.furniture import prose_words
 from tasks.furniture import prune_furniture as prune_furniture
 from tasks.metadata import PageMetadata, choose_datetime, clean_title, read_metadata, split_byline
 from tasks.metadata.jsonld import first_meta, jsonld_objects, meta_tags
-from tasks.pagetype import asks_for_login, page_type, read_signs, wall_kind
+from tasks.pagetype import WALL_MAX_WORDS, asks_for_login, page_type, read_signs, wall_kind, with_wall_signs
 
 logger = logging.getLogger(__name__)
 # trafilatura warns on every thin page; the outcome is recorded per row in extraction_status instead.
@@ -241,7 +241,9 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
         [entry.published_at, _day_to_datetime(guessed_date)], page.fetched_at
     )
     words = count_words(text)
-    wall = wall_kind(signs, text, words, stated.paywalled)
+    wall = None
+    if words < WALL_MAX_WORDS:  # the page's whole text is read again only where a wall could be
+        wall = wall_kind(with_wall_signs(signs, load_html(source)), text, words, stated.paywalled)
     kind = page_type(signs, words, wall)
     if asks_password and len(text_words(text)) < LOGIN_PAGE_MAX_WORDS:
         # A short page with a password field is a login or paywall wall, not the article.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -67,8 +67,8 @@ class PageSigns:
     path_segments: tuple[str, ...] = ()
     teasers: int = 0  # headings that are links
     headline: str = ""  # <title> and the first <h1>, for error pages
-    page_text: str = ""  # all visible text of the page, for walls
-    paywall_marked: bool = False  # an element whose class or id says it is a paywall
+    page_text: str = ""  # all visible text of the page, for walls (see with_wall_signs)
+    paywall_marked: bool = False  # an element whose class or id says it is a paywall (see with_wall_signs)
     link_texts: frozenset[str] = frozenset()  # whitespace-collapsed texts of its links (teasers, menus)
 
 
@@ -94,15 +94,28 @@ def read_signs(
     teasers = sum(1 for heading in tree.iter("h2", "h3", "h4") if _is_teaser(heading))
     h1 = next((" ".join(h.text_content().split()) for h in tree.iter("h1")), "")
     headline = " ".join((tree.findtext(".//title") or "").split()) + " " + h1
-    body = tree.find(".//body")
+    links = frozenset(t for a in tree.iter("a") if (t := " ".join(a.text_content().split())))
+    return PageSigns(types, has_article, og, segments, teasers, headline.strip(), link_texts=links)
+
+
+def with_wall_signs(signs: PageSigns, tree: Any) -> PageSigns:
+    """Add what only a wall needs (the page's whole text, a paywall mark): read for short bodies only.
+
+    Args:
+        signs: The page's signs.
+        tree: The page parsed again (not pruned: pruning takes the consent dialog away).
+
+    Returns:
+        The signs with ``page_text`` and ``paywall_marked``.
+    """
+    body = tree.find(".//body") if tree is not None else None
     text = " ".join((body.text_content() if body is not None else "").split())
-    marked = any(
+    marked = tree is not None and any(
         _PAYWALL_MARK.search(f"{e.get('class') or ''} {e.get('id') or ''}")
         for e in tree.iter()
         if isinstance(e.tag, str) and (e.get("class") or e.get("id"))
     )
-    links = frozenset(t for a in tree.iter("a") if (t := " ".join(a.text_content().split())))
-    return PageSigns(types, has_article, og, segments, teasers, headline.strip(), text, marked, links)
+    return replace(signs, page_text=text, paywall_marked=marked)
 
 
 def _is_teaser(heading: Any) -> bool:
@@ -146,7 +159,7 @@ def wall_kind(signs: PageSigns, body: str, words: int, not_free: bool | None) ->
     """Whether the page is a wall instead of the article, and which: ``consent_wall``, ``paywall`` or None.
 
     Args:
-        signs: The page's signs.
+        signs: The page's signs, with :func:`with_wall_signs`.
         body: The body extracted from it.
         words: Its words (CJK characters counted one each).
         not_free: What the page states (JSON-LD ``isAccessibleForFree`` false gives True).
