@@ -198,6 +198,36 @@ def person_f1(truth: Iterable[str], predicted: Iterable[str], row: Mapping[str, 
     )
 
 
+def _folded_snippet(text: str | None) -> str:
+    """NFKC and whitespace folding, case kept (the snippet corpus's comparison)."""
+    return " ".join(unicodedata.normalize("NFKC", text or "").split())
+
+
+def snippet_counts(row: Mapping[str, Any], predicted: str | None) -> tuple[int, int, int, int]:
+    """Snippets of a snippet-truth page (``with``/``without``): found, of, avoided, of.
+
+    Returns:
+        ``(with found, with total, without avoided, without total)``.
+    """
+    body = _folded_snippet(predicted)
+    wanted = [_folded_snippet(s) for s in row.get("with") or ()]
+    unwanted = [_folded_snippet(s) for s in row.get("without") or ()]
+    found = sum(bool(s) and s in body for s in wanted)
+    avoided = sum(not (s and s in body) for s in unwanted)
+    return found, len(wanted), avoided, len(unwanted)
+
+
+def snippet_accuracy(row: Mapping[str, Any], predicted: str | None) -> float:
+    """One page's snippet accuracy: snippets found or avoided as they should be, of all its snippets."""
+    found, wanted, avoided, unwanted = snippet_counts(row, predicted)
+    return (found + avoided) / (wanted + unwanted) if wanted + unwanted else 1.0
+
+
+def is_snippet_truth(row: Mapping[str, Any]) -> bool:
+    """Whether a truth row scores the body by snippets (trafilatura-eval/) rather than a whole text."""
+    return "with" in row and "body" not in row
+
+
 def page_f1(counts: tuple[float, float, float]) -> float:
     """One document's body F1 from its normalised counts (0 where nothing matched)."""
     tp, fp, fn = counts
@@ -219,6 +249,8 @@ class Prediction:
     authors: tuple[str, ...]
     language: str | None
     seconds: float
+    confidence: float | None = None  # wirehouse's extraction_confidence
+    seo_title: str | None = None  # wirehouse's seo_title: the title it took before the visible headline
 
 
 @dataclass
@@ -232,9 +264,19 @@ class Tally:
     names: list[float] = field(default_factory=list)
     language: list[bool] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    snippets: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def add(self, truth: dict[str, Any], got: Prediction) -> None:
         """Score one page (language only where the truth knows the page's language)."""
+        if is_snippet_truth(truth):
+            # Snippet truth: the body by snippets; title and date only where the truth knows them.
+            self.snippets.append(snippet_counts(truth, got.text))
+            if truth.get("title"):
+                self.title.append(title_matches(truth.get("title"), got.title))
+            if truth.get("date"):
+                self.date.append(date_matches(truth.get("date"), got.published))
+            self.seconds.append(got.seconds)
+            return
         self.body.append(body_counts(truth.get("body"), got.text))
         self.title.append(title_matches(truth.get("title"), got.title))
         self.date.append(date_matches(truth.get("publishing_date"), got.published))
@@ -251,6 +293,16 @@ class Tally:
         def mean(values: Sequence[float]) -> float:
             return sum(values) / len(values) if values else 0.0
 
+        if self.snippets:
+            return {
+                "n": len(self.snippets),
+                "acc": mean([(f + a) / (n + m) if n + m else 1.0 for f, n, a, m in self.snippets]),
+                "with": mean([f / n for f, n, _, _ in self.snippets if n]),
+                "without": mean([a / m for _, _, a, m in self.snippets if m]),
+                "title": mean([float(v) for v in self.title]),
+                "date": mean([float(v) for v in self.date]),
+                "ms": 1000 * mean(self.seconds),
+            }
         return {
             "n": len(self.body),
             "P": precision,
@@ -306,7 +358,16 @@ def run_wirehouse(html: bytes, row: dict[str, Any], rules: frozenset[str] | None
     seconds = time.perf_counter() - started
     code = enrich(article).language
     authors = article.authors + article.agencies  # an agency credit is a byline, as the truth counts it
-    return Prediction(article.text, article.title, article.published_at, authors, code, seconds)
+    return Prediction(
+        article.text,
+        article.title,
+        article.published_at,
+        authors,
+        code,
+        seconds,
+        article.extraction_confidence,
+        article.seo_title,
+    )
 
 
 def run_trafilatura(html: bytes, row: dict[str, Any]) -> Prediction:
@@ -317,9 +378,9 @@ def run_trafilatura(html: bytes, row: dict[str, Any]) -> Prediction:
 
     DetectorFactory.seed = 0
     started = time.perf_counter()
-    document: Any = trafilatura.bare_extraction(
-        html.decode("utf-8", "replace"), url=row["url"], with_metadata=True
-    )
+    # Snippet-truth pages come in the charset they were served in: trafilatura decodes those itself.
+    given: str | bytes = html if is_snippet_truth(row) else html.decode("utf-8", "replace")
+    document: Any = trafilatura.bare_extraction(given, url=row["url"], with_metadata=True)
     seconds = time.perf_counter() - started
     if document is None:
         return Prediction(None, None, None, (), None, seconds)
@@ -390,8 +451,13 @@ def body_deltas(runs: Iterable[PageRun]) -> list[tuple[float, str]]:
     found = []
     for run in runs:
         truth = run.row.get("body")
-        ours = page_f1(body_counts(truth, run.got["wirehouse"].text))
-        theirs = page_f1(body_counts(truth, run.got["trafilatura"].text))
+        if is_snippet_truth(run.row):  # snippet accuracy there, not F1
+            ours, theirs = (
+                snippet_accuracy(run.row, run.got[name].text) for name in ("wirehouse", "trafilatura")
+            )
+        else:
+            ours = page_f1(body_counts(truth, run.got["wirehouse"].text))
+            theirs = page_f1(body_counts(truth, run.got["trafilatura"].text))
         found.append((ours - theirs, f"{run.folder}/{run.row['file']}"))
     return sorted(found)
 
@@ -416,6 +482,39 @@ def format_deltas(deltas: Sequence[tuple[float, str]], worst: int = 5) -> str:
         f"same: {sum(abs(v) <= 0.0005 for v in values)}; above 0: {sum(v > 0.0005 for v in values)}",
         "  lowest: " + ", ".join(f"{name.removesuffix('.html.gz')} {d:+.3f}" for d, name in deltas[:worst]),
     ]
+    return "\n".join(lines)
+
+
+CONFIDENCE_BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 1.01))
+
+
+def calibration(runs: Iterable[PageRun]) -> list[tuple[str, int, float]]:
+    """Pages by wirehouse's extraction_confidence band and their mean body score (F1, or snippet accuracy).
+
+    Returns:
+        ``(band, pages, mean score)`` per band, lowest band first (mean 0 for an empty band).
+    """
+    scored: list[tuple[float, float]] = []
+    for run in runs:
+        got = run.got["wirehouse"]
+        score = (
+            snippet_accuracy(run.row, got.text)
+            if is_snippet_truth(run.row)
+            else page_f1(body_counts(run.row.get("body"), got.text))
+        )
+        scored.append((got.confidence or 0.0, score))
+    found = []
+    for low, high in CONFIDENCE_BANDS:
+        inside = [s for c, s in scored if low <= c < high]
+        label = f"[{low:.1f}, {min(high, 1.0):.1f}{']' if high > 1 else ')'}"
+        found.append((label, len(inside), sum(inside) / len(inside) if inside else 0.0))
+    return found
+
+
+def format_calibration(bands: Sequence[tuple[str, int, float]]) -> str:
+    """The calibration table: pages and mean body score per confidence band."""
+    lines = ["extraction_confidence   pages  mean body score (F1; snippet accuracy on snippet truth)"]
+    lines += [f"{label:<22}{n:>7}  {mean:.3f}" for label, n, mean in bands]
     return "\n".join(lines)
 
 
@@ -462,6 +561,14 @@ def _with_trafilatura(field_name: str) -> Callable[[PageRun], Prediction]:
     return run
 
 
+def _stated_title(page: PageRun) -> Prediction:
+    """Off: the page's most trusted stated title, the visible headline not preferred (``seo_title``)."""
+    from dataclasses import replace
+
+    ours = page.got["wirehouse"]
+    return replace(ours, title=ours.seo_title or ours.title)
+
+
 def _langdetect_alone(page: PageRun) -> Prediction:
     """Off: langdetect's answer on wirehouse's own body, no declared language, no second detector."""
     from dataclasses import replace
@@ -482,6 +589,7 @@ FAMILIES: dict[
     "embedded": ("body F1", _body_metric, _without_body_rule("embedded")),
     "safety_net": ("body F1", _body_metric, _without_body_rule("safety_net")),
     "titles": ("title", _title_metric, _with_trafilatura("title")),
+    "visible_title": ("title", _title_metric, _stated_title),
     "bylines": ("names", _names_metric, _with_trafilatura("authors")),
     "dates": ("date", _date_metric, _with_trafilatura("published")),
     "language": ("lang", _language_metric, _langdetect_alone),
@@ -655,6 +763,19 @@ def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
         f"{'lang':>7}{'ms/page':>9}"
     )
     lines = [header, "-" * len(header)]  # ms/page is 0 for end-to-end rows (timed by bench.speed)
+    if any("acc" in col for systems in results.values() for col in systems.values()):
+        header = (
+            f"{'lang':<5}{'n':>4}  {'system':<14}{'snippets':>9}{'with':>7}{'without':>8}{'title':>7}{'date':>7}"
+            f"{'ms/page':>9}"
+        )
+        lines = [header, "-" * len(header)]
+        for group, systems in results.items():
+            for name, col in systems.items():
+                lines.append(
+                    f"{group:<5}{int(col['n']):>4}  {name:<14}{col['acc']:>9.3f}{col['with']:>7.3f}"
+                    f"{col['without']:>8.3f}{col['title']:>7.3f}{col['date']:>7.3f}{col['ms']:>9.1f}"
+                )
+        return "\n".join(lines)
     for group, systems in results.items():
         for name, col in systems.items():
             lines.append(
@@ -668,7 +789,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Print the quality tables for the corpora (exit 0 with a note where a corpus is absent)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--corpus",
+        "--corpus",  # a snippet-truth folder (trafilatura-eval/) is scored by snippets, titles and dates
         type=Path,
         action="append",
         help="a truth.jsonl folder; repeat for several (default: ../shared/corpora/fundus and fundus-world)",
@@ -689,7 +810,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"corpus {corpus} is absent: nothing to measure")
             continue
         runs = run_pages(corpus)
-        everything.extend(runs)
+        # Rule families are scored on whole-text truth by country; snippet pages have neither.
+        everything.extend(run for run in runs if not is_snippet_truth(run.row))
         results = tabulate(runs)
         if args.end_to_end:
             import tempfile
@@ -703,6 +825,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"== {corpus.name}/ ({len(runs)} pages)")
         print(format_table(results))
         print(format_deltas(body_deltas(runs)))
+        print(format_calibration(calibration(runs)))
         print()
     if everything and not args.no_families:
         print(format_estimates(family_estimates(everything)))

@@ -121,7 +121,19 @@ class Quote:
 
 
 # Every extraction_status an article is stored with: ``ok``, or why the feed entry stands in for it.
-EXTRACTION_STATUSES = ("ok", "fetch_failed", "http_error", "not_html", "login_page", "no_text", "error")
+EXTRACTION_STATUSES = (
+    "ok",
+    "fetch_failed",
+    "http_error",
+    "not_html",
+    "login_page",
+    "consent_wall",
+    "paywall",
+    "listing",
+    "error_page",
+    "no_text",
+    "error",
+)
 
 
 @dataclass(frozen=True)
@@ -174,6 +186,14 @@ class Article:
     source_file: str | None = None
     source_record: str | None = None
     source_offset: int | None = None
+    # The title the page gives search engines (og:title, JSON-LD headline, <title>) where it differs from
+    # ``title``, the headline readers see.
+    seo_title: str | None = None
+    # What the page is (tasks.pagetype.PAGE_TYPES: article, liveblog, gallery, video, listing, wall, error);
+    # None where no page was read.
+    page_type: str | None = None
+    # How much to trust the body, 0-1 (tasks.confidence): 0 where no body was extracted.
+    extraction_confidence: float | None = None
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,10 @@ def breakdown_markdown(breakdown: Mapping[str, Sequence[Sequence[Any]]]) -> str:
         rows = breakdown.get(name) or []
         if rows:
             parts += ["", header, "|---|---|", *(f"| {r[0] or '?'} | {r[1]} |" for r in rows)]
+    kinds = breakdown.get("page_type") or []
+    if kinds:
+        parts += ["", "| page type | articles | low confidence |", "|---|---|---|"]
+        parts += [f"| {r[0] or '?'} | {r[1]} | {r[2]} |" for r in kinds]
     stories = breakdown.get("stories") or []
     if stories:
         parts += ["", "| story (wire copies) | outlets | articles |", "|---|---|---|"]

@@ -15,6 +15,7 @@ STATS_COLUMNS: dict[str, tuple[str, ...]] = {
     "feeds": ("feed_url", "title", "articles", "ok", "failed", "last_published", "last_ingested"),
     "languages": ("language", "articles", "share_pct"),
     "days": ("day", "articles", "ok"),
+    "page_types": ("page_type", "articles", "ok", "low_confidence"),
     "raw": ("pages", "file_bytes", "bytes_per_page"),
     "files": ("orphan_files", "orphan_bytes"),
 }

@@ -29,12 +29,16 @@ from tasks.bodytext import extract_body as extract_body
 from tasks.bodytext import reconcile_body as reconcile_body
 from tasks.bodytext import text_words, trafilatura_text
 from tasks.charsets import decode_html as decode_html
+from tasks.confidence import extraction_confidence
+from tasks.enrich.stats import count_words
 from tasks.furniture import BOX_MAX_PROSE_SHARE as BOX_MAX_PROSE_SHARE
 from tasks.furniture import LINK_LIST_MIN_ITEMS as LINK_LIST_MIN_ITEMS
 from tasks.furniture import LINK_SHARE as LINK_SHARE
 from tasks.furniture import prose_words
 from tasks.furniture import prune_furniture as prune_furniture
 from tasks.metadata import PageMetadata, choose_datetime, clean_title, read_metadata, split_byline
+from tasks.metadata.jsonld import first_meta, jsonld_objects, meta_tags
+from tasks.pagetype import WALL_MAX_WORDS, asks_for_login, page_type, read_signs, wall_kind, with_wall_signs
 
 logger = logging.getLogger(__name__)
 # trafilatura warns on every thin page; the outcome is recorded per row in extraction_status instead.
@@ -100,6 +104,7 @@ def fallback_article(page: Page, status: str, error: str | None) -> Article:
         retryable=page.retryable,
         charset=page.charset,
         raw_html=page.body if status not in ("fetch_failed", "not_html") else None,
+        extraction_confidence=0.0,  # the feed's words stand in: nothing extracted to trust
     )
 
 
@@ -179,12 +184,13 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
 
     Returns:
         The article; ``extraction_status`` is ``ok`` or says why the feed entry was used instead
-        (``fetch_failed``, ``http_error``, ``not_html``, ``login_page``, ``no_text``, ``error``).
+        (``fetch_failed``, ``http_error``, ``not_html``, ``login_page``, ``consent_wall``, ``paywall``,
+        ``listing``, ``error_page``, ``no_text``, ``error``); ``page_type`` what the page is.
     """
     if page.body is None or page.error:
         return fallback_article(page, "fetch_failed", page.error or "no response")
     if page.http_status is not None and page.http_status >= 400:
-        return fallback_article(page, "http_error", f"HTTP {page.http_status}")
+        return replace(fallback_article(page, "http_error", f"HTTP {page.http_status}"), page_type="error")
     if (page.content_type or "") not in HTML_TYPES:
         return fallback_article(page, "not_html", f"content type {page.content_type}")
     entry = page.entry
@@ -195,8 +201,9 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
         if tree is None:
             return fallback_article(page, "no_text", "page is not parseable HTML")
         stated = read_metadata(tree, url, page.fetched_at)
-        asks_password = bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password') = 'password']"))
+        asks_password = asks_for_login(tree)
         prose = prose_words(tree)
+        signs = read_signs(tree, url, jsonld_objects(tree), first_meta(meta_tags(tree), ("og:type",)))
         if "pruning" in rules:
             tree = prune_furniture(tree)
         text = extract_body(tree, url, embedded="embedded" in rules)
@@ -233,19 +240,41 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
     published_at = stated.published_at or choose_datetime(
         [entry.published_at, _day_to_datetime(guessed_date)], page.fetched_at
     )
+    words = count_words(text)
+    wall = None
+    if words < WALL_MAX_WORDS:  # the page's whole text is read again only where a wall could be
+        wall = wall_kind(with_wall_signs(signs, load_html(source)), text, words, stated.paywalled)
+    kind = page_type(signs, words, wall)
     if asks_password and len(text_words(text)) < LOGIN_PAGE_MAX_WORDS:
         # A short page with a password field is a login or paywall wall, not the article.
-        return fallback_article(
-            page, "login_page", "the page asks for a login instead of showing the article"
+        return replace(
+            fallback_article(page, "login_page", "the page asks for a login instead of showing the article"),
+            page_type="wall",
         )
-    if len(text_words(text)) < MIN_ARTICLE_WORDS:
+    # What is no article keeps only what the page states about itself: a wall's words, a listing's teasers
+    # and an error message are never stored as the article's text (the feed's summary stands in).
+    refusal = {
+        "consent_wall": "the page shows a consent wall instead of the article",
+        "paywall": "the page shows a paywall instead of the article",
+        "listing": "the page lists other articles and has none of its own",
+        "error_page": "the page says the article is not there",
+    }
+    status = wall or {"listing": "listing", "error": "error_page"}.get(kind)
+    if status is not None:
+        text = ""
+    if status is not None or len(text_words(text)) < MIN_ARTICLE_WORDS:
         # No article text, but what the page states about itself still beats the feed entry.
-        fallback = fallback_article(page, "no_text", "no article text found on the page")
+        status = status or "no_text"
+        fallback = fallback_article(page, status, refusal.get(status, "no article text found on the page"))
         longer = text if len(text) > len(fallback.text or "") else fallback.text
         return replace(
             fallback,
             text=longer,
+            page_type=kind,
+            extraction_confidence=0.0,
+            paywalled=True if wall == "paywall" else stated.paywalled,
             title=title or None,
+            seo_title=stated.seo_title,
             authors=authors or entry.authors,
             agencies=agencies,
             published_at=published_at,
@@ -258,6 +287,7 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
         link=entry.link,
         guid=entry.guid,
         title=title or None,
+        seo_title=stated.seo_title,
         text=drop_leading_title(text, title) if "leading_title" in rules else text,
         description=stated.description or entry.summary,
         authors=authors,
@@ -275,6 +305,8 @@ def extract_article(page: Page, rules: frozenset[str] = BODY_RULES) -> Article:
         content_type=page.content_type,
         declared_language=stated.declared_language or entry.language,
         paywalled=stated.paywalled,
+        page_type=kind,
+        extraction_confidence=extraction_confidence(text, len(source), signs.link_texts, stated.article_body),
         charset=page.charset,
         raw_html=page.body,
     )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from core.records import Article, FeedEntry, Quote
+from tasks.pagetype import PAGE_TYPES
 
 # News on the web starts after this; anything earlier is a placeholder ("0001-01-01") or a parse error.
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -182,6 +183,13 @@ def _clean_quotes(quotes: tuple[Quote, ...], text: str | None) -> tuple[Quote, .
     return tuple(q for q in quotes if 0 <= q.start < q.end <= size)[:MAX_QUOTES]
 
 
+def _unit(value: float | None) -> float | None:
+    """A score kept only where it is a number from 0 to 1."""
+    if value is None or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        return None
+    return value
+
+
 def validate_article(article: Article) -> Article:
     """Check every field that came from the web and drop or cut what is out of range.
 
@@ -200,6 +208,9 @@ def validate_article(article: Article) -> Article:
         article,
         guid=clean_text(article.guid, MAX_GUID, one_line=True),
         title=clean_text(article.title, MAX_TITLE, one_line=True),
+        seo_title=clean_text(article.seo_title, MAX_TITLE, one_line=True),
+        page_type=article.page_type if article.page_type in PAGE_TYPES else None,
+        extraction_confidence=_unit(article.extraction_confidence),
         text=text,
         extraction_error=clean_text(article.extraction_error, MAX_DESCRIPTION),
         http_status=int(status) if status is not None else None,

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from core.errors import first_line
 from core.records import Article, FeedEntry
+from tasks.confidence import LOW_CONFIDENCE
 from tasks.retry import PAGE_REFETCH
 from tasks.validate import MAX_DESCRIPTION, clean_text
 from warehouse import keys as key_index
@@ -76,7 +77,8 @@ _EXTRACTED = """
     agencies = b.agencies, dateline_place = b.dateline_place,
     title_language = b.title_language, keywords = b.keywords,
     paragraph_count = b.paragraph_count, paywalled = b.paywalled,
-    fingerprint = b.fingerprint, story_id = b.story_id"""
+    fingerprint = b.fingerprint, story_id = b.story_id,
+    seo_title = b.seo_title, page_type = b.page_type, extraction_confidence = b.extraction_confidence"""
 # A new article, or a retried failure: its fetch bookkeeping moves on; a settled article is never touched.
 _INSERT_ARTICLES = (
     "MERGE INTO article_store USING batch b ON article_store.url = b.url\n"
@@ -122,6 +124,11 @@ _BREAKDOWN_QUERIES = {
     "source": (
         "SELECT coalesce(site_name, regexp_extract(url, '^https?://([^/]+)', 1)), count(*) FROM articles"
         " WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 25"
+    ),
+    "page_type": (
+        "SELECT coalesce(page_type, 'unknown'), count(*),"
+        " count(*) FILTER (WHERE extraction_status = 'ok' AND extraction_confidence < ?)"
+        " FROM articles WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC, 1"
     ),
     "stories": (
         "SELECT s.title, s.outlets_count, s.size FROM stories s WHERE s.story_id IN"
@@ -380,9 +387,15 @@ def run_breakdown(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict[st
         run_id: The run.
 
     Returns:
-        Rows per breakdown: ``language``, ``source`` and ``stories``.
+        Rows per breakdown: ``language``, ``source``, ``page_type`` (with its pages of low extraction
+        confidence) and ``stories``.
     """
     return {
-        name: [tuple(r) for r in con.execute(sql, [run_id]).fetchall()]
+        name: [
+            tuple(r)
+            for r in con.execute(
+                sql, [LOW_CONFIDENCE, run_id] if name == "page_type" else [run_id]
+            ).fetchall()
+        ]
         for name, sql in _BREAKDOWN_QUERIES.items()
     }

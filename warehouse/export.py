@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from core.errors import first_line
+from tasks.confidence import LOW_CONFIDENCE
 from tasks.export import EXPORT_MARKER, ExportError, ExportStats, check_export_target, export_marker
 from warehouse.datafiles import find_orphans
 
@@ -61,6 +62,17 @@ ORDER BY articles DESC, language
 
 
 # Every day of the window, also those without articles; days in UTC.
+# What the pages are, and how many extracted ones have a body worth a look (confidence below the bound).
+_STATS_PAGE_TYPES = """
+SELECT coalesce(page_type, 'unknown') AS page_type, count(*) AS articles,
+       count(*) FILTER (WHERE extraction_status = 'ok') AS ok,
+       count(*) FILTER (WHERE extraction_status = 'ok' AND extraction_confidence < ?) AS low_confidence
+FROM articles
+GROUP BY 1
+ORDER BY articles DESC, page_type
+"""
+
+
 _STATS_DAYS = """
 WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
 counted AS (
@@ -188,7 +200,8 @@ def warehouse_stats(
         today: The last day (default: today in UTC).
 
     Returns:
-        ``feeds``, ``languages``, ``days`` and ``files`` rows; column names in STATS_COLUMNS. ``files``
+        ``feeds``, ``languages``, ``days``, ``page_types`` (with pages of low extraction confidence) and
+        ``files`` rows; column names in STATS_COLUMNS. ``files``
         counts the Parquet files in the data folder that no commit references (left by killed runs,
         or being written by a running one); ``raw`` the pages with raw HTML, the bytes of raw_pages'
         files and bytes per page.
@@ -201,6 +214,7 @@ def warehouse_stats(
         "feeds": [tuple(r) for r in con.execute(_STATS_FEEDS).fetchall()],
         "languages": [tuple(r) for r in con.execute(_STATS_LANGUAGES).fetchall()],
         "days": [tuple(r) for r in con.execute(_STATS_DAYS, [first, last, since]).fetchall()],
+        "page_types": [tuple(r) for r in con.execute(_STATS_PAGE_TYPES, [LOW_CONFIDENCE]).fetchall()],
         # "files" stays last: a script reading the output's last line finds the orphans there as before.
         "raw": [tuple(r) for r in con.execute(_STATS_RAW).fetchall()],
         "files": [(len(orphans), sum(f.size for f in orphans))],

@@ -57,6 +57,9 @@ ARTICLE_SCHEMA = pa.schema(
         ("source_file", pa.string()),
         ("source_record", pa.string()),
         ("source_offset", pa.int64()),
+        ("seo_title", pa.string()),  # 011
+        ("page_type", pa.string()),  # 011
+        ("extraction_confidence", pa.float64()),  # 011
     ]
 )
 

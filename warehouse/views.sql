@@ -39,7 +39,10 @@ SELECT
     ingested_at,
     source_file,
     source_record,
-    source_offset
+    source_offset,
+    seo_title,
+    page_type,
+    extraction_confidence
 FROM article_store;
 
 CREATE OR REPLACE VIEW feed_fetches AS

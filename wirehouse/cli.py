@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument(
         "--status",
         metavar="STATUS",
-        help="only this extraction_status (ok, fetch_failed, http_error, not_html, login_page, no_text, error)",
+        help="only this extraction_status (ok, fetch_failed, http_error, not_html, login_page, consent_wall,"
+        " paywall, listing, error_page, no_text, error)",
     )
     again.add_argument("--dask-address", metavar="URL", help=DASK_HELP)
 

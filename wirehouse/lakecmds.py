@@ -182,6 +182,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "feeds": "by feed",
         "languages": "by language (extracted)",
         "days": f"by day (last {args.days}, UTC)",
+        "page_types": "by page type (low_confidence: extracted bodies worth a look)",
         "raw": "raw HTML kept for re-processing (bytes on disk)",
         "files": "lake files no commit references",
     }

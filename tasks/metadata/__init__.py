@@ -40,7 +40,7 @@ from tasks.metadata.jsonld import (
     text_of,
 )
 from tasks.metadata.sites import host_names, is_site_name, site_names_of
-from tasks.metadata.titles import TITLE_KEYS, choose_title, clean_title
+from tasks.metadata.titles import TITLE_KEYS, choose_title, clean_title, same_words, visible_headline
 
 __all__ = [
     "PageMetadata",
@@ -62,6 +62,7 @@ __all__ = [
     "read_metadata",
     "site_names_of",
     "split_byline",
+    "visible_headline",
 ]
 
 
@@ -70,6 +71,8 @@ class PageMetadata:
     """What a page says about itself, each field from the most trusted source that had it."""
 
     title: str | None = None
+    # The title the page gives search engines and social media, where it differs from the visible headline.
+    seo_title: str | None = None
     authors: tuple[str, ...] = ()
     agencies: tuple[str, ...] = ()
     # What the page's byline markup says (rel=author, author links): trusted below the feed entry.
@@ -150,11 +153,19 @@ def read_metadata(tree: Any, url: str | None = None, fetched_at: datetime | None
     shared = [
         clean_title(first_meta(meta, (key,)), site_names) or "" for key in ("og:title", "twitter:title")
     ]
-    title = choose_title(
-        [clean_title(c, site_names) for c in titles],
+    stated_titles = [clean_title(c, site_names) for c in titles]
+    seo_title = choose_title(
+        stated_titles,
         shown=[" ".join(h.text_content().split()) for h in tree.iter("h1")],
         shared=shared,
     )
+    # The headline readers see wins where one of the page's stated titles confirms it: pages state
+    # several titles (a longer one for search engines, another for social media), and the one that
+    # matches the visible <h1> is the article's headline. An unconfirmed <h1> may be a kicker or teaser.
+    shown = visible_headline(tree, site_names)
+    title = seo_title
+    if shown and any(same_words(shown, t) for t in (*stated_titles, *shared) if t):
+        title = shown
 
     meta_authors = [(a, "text") for key in AUTHOR_KEYS for a in meta.get(key, ())]
     authors, agencies = authors_from(
@@ -189,6 +200,7 @@ def read_metadata(tree: Any, url: str | None = None, fetched_at: datetime | None
     site_name = next((n for n in site_names if not re.fullmatch(r"[\w.-]+\.[a-z]{2,}", n)), None)
     return PageMetadata(
         title=title,
+        seo_title=seo_title if seo_title and title and not same_words(seo_title, title) else None,
         authors=authors,
         agencies=agencies,
         byline_authors=byline_authors,

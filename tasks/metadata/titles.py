@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from tasks.metadata.jsonld import text_of
 from tasks.metadata.sites import is_site_name
@@ -95,6 +97,73 @@ def choose_title(
     return title
 
 
+def same_words(first: str, second: str) -> bool:
+    """Whether two titles have the same words (case, punctuation and Unicode forms aside)."""
+    return _words(first) == _words(second) and bool(_words(first))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower())
+
+
 def _is_headline(text: str) -> bool:
     # A single word ("Sport", "Politik") is a section heading more often than a headline.
     return len(text.split()) >= 2 or bool(UNSPACED_SCRIPT.search(text))
+
+
+# Where a heading is page furniture rather than the article's headline: navigation, breadcrumbs, asides,
+# footers (a tag, or a class/id token saying so).
+_FURNITURE_TAGS = frozenset({"nav", "aside", "footer"})
+_FURNITURE_MARK = re.compile(r"breadcrumb|\bsr-only\b|visually-hidden|screen-reader", re.IGNORECASE)
+_HEADLINE_MAX_CHARS = 300
+
+
+def _is_furniture_heading(heading: Any) -> bool:
+    for element in (heading, *heading.iterancestors()):
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag in _FURNITURE_TAGS or element.get("hidden") is not None:
+            return True
+        if element.get("aria-hidden") == "true":
+            return True
+        marks = " ".join(
+            f"{k}={v}" for k, v in element.attrib.items() if k in ("class", "id") or "data-" in k
+        )
+        if _FURNITURE_MARK.search(marks):
+            return True
+    return False
+
+
+def heading_text(heading: Any) -> str:
+    """A heading's words, its inline parts kept apart ("<span>Kicker</span>Headline" gives two words)."""
+    return " ".join(" ".join(part.split()) for part in heading.itertext() if part.strip())
+
+
+def visible_headline(tree: Any, site_names: Iterable[str] = ()) -> str | None:
+    """The headline readers see: the first ``<h1>`` outside navigation, breadcrumbs, asides and footers.
+
+    Where no such ``<h1>`` exists, the first ``<h2>`` of an ``<article>``'s header or heading group stands in
+    (pages that give the ``<h1>`` to a breadcrumb and style an ``<h2>`` as the headline).
+
+    Args:
+        tree: The parsed page.
+        site_names: Names the site goes by (an ``<h1>`` holding the site's logo is no headline).
+
+    Returns:
+        The cleaned headline, or None when the page shows none.
+    """
+    names = list(site_names)
+    candidates = [h for h in tree.iter("h1") if not _is_furniture_heading(h)]
+    if not candidates:
+        candidates = [
+            h
+            for h in tree.xpath("//article//header//h2 | //article//hgroup//h2")
+            if not _is_furniture_heading(h)
+        ]
+    for heading in candidates:
+        text = clean_title(heading_text(heading), names)
+        if not text or len(text) > _HEADLINE_MAX_CHARS or _FRAGMENT.match(text):
+            continue
+        if not is_site_name(text, names) and _is_headline(text):
+            return text
+    return None

@@ -61,3 +61,32 @@ def test_author_f1_is_a_set_f1_of_normalised_names():
 def test_main_reports_an_absent_corpus_and_exits_zero(tmp_path, capsys):
     assert main(["--corpus", str(tmp_path / "nowhere")]) == 0
     assert "absent" in capsys.readouterr().out
+
+
+def test_snippet_truth_scores_snippets_titles_and_dates_where_known():
+    from bench.quality import Prediction, Tally, snippet_accuracy
+
+    row = {
+        "file": "p.html.gz",
+        "url": "u",
+        "with": ["Der Deich hält", "zwei  Meter"],
+        "without": ["Impressum"],
+    }
+    assert snippet_accuracy(row, "Der Deich hält.\nEr ist zwei Meter hoch.") == 1.0
+    assert snippet_accuracy(row, "Der Deich hält. Impressum") == pytest.approx(1 / 3)
+    tally = Tally()
+    tally.add({**row, "title": "Deich hält"}, Prediction("Der Deich hält", "Deich hält", None, (), None, 0.0))
+    tally.add(row, Prediction(None, None, None, (), None, 0.0))  # no truth title or date: not counted there
+    columns = tally.row()
+    assert (columns["n"], columns["title"], columns["with"]) == (2, 1.0, 0.25)
+
+
+def test_calibration_groups_pages_by_confidence_band():
+    from bench.quality import PageRun, Prediction, calibration
+
+    def run(confidence, text):
+        got = Prediction(text, None, None, (), None, 0.0, confidence)
+        return PageRun("f", {"file": "x", "body": "eins zwei drei vier fünf"}, b"", {"wirehouse": got})
+
+    bands = calibration([run(0.2, "nichts davon"), run(0.9, "eins zwei drei vier fünf"), run(0.6, None)])
+    assert [(n, round(mean, 3)) for _, n, mean in bands] == [(1, 0.0), (1, 0.0), (1, 1.0)]

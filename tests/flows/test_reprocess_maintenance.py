@@ -19,6 +19,8 @@ def test_reprocess_rewrites_from_stored_html_without_fetching(newsroom, warehous
     con.execute(
         "update article_store set text = 'old', language = 'xx', word_count = 1 where extraction_status = 'ok'"
     )
+    # ... and before 011: no page type, no confidence (what an upgraded lake holds)
+    con.execute("update article_store set page_type = NULL, extraction_confidence = NULL")
     before = con.execute("select count(*) from articles").fetchone()[0]
     con.close()
     newsroom.log.clear()
@@ -31,6 +33,11 @@ def test_reprocess_rewrites_from_stored_html_without_fetching(newsroom, warehous
             con.execute("select count(*) from articles where text = 'old' or language = 'xx'").fetchone()[0]
             == 0
         )
+        # The pages' signals brought up to date too.
+        assert con.execute(
+            "select count(*) from articles where extraction_status = 'ok'"
+            " and (page_type is null or extraction_confidence is null)"
+        ).fetchone() == (0,)
         (wire,) = con.execute(
             "select dateline_place, agencies from articles where url like '%nato-treffen%'"
         ).fetchall()

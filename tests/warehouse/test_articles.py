@@ -292,3 +292,23 @@ def test_reprocessing_reads_zlib_rows_of_the_old_format_beside_zstd_rows(warehou
         assert rows == {"https://x.example/1": "zlib", "https://x.example/2": "zstd"}
         pages = stored_pages(con, stored_page_urls(con))
     assert [p.body for p in pages] == [old_html, new_html]
+
+
+def test_the_page_signals_are_stored_and_a_runs_breakdown_counts_page_types(warehouse_path):
+    from warehouse.articles import run_breakdown
+
+    rows = [
+        art(1, page_type="article", extraction_confidence=0.93, seo_title="Longer title for search engines"),
+        art(2, page_type="article", extraction_confidence=0.31),
+        art(3, page_type="wall", extraction_confidence=0.0, extraction_status="consent_wall"),
+    ]
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, rows, "run-7")
+        stored = con.execute(
+            "SELECT url, seo_title, page_type, extraction_confidence FROM articles ORDER BY url"
+        ).fetchall()
+        breakdown = run_breakdown(con, "run-7")
+    assert stored[0][1:] == ("Longer title for search engines", "article", 0.93)
+    assert [r[2] for r in stored] == ["article", "article", "wall"]
+    # Low confidence counts extracted bodies only: a wall's 0 is its status, not a doubtful body.
+    assert breakdown["page_type"] == [("article", 2, 1), ("wall", 1, 0)]

@@ -253,3 +253,19 @@ def test_export_reads_back_with_pandas_and_polars(con, tmp_path):
     assert lazy.height == 6
     assert lazy.schema["published_at"] == pl.Datetime("us", "UTC")
     assert lazy.schema["authors"] == pl.List(pl.String)
+
+
+def test_warehouse_stats_counts_page_types_and_low_confidence(warehouse_path):
+    from dataclasses import replace
+
+    rows = [
+        replace(art(1), page_type="article", extraction_confidence=0.9),
+        replace(art(2), page_type="article", extraction_confidence=0.2),
+        replace(art(3, status="listing"), page_type="listing", extraction_confidence=0.0),
+        art(4),  # stored before 011: no type yet
+    ]
+    with open_warehouse(warehouse_path, migrate=True) as con:
+        store_articles(con, rows, "run-1")
+        stats = warehouse_stats(con, today=date(2024, 10, 29))
+    assert stats["page_types"] == [("article", 2, 2, 1), ("listing", 1, 0, 0), ("unknown", 1, 1, 0)]
+    assert list(stats)[-1] == "files"  # still last: scripts read the orphans from the last line

@@ -505,7 +505,7 @@ def test_reprocess_refuses_an_unknown_status_listing_the_valid_ones(filled):
     assert_one_line_error(
         result,
         "unknown --status 'bogus'; the extraction statuses are ok, fetch_failed, http_error, not_html,"
-        " login_page, no_text, error",
+        " login_page, consent_wall, paywall, listing, error_page, no_text, error",
     )
 
 

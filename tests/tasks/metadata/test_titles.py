@@ -7,6 +7,7 @@ from tasks.metadata import (
     clean_title,
     host_names,
     read_metadata,
+    visible_headline,
 )
 from tests.tasks.metadata import FETCHED, tree
 
@@ -73,3 +74,29 @@ def test_a_title_opening_with_an_ellipsis_is_a_fragment_and_gives_way():
     stated = read_metadata(tree(head, body), "https://seeblick.example/dredging", FETCHED)
     assert stated.title == "Harbour dredging plan approved"
     assert choose_title(["… nur ein Rest"]) == "… nur ein Rest"  # nothing better: kept
+
+
+def test_the_visible_headline_wins_where_a_stated_title_confirms_it():
+    head = """<script type="application/ld+json">{"@type": "NewsArticle",
+      "headline": "Fährverkehr: Warum die Linie nach Amrum im Winter ruht und was Pendler tun"}</script>
+    <meta property="og:title" content="Fähre nach Amrum fährt im Winter seltener">"""
+    body = "<h1>Fähre nach Amrum fährt im Winter seltener</h1><p>Text.</p>"
+    stated = read_metadata(tree(head, body), "https://inselbote.example/faehre", FETCHED)
+    assert stated.title == "Fähre nach Amrum fährt im Winter seltener"
+    assert stated.seo_title == "Fährverkehr: Warum die Linie nach Amrum im Winter ruht und was Pendler tun"
+
+
+def test_an_unconfirmed_h1_and_navigation_headings_do_not_replace_the_stated_title():
+    head = '<meta property="og:title" content="Deichbau beginnt im März">'
+    # An <h1> no stated title confirms may be a kicker or a teaser: the stated title stays, no seo_title.
+    kicker = read_metadata(tree(head, "<h1>Küstenschutz</h1><p>Text.</p>"), "https://k.example/a", FETCHED)
+    assert (kicker.title, kicker.seo_title) == ("Deichbau beginnt im März", None)
+    # A breadcrumb's <h1> is furniture; the headline the article's header shows counts instead.
+    body = """<nav><ul><li><h1 class="crumb-title">Deichbau: alles zum Projekt</h1></li></ul></nav>
+    <article><header><h2>Deichbau beginnt im März</h2></header><p>Text.</p></article>"""
+    head2 = head + '<meta name="twitter:title" content="Deichbau: alles zum Projekt">'
+    assert visible_headline(tree(head2, body)) == "Deichbau beginnt im März"
+    crumb = (
+        '<div class="breadcrumb"><h1>Deichbau: alles zum Projekt</h1></div><h1>Deichbau beginnt im März</h1>'
+    )
+    assert visible_headline(tree(head, crumb)) == "Deichbau beginnt im März"
