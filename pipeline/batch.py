@@ -16,6 +16,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 
 from core.records import FeedEntry
 from core.settings import Settings
+from pipeline.revisions import schedule_first_rechecks
 from tasks.cpu import process_in_pool
 from tasks.http import HttpClient
 from tasks.pages import fetch_pages_now
@@ -60,6 +61,7 @@ def run_batch(
             f"the warehouse needed more than WIREHOUSE_WAREHOUSE_MEMORY_MB={settings.warehouse_memory_mb} "
             f"MiB; raise it (0: DuckDB's default): {exc}"
         ) from exc
+    schedule_first_rechecks(path, pages, articles, settings)
     return dict(Counter(article.extraction_status for article in articles))
 
 
