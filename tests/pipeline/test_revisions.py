@@ -9,7 +9,9 @@ import pytest
 from core.settings import exported_settings
 from flows.ingest import ingest
 from tests.support.editing_newsroom import article_page, english, german, serve_editing_newsroom
+from warehouse import QUERIES_DIR as QUERIES
 from warehouse.connection import connect
+from wirehouse.cli import main
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -25,7 +27,7 @@ def rows(path, sql, params=()):
         con.close()
 
 
-def test_each_real_change_is_one_revision_and_noise_none(warehouse_path):
+def test_each_real_change_is_one_revision_and_noise_none(warehouse_path, capsys):
     with serve_editing_newsroom() as site, exported_settings(recheck_after="1s,600s"):
         urls = {
             "headline": site.publish("/a/headline.html", article_page("Rat beschließt Haushalt", german())),
@@ -122,6 +124,26 @@ def test_each_real_change_is_one_revision_and_noise_none(warehouse_path):
             )[0][0]
             == 4
         )  # timestamp, views, related, same
+
+        # The example queries find them, and the CLI prints the change as a word diff (plain: no TTY).
+        corrected = rows(warehouse_path, (QUERIES / "corrections_this_week.sql").read_text())
+        assert {r[0] for r in corrected} == {urls["correction_en"], urls["correction_de"]}
+        changed = rows(warehouse_path, (QUERIES / "headlines_changed_today.sql").read_text())
+        assert [(r[0], r[1], r[2]) for r in changed] == [
+            (urls["headline"], "Rat beschließt Haushalt", "Stadtrat verabschiedet Sparhaushalt")
+        ]
+        gone = rows(warehouse_path, (QUERIES / "removed_stories.sql").read_text())
+        assert {r[0] for r in gone} == removed
+        capsys.readouterr()
+        assert main(["revisions", urls["correction_en"], "--warehouse", str(warehouse_path)]) == 0
+        printed = capsys.readouterr().out
+        assert "revision 1" in printed and "[correction]" in printed and "\x1b[" not in printed
+        assert "{+Correction: An earlier version of this article misstated the day of the vote.+}" in printed
+        assert (
+            main(["revisions", urls["headline"], "--warehouse", str(warehouse_path), "--color", "always"])
+            == 0
+        )
+        assert "\x1b[32;4mStadtrat verabschiedet Sparhaushalt\x1b[0m" in capsys.readouterr().out
 
         # The next age is far off: a run with nothing due fetches no page.
         site.log.clear()
