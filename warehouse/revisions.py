@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from core.records import Recheck, Removal, Revision
+from warehouse.articles import BATCH_WRITES
 from warehouse.connection import execute_with, transaction
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -82,7 +83,8 @@ def schedule_rechecks(con: duckdb.DuckDBPyConnection, rechecks: Sequence[Recheck
     Returns:
         Re-checks added.
     """
-    execute_with(con, "rechecks", _recheck_table(rechecks), _APPEND_RECHECKS)
+    with BATCH_WRITES:
+        execute_with(con, "rechecks", _recheck_table(rechecks), _APPEND_RECHECKS)
     return len(rechecks)
 
 
@@ -115,7 +117,7 @@ def record_rechecks(
         removals: Articles found gone.
         run_id: The run.
     """
-    with transaction(con):
+    with BATCH_WRITES, transaction(con):
         if done:
             con.execute(_DROP_RECHECKS, [list(done)])
         execute_with(con, "rechecks", _recheck_table(follow_ups), _APPEND_RECHECKS)
