@@ -171,3 +171,38 @@ def test_rechecks_keep_to_the_budget_and_the_cap_per_host_after_new_articles(war
         assert len(name_pages) == 1  # the rest of the budget
         assert site.page_requests()[0] == "/a/fresh.html"  # new articles first
         assert fresh in {u for (u,) in rows(warehouse_path, "select url from articles")}
+
+
+def test_on_a_postgresql_catalog_the_shard_of_the_feed_rechecks_it(postgres_catalog, tmp_path):
+    from pipeline.load import shard_of
+
+    settings = {"recheck_after": "1s,600s", "data_path": str(tmp_path / "shared-data") + "/"}
+    with serve_editing_newsroom() as site, exported_settings(**settings):
+        headline = site.publish("/a/headline.html", article_page("Rat beschließt Haushalt", german()))
+        gone = site.publish("/a/gone.html", article_page("Später gelöscht", german()))
+        same = site.publish("/a/same.html", article_page("Unverändert", german()))
+        first = ingest(feeds=site.feed, warehouse=postgres_catalog)
+        assert first.new_entries == 3
+        time.sleep(1.2)
+        site.edit("/a/headline.html", article_page("Stadtrat verabschiedet Sparhaushalt", german()))
+        site.gone("/a/gone.html")
+        owner = shard_of(site.feed, 2)
+        other = ingest(warehouse=postgres_catalog, shard=f"{1 - owner}/2")
+        assert other.rechecks.get("rechecked", 0) == 0  # not its feed's articles
+        mine = ingest(warehouse=postgres_catalog, shard=f"{owner}/2")
+        assert (
+            mine.rechecks["rechecked"] == 3
+            and mine.rechecks["revisions"] == 1
+            and mine.rechecks["removed"] == 1
+        )
+    found = rows(
+        postgres_catalog,
+        "select url, title, revision_count, removed_at is not null from articles order by url",
+    )
+    assert found == sorted(
+        [
+            (headline, "Stadtrat verabschiedet Sparhaushalt", 1, False),
+            (gone, "Später gelöscht", 0, True),
+            (same, "Unverändert", 0, False),
+        ]
+    )
