@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from core.records import Recheck, Removal, Revision
+from core.records import Article, Recheck, Removal, Revision
 from warehouse.articles import BATCH_WRITES
 from warehouse.connection import execute_with, transaction
 
@@ -66,6 +66,15 @@ _APPEND_RECHECKS = f"INSERT INTO article_rechecks SELECT {_RECHECK_COLUMNS} FROM
 _DROP_RECHECKS = "DELETE FROM article_rechecks WHERE url IN (SELECT unnest(?::VARCHAR[]))"
 _APPEND_REVISIONS = "INSERT INTO article_revisions SELECT * FROM revision_rows"
 _APPEND_REMOVALS = "INSERT INTO article_removals SELECT * FROM removal_rows"
+# Re-processing re-extracted these articles with the current code: later versions are compared with
+# that text, or a change of the extraction code would look like an edit by the newsroom.
+_REFRESH_RECHECKS = """
+UPDATE article_rechecks SET title = r.title, text = r.text, fingerprint = r.fingerprint
+FROM refreshed r WHERE article_rechecks.url = r.url
+"""
+_REFRESH_SCHEMA = pa.schema(
+    [("url", pa.string()), ("title", pa.string()), ("text", pa.string()), ("fingerprint", pa.binary())]
+)
 _REVISIONS_OF = """
 SELECT revision, fetched_at, title, text, changed_title, words_added, words_removed, summary, is_correction
 FROM article_revisions WHERE url = ? ORDER BY revision
@@ -123,6 +132,25 @@ def record_rechecks(
         execute_with(con, "rechecks", _recheck_table(follow_ups), _APPEND_RECHECKS)
         execute_with(con, "revision_rows", _revision_table(revisions, run_id), _APPEND_REVISIONS)
         execute_with(con, "removal_rows", _removal_table(removals, run_id), _APPEND_REMOVALS)
+
+
+def refresh_rechecks(con: duckdb.DuckDBPyConnection, articles: Sequence[Article]) -> None:
+    """Compare the next re-checks of re-processed articles with their re-extracted text.
+
+    Args:
+        con: Read-write connection (the caller holds the write lock on a shared lake).
+        articles: The articles as re-processing stored them.
+    """
+    table = pa.Table.from_pylist(
+        [
+            {"url": a.url, "title": a.title, "text": a.text, "fingerprint": a.fingerprint}
+            for a in articles
+            if a.extraction_status == "ok" and a.text
+        ],
+        schema=_REFRESH_SCHEMA,
+    )
+    with BATCH_WRITES, transaction(con):
+        execute_with(con, "refreshed", table, _REFRESH_RECHECKS)
 
 
 def revisions_of(con: duckdb.DuckDBPyConnection, url: str) -> list[tuple[Any, ...]]:

@@ -206,3 +206,24 @@ def test_on_a_postgresql_catalog_the_shard_of_the_feed_rechecks_it(postgres_cata
             (same, "Unverändert", 0, False),
         ]
     )
+
+
+def test_reprocessing_compares_later_versions_with_the_re_extracted_text(warehouse_path):
+    from flows.reprocess import reprocess
+
+    with serve_editing_newsroom() as site, exported_settings(recheck_after="1s,600s"):
+        url = site.publish("/a/same.html", article_page("Unverändert", german()))
+        ingest(feeds=site.feed, warehouse=str(warehouse_path))
+        con = connect(warehouse_path)
+        try:  # pretend an older wirehouse extracted it with a stray line
+            con.execute("update article_rechecks set text = text || '\nWerbung Anzeige'")
+        finally:
+            con.close()
+        reprocess(warehouse=str(warehouse_path), status="ok")
+        time.sleep(1.2)
+        site.edit("/a/same.html", article_page("Unverändert", german(), related=RELATED_1))  # new bytes: no 304
+        site.log.clear()
+        second = ingest(warehouse=str(warehouse_path))
+        assert site.page_requests() == ["/a/same.html"]
+        assert second.rechecks["rechecked"] == 1 and second.rechecks.get("revisions", 0) == 0
+    assert rows(warehouse_path, "select revision_count from articles where url = ?", [url]) == [(0,)]
