@@ -221,7 +221,9 @@ def test_reprocessing_compares_later_versions_with_the_re_extracted_text(warehou
             con.close()
         reprocess(warehouse=str(warehouse_path), status="ok")
         time.sleep(1.2)
-        site.edit("/a/same.html", article_page("Unverändert", german(), related=RELATED_1))  # new bytes: no 304
+        site.edit(
+            "/a/same.html", article_page("Unverändert", german(), related=RELATED_1)
+        )  # new bytes: no 304
         site.log.clear()
         second = ingest(warehouse=str(warehouse_path))
         assert site.page_requests() == ["/a/same.html"]
