@@ -145,6 +145,12 @@ def test_each_real_change_is_one_revision_and_noise_none(warehouse_path, capsys)
         )
         assert "\x1b[32;4mStadtrat verabschiedet Sparhaushalt\x1b[0m" in capsys.readouterr().out
 
+        # Search follows the latest version: the new headline's words find the article, the old ones no more.
+        assert main(["search", "Sparhaushalt", "--warehouse", str(warehouse_path), "--format", "csv"]) == 0
+        assert urls["headline"] in capsys.readouterr().out
+        assert main(["search", "beschließt", "--warehouse", str(warehouse_path), "--format", "csv"]) == 0
+        assert urls["headline"] not in capsys.readouterr().out
+
         # The next age is far off: a run with nothing due fetches no page.
         site.log.clear()
         third = ingest(warehouse=str(warehouse_path))
