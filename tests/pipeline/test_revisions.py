@@ -145,6 +145,11 @@ def test_each_real_change_is_one_revision_and_noise_none(warehouse_path, capsys)
         )
         assert "\x1b[32;4mStadtrat verabschiedet Sparhaushalt\x1b[0m" in capsys.readouterr().out
 
+        assert main(["revisions", site.url("/a/never.html"), "--warehouse", str(warehouse_path)]) != 0
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f"wirehouse: error: no article stored under {site.url('/a/never.html')}"
+        ]
+
         # Search follows the latest version: the new headline's words find the article, the old ones no more.
         assert main(["search", "Sparhaushalt", "--warehouse", str(warehouse_path), "--format", "csv"]) == 0
         assert urls["headline"] in capsys.readouterr().out
