@@ -108,6 +108,60 @@ class Page:
     error: str | None = None
     error_reason: str | None = None
     retryable: bool = False  # the failure may pass (timeout, refused connection, 5xx, 429)
+    etag: str | None = None  # validators the server sent, for a later re-check's conditional GET
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """A stored article due to be fetched again, with the version it is compared against."""
+
+    url: str
+    feed_url: str | None
+    link: str
+    guid: str | None
+    first_seen_at: datetime
+    checks: int  # re-checks made so far
+    due_at: datetime
+    etag: str | None
+    last_modified: str | None
+    title: str | None  # the latest stored version
+    text: str | None
+    fingerprint: bytes | None
+    revisions: int  # revisions recorded so far (0: the first version is the only one)
+
+
+@dataclass(frozen=True)
+class Change:
+    """How a later version differs from the one before it (a revision), or None where it does not."""
+
+    changed_title: bool
+    words_added: int
+    words_removed: int
+    summary: str
+    is_correction: bool
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One stored version of an article: revision 0 the first, then each later one that changed."""
+
+    url: str
+    revision: int
+    fetched_at: datetime
+    title: str | None
+    text: str | None
+    change: Change
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A re-check that found the article gone: 404/410, or a redirect to a section page."""
+
+    url: str
+    removed_at: datetime
+    http_status: int | None
+    final_url: str | None
 
 
 @dataclass(frozen=True)
@@ -211,6 +265,8 @@ class IngestSummary:
     seconds: float
     phase_seconds: dict[str, float] = field(default_factory=dict)
     batches: int = 0
+    # Re-checks of stored articles: made, unchanged (304 or noise), revisions, corrections, removed.
+    rechecks: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -86,6 +88,14 @@ class Settings:
     # The loopback port the sample newsroom is served on now (`wirehouse demo` sets it, and the lake
     # remembers it); 0: the port the lake remembers from the last demo, else DEMO_PORT.
     demo_port: int = 0
+    # Seconds after an article was first stored at which it is fetched again for later versions
+    # (headline changes, corrections, removals): ``1h,6h,24h,72h``; empty (``off``): never.
+    recheck_after: tuple[float, ...] = (3600.0, 6 * 3600.0, 24 * 3600.0, 72 * 3600.0)
+    # A run's re-checks: at least recheck_min, else this share of its new articles, at most
+    # recheck_per_host per host; they start after the run's new articles, so those always come first.
+    recheck_share: float = 0.5
+    recheck_min: int = 50
+    recheck_per_host: int = 10
 
 
 _FIELD_TYPES: dict[str, type] = {
@@ -114,7 +124,44 @@ _FIELD_TYPES: dict[str, type] = {
     "orphan_grace_hours": float,
     "raw_html_days": int,
     "demo_port": int,
+    "recheck_after": tuple,
+    "recheck_share": float,
+    "recheck_min": int,
+    "recheck_per_host": int,
 }
+
+_AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+_AGE_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_ages(value: Any) -> tuple[float, ...]:
+    """Read re-check ages (``1h,6h,24h,72h``, ``5s``, ``off``) as increasing seconds.
+
+    Args:
+        value: A comma-separated string, or a TOML list of such strings or numbers (seconds).
+
+    Returns:
+        The ages in seconds, increasing; empty for ``off``.
+
+    Raises:
+        SettingsError: An age that is not a positive number with an optional unit s, m, h or d, or
+            ages that do not increase.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    texts = [str(item).strip().lower() for item in items if str(item).strip()]
+    if texts in ([], ["off"], ["none"], ["0"]):
+        return ()
+    ages: list[float] = []
+    for text in texts:
+        match = _AGE.match(text)
+        if not match or float(match.group(1)) <= 0:
+            raise SettingsError(
+                f"setting 'recheck_after' needs ages like 1h,6h,24h,72h (units s, m, h, d) or off (got {text!r})"
+            )
+        ages.append(float(match.group(1)) * _AGE_UNITS[match.group(2)])
+    if any(later <= earlier for earlier, later in itertools.pairwise(ages)):
+        raise SettingsError(f"setting 'recheck_after' must list increasing ages (got {value!r})")
+    return tuple(ages)
 
 
 def postgres_conninfo(url: str) -> str:
@@ -148,6 +195,8 @@ def postgres_conninfo(url: str) -> str:
 def _coerce(name: str, value: Any) -> Any:
     """Turn a raw value from TOML or the environment into the field's type, or raise SettingsError."""
     kind = _FIELD_TYPES[name]
+    if kind is tuple:
+        return parse_ages(value)
     try:
         if kind is frozenset:
             items = value.split(",") if isinstance(value, str) else list(value)
@@ -176,6 +225,8 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(
             f"setting {name!r} must be 0 (DuckDB's default) or at least {MIN_WAREHOUSE_MEMORY_MB} (got {value!r})"
         )
+    if name == "recheck_share" and coerced > 1:
+        raise SettingsError(f"setting {name!r} must be a share between 0 and 1 (got {value!r})")
     if name == "raw_html_days" and coerced < 1:
         # 0 would delete the raw HTML of today's pages too; keeping it always is the unset setting.
         raise SettingsError(f"setting {name!r} must be at least 1 day, or unset to keep raw HTML always")

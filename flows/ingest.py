@@ -16,6 +16,7 @@ from core.records import FeedEntry, FeedResult, FeedSource, IngestSummary
 from core.settings import Settings, load_settings, prepare_process
 from pipeline.batch import ingest_batch, merge_pending
 from pipeline.load import (
+    batched,
     demo_newsroom_port,
     fetches_kept_on_interrupt,
     import_feeds,
@@ -26,6 +27,7 @@ from pipeline.load import (
     record_fetches,
 )
 from pipeline.report import publish_report, summarize, summary_line
+from pipeline.revisions import plan_rechecks, recheck_batch
 from pipeline.schedule import MAX_BATCHES_IN_FLIGHT, IngestScheduler
 from tasks.feeds import (
     failed_feed_result,
@@ -87,6 +89,7 @@ def _ingest(
     """The body of the ingest flow, run while the warehouse's run lock is held."""
     logger = get_run_logger()
     path = settings.warehouse_path
+    run_started = datetime.now(UTC)
     quiet_exhausted_fetches()
     prepare_warehouse(path)
     # The batches' own threads, apart from the feed fetches' (the flow's runner): a batch never waits
@@ -142,6 +145,26 @@ def _ingest(
         )
         settled.progress = scheduler.progress
         scheduler.run()
+        # Re-checks of stored articles after the new ones, so those always come first; in their own
+        # batch tasks, within the run's budget. Nothing due: no request.
+        new_count = sum(len(result.entries) for result in scheduler.planned)
+        rechecks = plan_rechecks(path, settings, new_count, run_started, shard)
+        recheck_futures = [
+            batch_runner.submit(
+                recheck_batch,
+                {
+                    "client": client,
+                    "pool": pool,
+                    "path": path,
+                    "rechecks": group,
+                    "settings": settings,
+                    "run_id": run_id,
+                    "batch_no": number,
+                },
+            )
+            for number, group in enumerate(batched(rechecks, settings.batch_size), start=1)
+        ]
+        recheck_counts = [future.result() for future in recheck_futures]
         if is_shared(path):  # what is still staged is merged before the run ends
             merge_pending(path, settings.lock_timeout, run_id)
         started_articles = scheduler.articles_started
@@ -156,6 +179,7 @@ def _ingest(
         warehouse=str(path),
         seconds=time.monotonic() - started,
         phase_seconds={"feeds": scheduler.feeds_seconds, "articles": articles_seconds},
+        recheck_counts=recheck_counts,
     )
     publish_report(summary, fetches, path)
     if fetches and summary.feeds_failed == summary.feeds:

@@ -16,11 +16,13 @@ from prefect.cache_policies import NONE as NO_CACHE
 
 from core.records import FeedEntry
 from core.settings import Settings
+from pipeline.revisions import schedule_first_rechecks
 from tasks.cpu import process_in_pool
 from tasks.http import HttpClient
 from tasks.pages import fetch_pages_now
 from warehouse.articles import error_row, store_isolating, stored_pages
-from warehouse.connection import WarehouseBusyError, WarehouseMemoryError, open_warehouse
+from warehouse.connection import WarehouseBusyError, WarehouseMemoryError, open_warehouse, write_lock
+from warehouse.revisions import refresh_rechecks
 from warehouse.staging import merge_staged, pending_batches, save_batch
 
 __all__ = ["error_row", "store_isolating"]  # re-exported: the isolating store lives in warehouse/
@@ -60,6 +62,7 @@ def run_batch(
             f"the warehouse needed more than WIREHOUSE_WAREHOUSE_MEMORY_MB={settings.warehouse_memory_mb} "
             f"MiB; raise it (0: DuckDB's default): {exc}"
         ) from exc
+    schedule_first_rechecks(path, pages, articles, settings)
     return dict(Counter(article.extraction_status for article in articles))
 
 
@@ -110,6 +113,8 @@ def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | No
         pages = stored_pages(con, urls)
     articles = process_in_pool(pool, pages)
     articles = save_batch(path, articles, run_id, replace=True)
+    with write_lock(path), open_warehouse(path) as con:
+        refresh_rechecks(con, articles)
     return dict(Counter(article.extraction_status for article in articles))
 
 

@@ -24,6 +24,7 @@ def summarize(
     warehouse: str,
     seconds: float,
     phase_seconds: Mapping[str, float] | None = None,
+    recheck_counts: Sequence[Mapping[str, int]] = (),
 ) -> IngestSummary:
     """Add up a run's feed fetches and loaded batches.
 
@@ -34,6 +35,7 @@ def summarize(
         warehouse: The warehouse path.
         seconds: Wall time of the run.
         phase_seconds: Wall time of the run's phases (feeds, articles).
+        recheck_counts: Per re-check batch, its counts (re-checked, unchanged, revisions, ...).
 
     Returns:
         The summary.
@@ -41,6 +43,9 @@ def summarize(
     statuses: Counter[str] = Counter()
     for counts in status_counts:
         statuses.update(counts)
+    rechecks: Counter[str] = Counter()
+    for counts in recheck_counts:
+        rechecks.update(counts)
     failures: Counter[str] = Counter(f"feed:{f.error_reason or 'error'}" for f in fetches if f.error)
     failures.update({f"article:{status}": n for status, n in statuses.items() if status != "ok"})
     return IngestSummary(
@@ -55,6 +60,7 @@ def summarize(
         seconds=round(seconds, 2),
         phase_seconds={k: round(v, 2) for k, v in (phase_seconds or {}).items()},
         batches=len(status_counts),
+        rechecks={name: rechecks[name] for name in sorted(rechecks)},
     )
 
 
@@ -111,6 +117,15 @@ def summary_markdown(summary: IngestSummary) -> str:
         f"- wall time: {summary.seconds:.1f} s"
         + "".join(f", {phase} {secs:.1f} s" for phase, secs in summary.phase_seconds.items()),
         "",
+        *(
+            [
+                f"- re-checks: {summary.rechecks.get('rechecked', 0)}, revisions: {summary.rechecks.get('revisions', 0)}, "
+                f"corrections: {summary.rechecks.get('corrections', 0)}, removed: {summary.rechecks.get('removed', 0)}",
+                "",
+            ]
+            if summary.rechecks.get("rechecked")
+            else []
+        ),
         "| articles by extraction status | count |",
         "|---|---|",
         *(f"| {status} | {n} |" for status, n in summary.articles_by_status.items()),
@@ -126,9 +141,20 @@ def summary_line(summary: IngestSummary) -> str:
     """The run summary in one line: the flow run's final state message in the Prefect UI."""
     stored = sum(summary.articles_by_status.values())
     failures = ", ".join(f"{k} {v}" for k, v in summary.failures_by_reason.items()) or "none"
-    return (
+    line = (
         f"feeds {summary.feeds - summary.feeds_failed}/{summary.feeds}, "
         f"articles {summary.new_entries} new / {stored} stored, failures: {failures}"
+    )
+    return line + (f"; {recheck_line(summary)}" if summary.rechecks.get("rechecked") else "")
+
+
+def recheck_line(summary: IngestSummary) -> str:
+    """What the run's re-checks of stored articles found, in one line."""
+    counts = summary.rechecks
+    return (
+        f"re-checks: {counts.get('rechecked', 0)} made, {counts.get('revisions', 0)} revisions "
+        f"({counts.get('corrections', 0)} corrections), {counts.get('removed', 0)} removed, "
+        f"{counts.get('unchanged', 0)} unchanged"
     )
 
 
@@ -141,6 +167,8 @@ def summary_lines(summary: IngestSummary) -> list[str]:
         f"entries: {summary.entries_seen} seen, {summary.new_entries} new",
         f"articles stored: {stored} ({ok} extracted, {stored - ok} from the feed entry only)",
     ]
+    if summary.rechecks.get("rechecked"):
+        lines.append(recheck_line(summary))
     if summary.failures_by_reason:
         lines.append("failures: " + ", ".join(f"{k} {v}" for k, v in summary.failures_by_reason.items()))
     lines.append(f"warehouse: {summary.warehouse} ({summary.seconds:.1f} s)")

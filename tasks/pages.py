@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from core.records import FeedEntry, Page
+from core.records import FeedEntry, Page, Recheck
 from core.settings import Settings
 from tasks.http import FetchError, HttpClient, Response, fetch_many
 from tasks.retry import FETCH_RETRIES
@@ -39,6 +40,8 @@ def page_from_response(entry: FeedEntry, outcome: Response | FetchError, fetched
         charset=outcome.charset,
         body=outcome.body,
         retryable=FETCH_RETRIES.transient_status(outcome.status),
+        etag=outcome.headers.get("etag"),
+        last_modified=outcome.headers.get("last-modified"),
     )
 
 
@@ -65,3 +68,45 @@ def fetch_pages_now(client: HttpClient, entries: list[FeedEntry], settings: Sett
         page_from_response(entry, outcome, fetched_at)
         for entry, outcome in zip(entries, outcomes, strict=True)
     ]
+
+
+def fetch_rechecks_now(client: HttpClient, rechecks: list[Recheck], settings: Settings) -> list[Page]:
+    """Fetch stored articles again with conditional GET (a 304 is a Page with no body).
+
+    Args:
+        client: The shared HTTP client (per-host politeness holds for re-checks too).
+        rechecks: The re-checks of one batch.
+        settings: Page size cap and worker count.
+
+    Returns:
+        One Page per re-check, in order; its entry is the stored article's.
+    """
+
+    def one(recheck: Recheck) -> Response | FetchError:
+        headers = {}
+        if recheck.etag:
+            headers["If-None-Match"] = recheck.etag
+        if recheck.last_modified:
+            headers["If-Modified-Since"] = recheck.last_modified
+        try:
+            return client.get(
+                recheck.link, max_bytes=settings.max_page_bytes, headers=headers, check_robots=True
+            )
+        except FetchError as exc:
+            return exc
+
+    if not rechecks:
+        return []
+    fetched_at = datetime.now(UTC)
+    workers = max(1, min(settings.fetch_workers, len(rechecks)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recheck") as threads:
+        outcomes = list(threads.map(one, rechecks))
+    return [
+        page_from_response(recheck_entry(recheck), outcome, fetched_at)
+        for recheck, outcome in zip(rechecks, outcomes, strict=True)
+    ]
+
+
+def recheck_entry(recheck: Recheck) -> FeedEntry:
+    """The feed entry a re-checked page is extracted under: the stored article's."""
+    return FeedEntry(feed_url=recheck.feed_url or "", url=recheck.url, link=recheck.link, guid=recheck.guid)

@@ -138,6 +138,9 @@ _BREAKDOWN_QUERIES = {
 }
 
 _LOAD_LOCK = threading.Lock()
+# The same lock for the other writes a run's batch threads make (re-checks): one DuckLake commit at a
+# time per process, so an embedded catalog never meets another commit of its own process.
+BATCH_WRITES = _LOAD_LOCK
 
 
 # Errors that say nothing about the articles being stored (the warehouse's, not the batch's).

@@ -9,6 +9,7 @@ from warehouse.connection import transaction
 _PORT = "SELECT port FROM demo_newsroom ORDER BY registered_at DESC LIMIT 1"
 _FORGET = "DELETE FROM demo_newsroom"
 _REMEMBER = "INSERT INTO demo_newsroom (port) VALUES (?)"
+_SAMPLE_STORED = "SELECT count(*) FROM article_store WHERE url LIKE ?"
 
 
 def remembered_port(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -39,3 +40,12 @@ def remember_port(con: duckdb.DuckDBPyConnection, port: int) -> None:
     with transaction(con):
         con.execute(_FORGET)
         con.execute(_REMEMBER, [port])
+
+
+def sample_stored(con: duckdb.DuckDBPyConnection, base: str) -> bool:
+    """Whether the lake holds articles of the sample newsroom (served under ``base``)."""
+    try:
+        row = con.execute(_SAMPLE_STORED, [base.rstrip("/") + "/%"]).fetchone()
+    except duckdb.CatalogException:  # no lake tables yet
+        return False
+    return bool(row and row[0])

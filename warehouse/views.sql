@@ -42,8 +42,36 @@ SELECT
     source_offset,
     seo_title,
     page_type,
-    extraction_confidence
-FROM article_store;
+    extraction_confidence,
+    coalesce(r.revision_count, 0) AS revision_count,
+    r.last_changed_at,
+    g.removed_at
+FROM article_store
+-- Revisions and removals are few: grouped first, then joined by URL (a hash join, no per-row lookup).
+LEFT JOIN (
+    SELECT url AS revised_url, max(revision) AS revision_count, max(fetched_at) AS last_changed_at
+    FROM article_revisions
+    GROUP BY 1
+) r ON r.revised_url = article_store.url
+LEFT JOIN (
+    SELECT url AS removed_url, min(removed_at) AS removed_at FROM article_removals GROUP BY 1
+) g ON g.removed_url = article_store.url;
+
+-- Every version of a revised article: revision 0 the first, then each later one that changed.
+CREATE OR REPLACE VIEW revisions AS
+SELECT
+    url,
+    revision,
+    fetched_at,
+    title,
+    changed_title,
+    words_added,
+    words_removed,
+    is_correction,
+    summary,
+    text,
+    run_id
+FROM article_revisions;
 
 CREATE OR REPLACE VIEW feed_fetches AS
 SELECT

@@ -37,6 +37,7 @@ from wirehouse.lakecmds import (
     cmd_snapshots,
     cmd_stats,
 )
+from wirehouse.revisioncmd import cmd_revisions
 from wirehouse.runs import TEMPORARY_UI_NOTE as TEMPORARY_UI_NOTE
 from wirehouse.runs import cmd_backfill, cmd_demo, cmd_ingest, cmd_reprocess
 from wirehouse.tables import MAX_CELL as MAX_CELL
@@ -222,6 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--days", type=day_count, default=14, metavar="N", help="days in the by-day table (1-3660)"
     )
     stats.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    revisions = add(
+        "revisions", "Print every stored version of an article as a word-level diff.", cmd_revisions
+    )
+    revisions.add_argument("url", metavar="URL", help="the article's URL")
+    revisions.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the diff (auto: when printing to a terminal)",
+    )
 
     demo = add(
         "demo",

@@ -32,6 +32,43 @@ CONTENT_TYPES = {
 }
 
 
+# The sample newsroom's later edition, served once the lake holds the sample (a second `wirehouse demo`):
+# what newsrooms do to their stories after publishing, for the re-checks to find (docs/schema.md).
+LATER_EDITS: dict[str, tuple[tuple[str, str], ...]] = {
+    # a rewritten headline (everywhere it is written: title, h1, metadata)
+    "en/library-petition-eastgate.html": (
+        (
+            "Thousands sign petition to save Eastgate’s 140-year-old library",
+            "Council to review closure of Eastgate’s 140-year-old library after petition",
+        ),
+    ),
+    # a paragraph added at the end
+    "de/museum-wiedereroeffnung.html": (
+        (
+            "Kinder und Jugendliche unter 18 Jahren zahlen nichts.</p>",
+            "Kinder und Jugendliche unter 18 Jahren zahlen nichts.</p>\n        <p>Schon vor der Öffnung am "
+            "Samstag bildeten sich lange Schlangen vor dem Zollhaus; bis zum Abend zählte das Museum nach "
+            "eigenen Angaben mehr als dreitausend Gäste.</p>",
+        ),
+    ),
+    # a correction appended
+    "fr/tramway-valmont-sur-loire.html": (
+        (
+            "le tramway est gratuit pour tous les voyageurs.</p>",
+            "le tramway est gratuit pour tous les voyageurs.</p>\n            <p>Rectificatif : une version "
+            "précédente de cet article indiquait que la ligne comptait dix-huit stations ; elle en compte "
+            "dix-sept.</p>",
+        ),
+    ),
+    # only a timestamp changed: no revision
+    "it/affresco-borgo-san-lucio.html": (
+        ("Aggiornato il 12 marzo 2025, ore 18:20", "Aggiornato il 12 marzo 2025, ore 19:05"),
+    ),
+}
+# taken down: 410 Gone in the later edition
+LATER_GONE = frozenset({"es/festival-guitarra-almaren.html"})
+
+
 class _NewsroomHandler(BaseHTTPRequestHandler):
     """Serve files below the newsroom folder, with {{BASE}} replaced by the server's own address."""
 
@@ -42,9 +79,11 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
         base: bytes,
         log: list[str] | None,
         shift_days: int = 0,
+        later: bool = False,
         **kwargs: object,
     ) -> None:
         self._root = root.resolve()
+        self._later = later
         self._shift_days = shift_days
         self._base = base
         self._log = log
@@ -59,7 +98,13 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
         if not target.is_file() or self._root not in target.parents or target.suffix not in CONTENT_TYPES:
             self.send_error(404, "not in the sample newsroom")
             return
+        if self._later and relative in LATER_GONE:
+            self.send_error(410, "taken down")
+            return
         body = target.read_bytes().replace(PLACEHOLDER, self._base)
+        if self._later:
+            for old, new in LATER_EDITS.get(relative, ()):
+                body = body.replace(old.encode(), new.encode())
         if self._shift_days:
             # The folder is the page's language (de/, it/ ...): "marzo" is Spanish and Italian.
             language = target.parent.name if target.parent != self._root else None
@@ -125,6 +170,7 @@ def serve_newsroom(
     port: int = DEMO_PORT,
     shift_days: int | None = None,
     public_base: str | None = None,
+    later: bool = False,
 ) -> Iterator[str]:
     """Serve the sample newsroom on a free loopback port for the duration of a ``with`` block.
 
@@ -137,6 +183,7 @@ def serve_newsroom(
             newest day is today; 0 serves the files as written).
         public_base: The base the pages and feeds link to (the demo's :data:`DEMO_BASE`, which names
             no port); default: the server's own address.
+        later: Serve the later edition (:data:`LATER_EDITS`, :data:`LATER_GONE`).
 
     Yields:
         The base URL the sample links to, e.g. ``http://127.0.0.1:54321`` or :data:`DEMO_BASE`.
@@ -156,7 +203,7 @@ def serve_newsroom(
     base = public_base or f"http://{host}:{server.server_address[1]}"
     shift = days_to_today() if shift_days is None else shift_days
     server.RequestHandlerClass = partial(
-        _NewsroomHandler, root=root, base=base.encode(), log=log, shift_days=shift
+        _NewsroomHandler, root=root, base=base.encode(), log=log, shift_days=shift, later=later
     )
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="newsroom", daemon=True)

@@ -217,6 +217,26 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+# A second `wirehouse demo` this long after the first re-checks the sample (then the usual ages).
+DEMO_RECHECK_AFTER = "30s,1h,6h,24h,72h"
+DEMO_RECHECKS = 100
+
+
+def _sample_stored(path: Path) -> bool:
+    """Whether the lake at ``path`` holds the sample already (the demo then serves its later edition)."""
+    from warehouse.connection import WarehouseError, connect
+    from warehouse.demo import sample_stored
+
+    try:
+        con = connect(path, read_only=True)
+    except WarehouseError:  # no lake yet
+        return False
+    try:
+        return sample_stored(con, DEMO_BASE)
+    finally:
+        con.close()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """`wirehouse demo`: serve the bundled sample newsroom on loopback and ingest it."""
     from core.settings import export_settings
@@ -232,10 +252,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:  # the way to stop it: not an error
                 return 0
     path = warehouse_path(args)
-    with serve_newsroom(port=args.port, public_base=DEMO_BASE) as base:
+    later = _sample_stored(path)
+    with serve_newsroom(port=args.port, public_base=DEMO_BASE, later=later) as base:
         # The sample's host goes to 127.0.0.1 on this port (the run keeps the port in the lake, so the
         # runs after the demo fetch the same feeds); one host, so no politeness delay for this local demo.
-        export_settings(demo_port=args.port, host_delay=0, robots=False)
+        # Its articles are re-checked from DEMO_RECHECK_AFTER on, so a second demo a little later shows
+        # the later edition's revisions (all of them: the sample is one host of its own).
+        export_settings(
+            demo_port=args.port,
+            host_delay=0,
+            robots=False,
+            recheck_after=DEMO_RECHECK_AFTER,
+            recheck_per_host=DEMO_RECHECKS,
+        )
         print(f"sample newsroom serving at {base} on 127.0.0.1:{args.port}")
         summary = run_ingest(f"{base}/sample.opml", path)
     print()

@@ -120,3 +120,21 @@ def test_raw_html_is_kept_always_unless_a_retention_of_whole_days_is_set():
     assert settings_from_mappings({"raw_html_days": 7}, {}).raw_html_days == 7
     with pytest.raises(SettingsError, match="at least 1 day"):
         settings_from_mappings({}, {"WIREHOUSE_RAW_HTML_DAYS": "0"})
+
+
+def test_recheck_ages_read_units_seconds_and_off():
+    assert Settings().recheck_after == (3600.0, 21600.0, 86400.0, 259200.0)
+    assert settings_from_mappings({}, {"WIREHOUSE_RECHECK_AFTER": "5s, 2m,1h"}).recheck_after == (
+        5.0,
+        120.0,
+        3600.0,
+    )
+    assert settings_from_mappings({"recheck_after": ["1", "2d"]}, {}).recheck_after == (1.0, 172800.0)
+    assert settings_from_mappings({}, {"WIREHOUSE_RECHECK_AFTER": "off"}).recheck_after == ()
+
+
+@pytest.mark.parametrize("value", ["1h,soon", "6h,1h", "-5s", "1w"])
+def test_unusable_recheck_ages_are_one_clear_error(value):
+    with pytest.raises(SettingsError, match="recheck_after") as caught:
+        settings_from_mappings({}, {"WIREHOUSE_RECHECK_AFTER": value})
+    assert "\n" not in str(caught.value)

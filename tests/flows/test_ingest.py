@@ -123,8 +123,9 @@ def test_every_task_run_is_recorded_and_artifacts_are_published(newsroom, wareho
     summary = ingest(feeds=newsroom.opml, warehouse=str(warehouse_path), batch_size=5)
     # Full batches of 5, plus partial ones sent while the worker pool would otherwise idle.
     assert summary.batches >= math.ceil(summary.new_entries / 5)
-    # prepare, read-feed-list, import-feeds, list-feeds, one fetch per feed, one per batch, record, report
-    expected_tasks = 4 + summary.feeds + summary.batches + 2
+    # prepare, read-feed-list, import-feeds, list-feeds, one fetch per feed, one per batch, plan-rechecks
+    # (nothing due: no recheck batch), record, report
+    expected_tasks = 4 + summary.feeds + summary.batches + 1 + 2
     with get_client(sync_client=True) as client:
         # The server's task-run recorder writes in batches (every few seconds): wait for it, bounded.
         deadline = time.monotonic() + 60

@@ -71,3 +71,45 @@ def test_demo_serve_only_serves_until_ctrl_c(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_later_edition_of_the_sample_makes_the_documented_revisions(warehouse_path):
+    import time
+
+    from core.settings import exported_settings
+    from flows.ingest import ingest
+    from tests.support.pgcluster import free_port
+    from warehouse.connection import connect
+    from wirehouse.demo import DEMO_BASE, serve_newsroom
+
+    port = free_port()
+    settings = {"demo_port": port, "host_delay": 0, "robots": False, "recheck_after": "1s,600s"}
+    with exported_settings(**settings, recheck_per_host=100):  # as the demo: its one host, all re-checked
+        with serve_newsroom(port=port, public_base=DEMO_BASE) as base:
+            ingest(feeds=f"{base}/sample.opml", warehouse=str(warehouse_path))
+        time.sleep(1.2)
+        with serve_newsroom(port=port, public_base=DEMO_BASE, later=True):
+            second = ingest(warehouse=str(warehouse_path))
+    assert second.new_entries == 0
+    assert (second.rechecks["revisions"], second.rechecks["corrections"], second.rechecks["removed"]) == (
+        3,
+        1,
+        1,
+    )
+    con = connect(warehouse_path, read_only=True)
+    try:
+        revised = con.execute(
+            "select regexp_extract(url, '[^/]+$'), changed_title, is_correction from revisions where revision = 1"
+        ).fetchall()
+        removed = con.execute(
+            "select regexp_extract(url, '[^/]+$') from articles where removed_at is not null"
+        ).fetchall()
+    finally:
+        con.close()
+    assert sorted(revised) == [
+        ("library-petition-eastgate.html", True, False),
+        ("museum-wiedereroeffnung.html", False, False),
+        ("tramway-valmont-sur-loire.html", False, True),
+    ]
+    assert removed == [("festival-guitarra-almaren.html",)]  # the timestamp-only page made none
