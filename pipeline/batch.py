@@ -8,21 +8,29 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
-from core.records import FeedEntry
+from core.records import Article, FeedEntry
 from core.settings import Settings
-from pipeline.revisions import schedule_first_rechecks
+from pipeline.revisions import first_rechecks, schedule_first_rechecks
 from tasks.cpu import process_in_pool
 from tasks.http import HttpClient
 from tasks.pages import fetch_pages_now
 from warehouse.articles import error_row, store_isolating, stored_pages
-from warehouse.connection import WarehouseBusyError, WarehouseMemoryError, open_warehouse, write_lock
-from warehouse.revisions import refresh_rechecks
+from warehouse.connection import (
+    WarehouseBusyError,
+    WarehouseMemoryError,
+    is_shared,
+    open_warehouse,
+    write_lock,
+)
+from warehouse.revisions import append_rechecks, refresh_rechecks
 from warehouse.staging import merge_staged, pending_batches, save_batch
 
 __all__ = ["error_row", "store_isolating"]  # re-exported: the isolating store lives in warehouse/
@@ -53,8 +61,15 @@ def run_batch(
     """
     pages = fetch_pages_now(client, entries, settings)
     articles = process_in_pool(pool, pages)
+    shared = is_shared(path)
+
+    def first_rechecks_of(con: Any, kept: Sequence[Article]) -> None:
+        append_rechecks(con, first_rechecks(pages, kept, settings.recheck_after))
+
     try:
-        articles = save_batch(path, articles, run_id)
+        # On an embedded lake the first re-checks go into the store's own transaction: one commit a
+        # batch, and no article stored without them; a shared lake's batch is staged, so appended after.
+        articles = save_batch(path, articles, run_id, with_kept=None if shared else first_rechecks_of)
     except WarehouseMemoryError as exc:
         # An embedded lake's transaction rolled back: nothing of the batch is stored, and the next
         # run takes it again. (A shared lake's batch was staged; its merge reports its own errors.)
@@ -62,7 +77,8 @@ def run_batch(
             f"the warehouse needed more than WIREHOUSE_WAREHOUSE_MEMORY_MB={settings.warehouse_memory_mb} "
             f"MiB; raise it (0: DuckDB's default): {exc}"
         ) from exc
-    schedule_first_rechecks(path, pages, articles, settings)
+    if shared:
+        schedule_first_rechecks(path, pages, articles, settings)
     return dict(Counter(article.extraction_status for article in articles))
 
 

@@ -252,6 +252,7 @@ def store_articles(
     search_dir: Path | None = None,
     merged_batches: Sequence[tuple[str, int]] = (),
     before_commit: Callable[[], None] | None = None,
+    with_kept: Callable[[duckdb.DuckDBPyConnection, Sequence[Article]], None] | None = None,
 ) -> int:
     """Store a batch of articles and their raw HTML in one transaction (idempotent by canonical URL).
 
@@ -267,6 +268,8 @@ def store_articles(
             transaction.
         before_commit: Called last inside the transaction; raising rolls it back (a shared lake's
             merge confirms it still holds the lock).
+        with_kept: Called inside the transaction with the articles it writes, for rows that belong
+            with them (their first re-checks): one commit, and a kill never keeps one without the other.
 
     Returns:
         Number of articles written (new ones and retried failures).
@@ -284,6 +287,7 @@ def store_articles(
                 replace=replace,
                 merged_batches=merged_batches,
                 before_commit=before_commit,
+                with_kept=with_kept,
             )
         except duckdb.OutOfMemoryException as exc:
             raise WarehouseMemoryError(first_line(exc)) from exc
@@ -309,6 +313,7 @@ def _store_articles(
     replace: bool,
     merged_batches: Sequence[tuple[str, int]] = (),
     before_commit: Callable[[], None] | None = None,
+    with_kept: Callable[[duckdb.DuckDBPyConnection, Sequence[Article]], None] | None = None,
 ) -> tuple[list[Article], int]:
     """The body of :func:`store_articles`: one transaction (the caller holds ``_LOAD_LOCK``).
 
@@ -348,6 +353,8 @@ def _store_articles(
             now = datetime.now(UTC)
             for batch_id, count in merged_batches:
                 con.execute(_MARK_MERGED, [batch_id, now, count])
+            if with_kept is not None and kept:
+                with_kept(con, kept)
             if before_commit is not None:
                 before_commit()
         snapshot = current_snapshot(con)

@@ -93,8 +93,14 @@ def schedule_rechecks(con: duckdb.DuckDBPyConnection, rechecks: Sequence[Recheck
         Re-checks added.
     """
     with BATCH_WRITES:
-        execute_with(con, "rechecks", _recheck_table(rechecks), _APPEND_RECHECKS)
+        append_rechecks(con, rechecks)
     return len(rechecks)
+
+
+def append_rechecks(con: duckdb.DuckDBPyConnection, rechecks: Sequence[Recheck]) -> None:
+    """Append first re-checks inside the caller's transaction (the store's, which holds the lock)."""
+    if rechecks:
+        execute_with(con, "rechecks", _recheck_table(rechecks), _APPEND_RECHECKS)
 
 
 def due_rechecks(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Recheck]:

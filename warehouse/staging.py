@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -339,7 +339,12 @@ def _catch_up_search(path: Path | str) -> None:
 
 
 def save_batch(
-    path: Path | str, articles: Sequence[Article], run_id: str | None, *, replace: bool = False
+    path: Path | str,
+    articles: Sequence[Article],
+    run_id: str | None,
+    *,
+    replace: bool = False,
+    with_kept: Callable[[duckdb.DuckDBPyConnection, Sequence[Article]], None] | None = None,
 ) -> list[Article]:
     """Store a batch: directly on an embedded lake; staged, then merged if the lock is free, on a shared one.
 
@@ -348,6 +353,8 @@ def save_batch(
         articles: The batch.
         run_id: The run.
         replace: Re-processing: overwrite stored articles.
+        with_kept: On an embedded lake, called inside the store's transaction with the articles it
+            writes (:func:`warehouse.articles.store_articles`); a shared lake's merge does not call it.
 
     Returns:
         The articles as stored (on an embedded lake an article the warehouse refused is replaced by
@@ -357,7 +364,9 @@ def save_batch(
         search_dir = lake_of(path).search_dir
         with open_warehouse(path) as con:
             return store_isolating(
-                lambda part: store_articles(con, part, run_id, replace=replace, search_dir=search_dir),
+                lambda part: store_articles(
+                    con, part, run_id, replace=replace, search_dir=search_dir, with_kept=with_kept
+                ),
                 list(articles),
             )
     with open_warehouse(path) as con:
