@@ -141,10 +141,10 @@ def measure(path: Path, batches: Batches, count: int) -> dict[str, list[float]]:
     for n in range(2 * count):
         urls, band, rows = batches.next()
         way = "one connection" if n % 2 else "a connection per call"
-        after = snapshot
-        snapshot += 1
         if n % 2 and not hasattr(keys, "session"):  # older code (PYTHONPATH=another checkout)
             continue
+        after = snapshot
+        snapshot += 1
         started = time.perf_counter()
         with contextlib.ExitStack() as stack:
             index = stack.enter_context(keys.session(path)) if n % 2 else None
