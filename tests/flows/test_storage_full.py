@@ -11,9 +11,11 @@ import pytest
 
 from tests.support.bulk_newsroom import BulkNewsroom
 from tests.support.chaos import environment, problems, rows
+from warehouse.connection import ensure_schema
 
-# Small enough that the run's first few batches fit and a later one does not (pages are ~1 KB each).
-FULL_SIZE = "450k"
+# The tmpfs starts this big; the test then shrinks it to the empty lake plus half of what a clean run
+# adds, so the first batches fit and a later one does not, however much a batch takes in this version.
+ROOMY_SIZE = "64m"
 
 
 def _mount(folder: Path, size: str) -> None:
@@ -22,17 +24,22 @@ def _mount(folder: Path, size: str) -> None:
 
 @pytest.fixture
 def small_filesystem(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs of ``FULL_SIZE`` mounted for the test (needs root, as on the CI machine)."""
+    """A tmpfs of ``ROOMY_SIZE`` mounted for the test (needs root, as on the CI machine)."""
     folder = tmp_path / "small"
     folder.mkdir()
     try:
-        _mount(folder, FULL_SIZE)
+        _mount(folder, ROOMY_SIZE)
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN)")
     try:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _disk_use(folder: Path) -> int:
+    """Bytes a folder takes on its filesystem (allocated blocks, as tmpfs counts them)."""
+    return sum(f.stat().st_blocks * 512 for f in folder.rglob("*") if f.is_file())
 
 
 def _ingest(opml: str, warehouse: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -49,6 +56,10 @@ def test_a_full_filesystem_fails_in_one_line_then_a_run_with_space_completes(sma
     with room.running():
         clean = _ingest(room.opml, reference, tmp_path / "run-reference")
         assert clean.returncode == 0, clean.stderr[-3000:]
+        ensure_schema(lake)  # the empty lake, as the run would create it
+        empty = _disk_use(small_filesystem)
+        limit = (empty + max(empty, _disk_use(reference.parent))) // 2 // 1024
+        subprocess.run(["mount", "-o", f"remount,size={limit}k", str(small_filesystem)], check=True)
 
         full = _ingest(room.opml, lake, tmp_path / "run-full")
         assert full.returncode == 1, full.stdout[-2000:] + full.stderr[-3000:]
@@ -59,10 +70,10 @@ def test_a_full_filesystem_fails_in_one_line_then_a_run_with_space_completes(sma
         tail = full.stderr.rsplit("Finished in state Failed", 1)[-1]
         assert "Traceback" not in tail, tail[-3000:]
 
-        subprocess.run(["mount", "-o", "remount,size=64m", str(small_filesystem)], check=True)
+        subprocess.run(["mount", "-o", f"remount,size={ROOMY_SIZE}", str(small_filesystem)], check=True)
         stored = rows(lake, "select count(*), count(distinct url) from articles")[0]
         assert stored[0] == stored[1], "a URL stored twice by the run that ran out of space"
-        assert 0 < stored[0] < 200, f"the filesystem should have filled mid-run; {stored[0]} stored"
+        assert 0 < stored[0] < 200, f"the filesystem ({limit}k) should have filled mid-run; {stored[0]} stored"
         # What the full run did store is complete: the same rows a clean run stores for those URLs.
         partial = rows(lake, "select url, title, text, content_hash from articles order by url")
         expected = {r[0]: r for r in rows(reference, "select url, title, text, content_hash from articles")}
