@@ -73,7 +73,9 @@ def test_a_full_filesystem_fails_in_one_line_then_a_run_with_space_completes(sma
         subprocess.run(["mount", "-o", f"remount,size={ROOMY_SIZE}", str(small_filesystem)], check=True)
         stored = rows(lake, "select count(*), count(distinct url) from articles")[0]
         assert stored[0] == stored[1], "a URL stored twice by the run that ran out of space"
-        assert 0 < stored[0] < 200, f"the filesystem ({limit}k) should have filled mid-run; {stored[0]} stored"
+        assert 0 < stored[0] < 200, (
+            f"the filesystem ({limit}k) should have filled mid-run; {stored[0]} stored"
+        )
         # What the full run did store is complete: the same rows a clean run stores for those URLs.
         partial = rows(lake, "select url, title, text, content_hash from articles order by url")
         expected = {r[0]: r for r in rows(reference, "select url, title, text, content_hash from articles")}
