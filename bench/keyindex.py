@@ -33,7 +33,7 @@ import numpy as np
 
 from bench.lakegen import body
 from tasks import wirecopy
-from warehouse import keys
+from warehouse import keyfile, keys
 
 BATCH = 50
 COPY_SHARE = 0.07
@@ -72,12 +72,12 @@ def build(path: Path, articles: int, pool: Sequence[bytes], seed: int = 1) -> fl
     filler = pool[0]
     first_us = int((END - YEAR).timestamp() * 1e6)
     step_us = int(YEAR.total_seconds() * 1e6) // articles
-    with keys._open(path) as db:
+    with keyfile.open_file(path) as db:
         db.execute("BEGIN")
-        db.execute(keys._WRITE_MARK, [keys._VERSION, 1, _MARK_TIME])
+        db.execute(keyfile.WRITE_MARK, [keyfile.VERSION, 1, _MARK_TIME])
         pooled_from = articles - len(pool)
         db.executemany(
-            keys._INSERT,
+            keyfile.INSERT,
             (
                 (
                     f"https://www.outlet-{i % 240}.example/news/{i}.html",
@@ -102,7 +102,7 @@ def build(path: Path, articles: int, pool: Sequence[bytes], seed: int = 1) -> fl
             bands[row * wirecopy.BANDS : (row + 1) * wirecopy.BANDS, 0] = wirecopy.band_keys(fp)
         bands = bands[np.lexsort((bands[:, 1], bands[:, 0]))]
         for at in range(0, len(bands), chunk):
-            db.executemany(keys._ADD_BANDS, bands[at : at + chunk].tolist())
+            db.executemany(keyfile.ADD_BANDS, bands[at : at + chunk].tolist())
         db.execute("COMMIT")
     return time.perf_counter() - started
 
@@ -136,8 +136,8 @@ def measure(path: Path, batches: Batches, count: int) -> dict[str, list[float]]:
     """Alternate ``count`` batches per way; seconds per step and way."""
     low, high = END - wirecopy.WINDOW, END + wirecopy.WINDOW
     times: dict[str, list[float]] = {}
-    with keys._open(path) as db:
-        snapshot = int(db.execute(keys._READ_MARK).fetchone()[1])
+    with keyfile.open_file(path) as db:
+        snapshot = int(db.execute(keyfile.READ_MARK).fetchone()[1])
     for n in range(2 * count):
         urls, band, rows = batches.next()
         way = "one connection" if n % 2 else "a connection per call"
