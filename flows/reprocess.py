@@ -10,7 +10,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from core.settings import load_settings, prepare_process
-from pipeline.batch import merge_pending, reprocess_batch
+from pipeline.batch import REVISIONS_REEXTRACTED, REVISIONS_WITHOUT_PAGE, merge_pending, reprocess_batch
 from pipeline.load import (
     batched,
     prepare_warehouse,
@@ -26,6 +26,8 @@ prepare_process()
 
 # The result's key for the selected pages whose raw HTML the retention setting removed (not a status).
 RAW_HTML_REMOVED = "raw_html_removed"
+# The result's keys for the stored versions (revisions) re-extracted, and those whose page is not kept.
+REVISION_KEYS = (REVISIONS_REEXTRACTED, REVISIONS_WITHOUT_PAGE)
 
 
 @flow(name="reprocess", log_prints=False)
@@ -49,7 +51,9 @@ def reprocess(
 
     Returns:
         Articles rewritten, counted by their new extraction_status; under RAW_HTML_REMOVED the selected
-        pages whose raw HTML the retention setting removed (when there are any).
+        pages whose raw HTML the retention setting removed, under REVISIONS_REEXTRACTED their stored
+        versions re-extracted and under REVISIONS_WITHOUT_PAGE those that could not be, because only
+        the latest version's page is kept (each when there are any).
     """
     logger = get_run_logger()
     settings = load_settings(warehouse_path=warehouse, batch_size=batch_size)

@@ -30,12 +30,17 @@ from warehouse.connection import (
     open_warehouse,
     write_lock,
 )
-from warehouse.revisions import append_rechecks, refresh_rechecks
+from warehouse.revisions import append_rechecks, refresh_rechecks, refresh_revisions
 from warehouse.staging import merge_staged, pending_batches, save_batch
 
 __all__ = ["error_row", "store_isolating"]  # re-exported: the isolating store lives in warehouse/
 
 logger = logging.getLogger(__name__)
+
+# Keys of a reprocess batch's counts beside the extraction statuses: stored versions (revisions)
+# rewritten from their kept page, and those that could not be (the lake keeps the latest page only).
+REVISIONS_REEXTRACTED = "revisions_reextracted"
+REVISIONS_WITHOUT_PAGE = "revisions_without_page"
 
 
 def run_batch(
@@ -123,7 +128,8 @@ def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | No
         run_id: The reprocess run.
 
     Returns:
-        Articles rewritten, counted by ``extraction_status``.
+        Articles rewritten, counted by ``extraction_status``; under :data:`REVISIONS_REEXTRACTED` and
+        :data:`REVISIONS_WITHOUT_PAGE` their stored versions rewritten and left as they were (when any).
     """
     with open_warehouse(path) as con:
         pages = stored_pages(con, urls)
@@ -131,7 +137,10 @@ def reprocess_urls(pool: Executor, path: Path, urls: list[str], run_id: str | No
     articles = save_batch(path, articles, run_id, replace=True)
     with write_lock(path), open_warehouse(path) as con:
         refresh_rechecks(con, articles)
-    return dict(Counter(article.extraction_status for article in articles))
+        rewritten, without_page = refresh_revisions(con, articles)
+    counts = Counter(article.extraction_status for article in articles)
+    counts.update({REVISIONS_REEXTRACTED: rewritten, REVISIONS_WITHOUT_PAGE: without_page})
+    return {name: count for name, count in counts.items() if count}
 
 
 @task(name="reprocess-batch", task_run_name="reprocess-batch {batch_no}", cache_policy=NO_CACHE)
@@ -148,7 +157,7 @@ def reprocess_batch(
         batch_no: Position of the batch in the run, for the task name.
 
     Returns:
-        Articles rewritten, counted by ``extraction_status``.
+        As :func:`reprocess_urls`.
     """
     return reprocess_urls(pool, path, urls, run_id)
 

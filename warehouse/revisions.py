@@ -75,6 +75,26 @@ FROM refreshed r WHERE article_rechecks.url = r.url
 _REFRESH_SCHEMA = pa.schema(
     [("url", pa.string()), ("title", pa.string()), ("text", pa.string()), ("fingerprint", pa.binary())]
 )
+# Re-processing re-extracts the page the lake keeps, raw_pages' one per URL: that of the article's latest
+# version, whose revision row has its fetch time. Earlier versions' pages were replaced by later ones, so
+# their rows keep the text they were extracted with (counted, so that reprocess can say so).
+_REPROCESSED_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("fetched_at", _TS),
+        ("title", pa.string()),
+        ("text", pa.string()),
+        ("ok", pa.bool_()),
+    ]
+)
+_COUNT_VERSIONS = """
+SELECT count(*) FILTER (WHERE v.fetched_at = r.fetched_at AND r.ok), count(*) FILTER (WHERE v.fetched_at <> r.fetched_at)
+FROM article_revisions v JOIN reprocessed r ON v.url = r.url
+"""
+_REFRESH_REVISIONS = """
+UPDATE article_revisions SET title = r.title, text = r.text
+FROM reprocessed r WHERE article_revisions.url = r.url AND article_revisions.fetched_at = r.fetched_at AND r.ok
+"""
 _REVISIONS_OF = """
 SELECT revision, fetched_at, title, text, changed_title, words_added, words_removed, summary, is_correction
 FROM article_revisions WHERE url = ? ORDER BY revision
@@ -157,6 +177,46 @@ def refresh_rechecks(con: duckdb.DuckDBPyConnection, articles: Sequence[Article]
     )
     with BATCH_WRITES, transaction(con):
         execute_with(con, "refreshed", table, _REFRESH_RECHECKS)
+
+
+def refresh_revisions(con: duckdb.DuckDBPyConnection, articles: Sequence[Article]) -> tuple[int, int]:
+    """Rewrite the stored versions whose page the lake keeps with what re-processing extracted from it.
+
+    Only the latest version's page is kept (raw_pages has one per URL), so earlier versions keep the
+    title and text they were extracted with; their change columns always describe the newsroom's edit.
+
+    Args:
+        con: Read-write connection (the caller holds the write lock on a shared lake).
+        articles: The articles as re-processing stored them.
+
+    Returns:
+        Versions re-extracted, and versions of these articles that could not be (no page of them kept).
+    """
+    table = pa.Table.from_pylist(
+        [
+            {
+                "url": a.url,
+                "fetched_at": a.fetched_at,
+                "title": a.title,
+                "text": a.text,
+                "ok": a.extraction_status == "ok" and bool(a.text),
+            }
+            for a in articles
+        ],
+        schema=_REPROCESSED_SCHEMA,
+    )
+    if not table.num_rows:
+        return 0, 0
+    con.register("reprocessed", table)
+    try:
+        with BATCH_WRITES, transaction(con):
+            row = con.execute(_COUNT_VERSIONS).fetchone()
+            rewritten, without_page = (int(row[0]), int(row[1])) if row else (0, 0)
+            if rewritten:
+                con.execute(_REFRESH_REVISIONS)
+    finally:
+        con.unregister("reprocessed")
+    return rewritten, without_page
 
 
 def revisions_of(con: duckdb.DuckDBPyConnection, url: str) -> list[tuple[Any, ...]]:

@@ -311,6 +311,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     _check_dask(load_settings(warehouse_path=path).dask_address)
     apply_prefect_defaults()
     from flows.reprocess import RAW_HTML_REMOVED, reprocess
+    from pipeline.batch import REVISIONS_REEXTRACTED, REVISIONS_WITHOUT_PAGE
     from pipeline.load import removed_raw_html_line
 
     with prefect_api():
@@ -325,6 +326,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     if not state.is_completed():
         raise run_failed(state, "reprocess")
     counts = state.result()
+    rewritten, without_page = counts.pop(REVISIONS_REEXTRACTED, 0), counts.pop(REVISIONS_WITHOUT_PAGE, 0)
     if removed := counts.pop(RAW_HTML_REMOVED, 0):
         # Said apart from the counts: these pages were selected and left alone, not re-processed.
         print(
@@ -336,4 +338,17 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         f"re-processed {sum(counts.values())} articles: "
         + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none")
     )
+    if rewritten or without_page:
+        print(revisions_line(rewritten, without_page))
     return 0
+
+
+def revisions_line(rewritten: int, without_page: int) -> str:
+    """What re-processing did to the stored versions (revisions) of its articles, in one line."""
+    line = f"revisions: {rewritten} re-extracted"
+    if without_page:
+        line += (
+            f", {without_page} not: the lake keeps only the latest version's page, so earlier versions"
+            " keep the text they were extracted with"
+        )
+    return line

@@ -240,3 +240,36 @@ def test_reprocessing_compares_later_versions_with_the_re_extracted_text(warehou
         assert site.page_requests() == ["/a/same.html"]
         assert second.rechecks["rechecked"] == 1 and second.rechecks.get("revisions", 0) == 0
     assert rows(warehouse_path, "select revision_count from articles where url = ?", [url]) == [(0,)]
+
+
+def test_reprocessing_re_extracts_the_stored_version_whose_page_is_kept(warehouse_path, capsys):
+    from flows.reprocess import REVISIONS_REEXTRACTED, REVISIONS_WITHOUT_PAGE, reprocess
+
+    with serve_editing_newsroom() as site, exported_settings(recheck_after="1s,600s"):
+        url = site.publish("/a/headline.html", article_page("Rat beschließt Haushalt", german()))
+        ingest(feeds=site.feed, warehouse=str(warehouse_path))
+        time.sleep(1.2)
+        site.edit("/a/headline.html", article_page("Stadtrat verabschiedet Sparhaushalt", german()))
+        assert ingest(warehouse=str(warehouse_path)).rechecks["revisions"] == 1
+    con = connect(warehouse_path)
+    try:  # pretend an older wirehouse extracted both versions differently
+        con.execute(
+            "update article_revisions set title = 'Alt: ' || title, text = 'Werbung Anzeige\n' || text"
+        )
+    finally:
+        con.close()
+    counts = reprocess(warehouse=str(warehouse_path), status="ok")
+    # The latest version's page is raw_pages' row; the first version's page was replaced by it.
+    assert counts[REVISIONS_REEXTRACTED] == 1 and counts[REVISIONS_WITHOUT_PAGE] == 1
+    ((title, text),) = rows(warehouse_path, "select title, text from articles where url = ?", [url])
+    assert title == "Stadtrat verabschiedet Sparhaushalt"
+    versions = rows(
+        warehouse_path, "select revision, title, text from article_revisions where url = ? order by 1", [url]
+    )
+    assert versions[1] == (1, title, text)
+    assert versions[0][1] == "Alt: Rat beschließt Haushalt" and versions[0][2].startswith("Werbung Anzeige\n")
+
+    assert main(["reprocess", "--status", "ok", "--warehouse", str(warehouse_path)]) == 0
+    assert "revisions: 1 re-extracted, 1 not: the lake keeps only the latest version's page" in (
+        capsys.readouterr().out
+    )
