@@ -10,7 +10,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from core.settings import load_settings, prepare_process
-from pipeline.batch import REVISIONS_REEXTRACTED, REVISIONS_WITHOUT_PAGE, merge_pending, reprocess_batch
+from pipeline.batch import merge_pending, reprocess_batch
 from pipeline.load import (
     batched,
     prepare_warehouse,
@@ -26,8 +26,6 @@ prepare_process()
 
 # The result's key for the selected pages whose raw HTML the retention setting removed (not a status).
 RAW_HTML_REMOVED = "raw_html_removed"
-# The result's keys for the stored versions (revisions) re-extracted, and those whose page is not kept.
-REVISION_KEYS = (REVISIONS_REEXTRACTED, REVISIONS_WITHOUT_PAGE)
 
 
 @flow(name="reprocess", log_prints=False)
