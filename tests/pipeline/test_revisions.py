@@ -243,7 +243,8 @@ def test_reprocessing_compares_later_versions_with_the_re_extracted_text(warehou
 
 
 def test_reprocessing_re_extracts_the_stored_version_whose_page_is_kept(warehouse_path, capsys):
-    from flows.reprocess import REVISIONS_REEXTRACTED, REVISIONS_WITHOUT_PAGE, reprocess
+    from flows.reprocess import reprocess
+    from pipeline.batch import REVISIONS_REEXTRACTED, REVISIONS_WITHOUT_PAGE
 
     with serve_editing_newsroom() as site, exported_settings(recheck_after="1s,600s"):
         url = site.publish("/a/headline.html", article_page("Rat beschließt Haushalt", german()))
